@@ -1,0 +1,37 @@
+"""cvlens dashboard entry point: `streamlit run dashboard/app.py`.
+
+One file per page under ``app_pages/``; pages are thin (widgets, one cvcore call, display).
+"""
+
+import sys
+from pathlib import Path
+
+# `streamlit run` puts only this folder on sys.path; cvcore and dashboard live one level up.
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+import streamlit as st  # noqa: E402
+
+from dashboard.common import render_sidebar  # noqa: E402
+
+PAGES_DIR = Path(__file__).parent / "app_pages"
+
+st.set_page_config(page_title="cvlens", page_icon="🔍", layout="wide")
+
+pages = {
+    "Compare models": [
+        st.Page(PAGES_DIR / "models.py", title="Models", icon="📚", url_path="models", default=True),
+        st.Page(PAGES_DIR / "compare.py", title="Compare", icon="📈", url_path="compare"),
+        st.Page(PAGES_DIR / "architecture.py", title="Architecture", icon="🧱", url_path="architecture"),
+        st.Page(PAGES_DIR / "papers.py", title="Papers", icon="📄", url_path="papers"),
+    ],
+    "Look inside": [
+        st.Page(PAGES_DIR / "segmentation.py", title="Segmentation", icon="🖼️", url_path="segmentation"),
+        st.Page(PAGES_DIR / "saliency.py", title="Saliency", icon="🔥", url_path="saliency"),
+    ],
+}
+
+navigation = st.navigation(pages)
+render_sidebar()
+navigation.run()

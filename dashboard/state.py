@@ -1,0 +1,49 @@
+"""Every session-state and widget key used by the dashboard, in one place.
+
+Widget keys double as session-state keys, so a user's choices survive page switches and
+reruns. Keep each page's keys in its own section; prefix them with the page name.
+"""
+
+# --- shared ----------------------------------------------------------------------
+DEVICE = "device"
+
+# --- Models page -----------------------------------------------------------------
+MODELS_TASK = "models.task"
+MODELS_FAMILIES = "models.families"
+MODELS_YEARS = "models.years"
+MODELS_SEARCH = "models.search"
+
+# --- Compare page ----------------------------------------------------------------
+COMPARE_TASK = "compare.task"
+COMPARE_MODELS = "compare.models"
+COMPARE_X = "compare.x"
+COMPARE_Y = "compare.y"
+COMPARE_LOG_X = "compare.log_x"
+COMPARE_BASELINE = "compare.baseline"
+
+# --- Architecture page -----------------------------------------------------------
+ARCH_MODEL = "architecture.model"
+ARCH_INPUT_H = "architecture.input_h"
+ARCH_INPUT_W = "architecture.input_w"
+ARCH_DIFF_MODEL = "architecture.diff_model"
+
+# --- Segmentation page -----------------------------------------------------------
+SEG_SAMPLE = "segmentation.sample"
+SEG_UPLOADS = "segmentation.uploads"
+SEG_MODELS = "segmentation.models"
+SEG_OPACITY = "segmentation.opacity"
+SEG_RESULTS = "segmentation.results"
+SEG_MASK_UPLOAD = "segmentation.mask_upload"
+
+# --- Saliency page ---------------------------------------------------------------
+SAL_SAMPLE = "saliency.sample"
+SAL_UPLOAD = "saliency.upload"
+SAL_MODELS = "saliency.models"
+SAL_METHODS = "saliency.methods"
+SAL_TARGET = "saliency.target"
+SAL_RESULTS = "saliency.results"
+
+# --- Papers page -----------------------------------------------------------------
+PAPERS_PAPER = "papers.paper"
+PAPERS_WIDTH = "papers.width"
+PAPERS_RESOLUTION = "papers.resolution"
