@@ -1,0 +1,5 @@
+import sys
+
+from cvcore.cli import main
+
+sys.exit(main())
