@@ -90,7 +90,7 @@ def format_cell(value: Any) -> str:
             return f"{value:,.0f}"
         return f"{value:.4g}" if abs(value) < 1 else f"{value:.3f}".rstrip("0").rstrip(".")
     if isinstance(value, int) and not isinstance(value, bool):
-        return f"{value:,}"
+        return f"{value:,}" if abs(value) >= 10_000 else str(value)  # years and small counts stay plain
     if isinstance(value, (tuple, list)):
         return "x".join(format_cell(v) for v in value)
     if isinstance(value, Enum):

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+import warnings
 
 from cvcore.errors import CvlensError
 
@@ -26,6 +27,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # torch.jit.script's deprecation notice (raised inside fvcore/torchvision) is noise for CLI users.
+    warnings.filterwarnings("ignore", category=FutureWarning, module="torch.jit")
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

@@ -1,0 +1,98 @@
+"""The catalogue's analysis at default input sizes, computed once and stored in ``assets/``.
+
+Pages read these files so they never wait for fvcore. ``python -m cvcore analyze --all
+--write`` regenerates them; a test recomputes a representative subset and compares.
+"""
+
+from __future__ import annotations
+
+import functools
+import gzip
+import json
+import sys
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+from cvcore.formatting import to_jsonable, versions_line
+from cvcore.samples import ASSETS_DIR
+
+SUMMARY_PATH = ASSETS_DIR / "analysis.json"
+LAYERS_PATH = ASSETS_DIR / "analysis_layers.json.gz"
+
+
+def _complexity_from_dict(d: dict):
+    from cvcore.analysis.complexity import Complexity, OperatorCount
+
+    ops = tuple(OperatorCount(**{**o, "fvcore_ops": tuple(o["fvcore_ops"]), "torch_ops": tuple(o["torch_ops"])}) for o in d["by_operator"])
+    return Complexity(**{**d, "input_size": tuple(d["input_size"]), "by_operator": ops})
+
+
+def _layer_from_dict(d: dict):
+    from cvcore.analysis.layers import LayerRow
+
+    tuples = ("output_shape", "kernel", "stride", "dilation", "receptive_field", "jump")
+    return LayerRow(**{k: (tuple(v) if k in tuples and v is not None else v) for k, v in d.items()})
+
+
+@functools.cache
+def _summary(path: Path = SUMMARY_PATH) -> dict:
+    return json.loads(path.read_text()) if path.is_file() else {"models": {}}
+
+
+@functools.cache
+def _layers(path: Path = LAYERS_PATH) -> dict:
+    if not path.is_file():
+        return {"models": {}}
+    with gzip.open(path, "rt") as f:
+        return json.load(f)
+
+
+def load_precomputed() -> dict:
+    """name -> :class:`Complexity` at the model's default input size (empty if never generated)."""
+    return {name: _complexity_from_dict(d) for name, d in _summary()["models"].items()}
+
+
+def precomputed_meta() -> dict:
+    return {k: v for k, v in _summary().items() if k != "models"}
+
+
+def load_precomputed_layers(name: str) -> list | None:
+    rows = _layers()["models"].get(name)
+    return [_layer_from_dict(r) for r in rows] if rows is not None else None
+
+
+def precompute_catalogue(
+    names: Iterable[str] | None = None,
+    device=None,
+    progress: Callable[[str, int, int], None] | None = None,
+    summary_path: Path = SUMMARY_PATH,
+    layers_path: Path = LAYERS_PATH,
+) -> dict:
+    """Analyse catalogue models (all by default) and merge the results into the stored files."""
+    from cvcore.analysis import analyze
+    from cvcore.registry import list_models
+
+    names = list(names) if names is not None else [s.name for s in list_models()]
+    summary = json.loads(summary_path.read_text()) if summary_path.is_file() else {"models": {}}
+    layers = {"models": {}}
+    if layers_path.is_file():
+        with gzip.open(layers_path, "rt") as f:
+            layers = json.load(f)
+    for i, name in enumerate(names):
+        if progress:
+            progress(name, i, len(names))
+        start = time.perf_counter()
+        result = analyze(name, device=device, per_layer=True)
+        summary["models"][name] = to_jsonable(result.complexity)
+        layers["models"][name] = [to_jsonable(r) for r in result.layers]
+        print(f"{name}: {result.complexity.gmacs:.3f} GMACs in {time.perf_counter() - start:.1f} s", file=sys.stderr)
+    summary["generated_with"] = versions_line()
+    summary["input_size"] = "each model's default input size (ModelSpec.input_size)"
+    summary["models"] = dict(sorted(summary["models"].items()))
+    summary_path.write_text(json.dumps(summary, indent=1) + "\n")
+    with gzip.open(layers_path, "wt") as f:
+        json.dump({"models": dict(sorted(layers["models"].items()))}, f, separators=(",", ":"))
+    _summary.cache_clear()
+    _layers.cache_clear()
+    return summary

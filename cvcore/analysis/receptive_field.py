@@ -1,0 +1,121 @@
+"""Receptive field and cumulative stride (jump) of every tensor in a forward pass.
+
+A ``TorchFunctionMode`` sees every op, including functional ones inside ``forward``
+(residual adds, concatenations), so the rule applies to any DAG: convolutions and
+pools grow the field by ``(k - 1) * dilation * jump`` and multiply the jump by the
+stride; element-wise merges take the largest field of their inputs; global pooling and
+attention see the whole input. Fields are theoretical (not clipped to the image), as in
+the papers (Yu & Koltun 2016, Table 1).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch.overrides import TorchFunctionMode
+from torch.utils._pytree import tree_leaves
+
+GLOBAL = -1  # sentinel: the field covers the whole input
+
+
+@dataclass(frozen=True)
+class Field:
+    rf: tuple[int, int]  # (h, w) in input pixels; GLOBAL where the whole input is seen
+    jump: tuple[float, float]  # input pixels between neighbouring outputs
+
+    @property
+    def is_global(self) -> bool:
+        return GLOBAL in self.rf
+
+
+_ATTR = "_cvlens_field"
+_CONV = {"conv2d", "conv1d", "_conv_depthwise2d"}
+_TRANSPOSED = {"conv_transpose2d"}
+_POOL = {"max_pool2d", "avg_pool2d", "max_pool2d_with_indices", "_max_pool2d", "lp_pool2d"}
+_GLOBAL_OPS = {
+    "adaptive_avg_pool2d", "adaptive_max_pool2d", "adaptive_max_pool2d_with_indices", "_adaptive_max_pool2d",
+    "scaled_dot_product_attention", "multi_head_attention_forward", "softmax", "bmm", "matmul", "einsum", "baddbmm",
+}
+_UPSAMPLE = {"interpolate", "upsample", "upsample_bilinear", "upsample_nearest", "max_unpool2d"}
+
+
+def _pair(value) -> tuple[int, int]:
+    if isinstance(value, (tuple, list)):
+        return (int(value[0]), int(value[-1]))
+    return (int(value), int(value))
+
+
+def _arg(args, kwargs, index: int, name: str, default):
+    if name in kwargs:
+        return kwargs[name]
+    return args[index] if len(args) > index else default
+
+
+def _grow(field: Field, kernel, stride, dilation) -> Field:
+    if field.is_global:
+        return field
+    rf = tuple(int(r + (k - 1) * d * j) for r, k, d, j in zip(field.rf, kernel, dilation, field.jump))
+    return Field(rf, tuple(j * s for j, s in zip(field.jump, stride)))
+
+
+def _merge(fields: list[Field]) -> Field:
+    if any(f.is_global for f in fields):
+        return Field((GLOBAL, GLOBAL), max(f.jump for f in fields))
+    return Field(tuple(max(f.rf[i] for f in fields) for i in range(2)), tuple(max(f.jump[i] for f in fields) for i in range(2)))
+
+
+def _name(func) -> str:
+    return getattr(func, "__name__", str(func)).removesuffix("_")
+
+
+def _output_field(func, args, kwargs, inputs: list[Field]) -> Field:
+    name = _name(func)
+    merged = _merge(inputs)
+    if name in _CONV:
+        weight = _arg(args, kwargs, 1, "weight", None)
+        kernel = tuple(weight.shape[-2:]) if weight.dim() == 4 else (1, weight.shape[-1])
+        return _grow(merged, kernel, _pair(_arg(args, kwargs, 3, "stride", 1)), _pair(_arg(args, kwargs, 5, "dilation", 1)))
+    if name in _POOL:
+        kernel = _pair(_arg(args, kwargs, 1, "kernel_size", 1))
+        stride = _arg(args, kwargs, 2, "stride", None)
+        dilation = _arg(args, kwargs, 4, "dilation", 1) if "max" in name else 1
+        return _grow(merged, kernel, _pair(stride) if stride not in (None, [], ()) else kernel, _pair(dilation))
+    if name in _TRANSPOSED:
+        weight = _arg(args, kwargs, 1, "weight", None)
+        stride = _pair(_arg(args, kwargs, 3, "stride", 1))
+        up = Field(merged.rf, tuple(j / s for j, s in zip(merged.jump, stride)))
+        return _grow(up, tuple(weight.shape[-2:]), (1, 1), _pair(_arg(args, kwargs, 6, "dilation", 1)))
+    if name in _GLOBAL_OPS:
+        return Field((GLOBAL, GLOBAL), merged.jump)
+    return merged
+
+
+class ReceptiveFieldTracker(TorchFunctionMode):
+    """Tags every tensor derived from the tagged input with its :class:`Field`."""
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        out = func(*args, **kwargs)
+        inputs = [getattr(t, _ATTR) for t in tree_leaves((args, kwargs)) if isinstance(t, torch.Tensor) and hasattr(t, _ATTR)]
+        if inputs:
+            field = _output_field(func, args, kwargs, inputs)
+            for t in tree_leaves(out):
+                if isinstance(t, torch.Tensor):
+                    try:
+                        setattr(t, _ATTR, field)
+                    except (AttributeError, RuntimeError):
+                        pass
+        return out
+
+
+def tag_input(x: torch.Tensor) -> torch.Tensor:
+    setattr(x, _ATTR, Field((1, 1), (1.0, 1.0)))
+    return x
+
+
+def field_of(t) -> Field | None:
+    for leaf in tree_leaves(t):
+        if isinstance(leaf, torch.Tensor) and hasattr(leaf, _ATTR):
+            return getattr(leaf, _ATTR)
+    return None

@@ -1,0 +1,49 @@
+"""`python -m cvcore analyze MODEL`: parameters, GMACs (fvcore), torch FLOPs, per-layer table."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from cvcore.analysis import analyze, precompute_catalogue
+from cvcore.analysis.tables import complexity_table, layer_table, reconciliation_table
+from cvcore.cli import add_format_argument
+from cvcore.errors import InvalidInputError
+from cvcore.formatting import render, to_json, to_jsonable
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser("analyze", help="count parameters and multiply-adds of a model")
+    parser.add_argument("model", nargs="?", help="catalogue name (see `python -m cvcore models`)")
+    parser.add_argument("--input-size", nargs=2, type=int, metavar=("H", "W"), help="default: the model's own input size")
+    parser.add_argument("--per-layer", action="store_true", help="include the per-layer table")
+    parser.add_argument("--all", action="store_true", help="analyse the whole catalogue (with --write: regenerate assets/)")
+    parser.add_argument("--write", action="store_true", help="store results in assets/analysis*.json (used by the dashboard)")
+    add_format_argument(parser, ("table", "csv", "json", "latex"))
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.all or args.write:
+        if args.input_size:
+            raise InvalidInputError("--write stores default input sizes only; drop --input-size.")
+        names = None if args.all else [args.model]
+        precompute_catalogue(names, device=args.device, progress=lambda n, i, total: print(f"[{i + 1}/{total}] {n}", file=sys.stderr))
+        return 0
+    if not args.model:
+        raise InvalidInputError("Name a model, or pass --all.")
+    result = analyze(args.model, args.input_size, device=args.device, per_layer=args.per_layer)
+    c = result.complexity
+    if args.format == "json":
+        payload = to_jsonable(c) | {"torch_gmacs": c.torch_gmacs}
+        if result.layers is not None:
+            payload["layers"] = to_jsonable(result.layers)
+        print(to_json(payload))
+        return 0
+    print(render(complexity_table(c), args.format))
+    print()
+    print(render(reconciliation_table(c), args.format))
+    if result.layers is not None:
+        print()
+        print(render(layer_table(result.layers, c), args.format))
+    return 0

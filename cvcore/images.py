@@ -1,0 +1,192 @@
+"""Safe image intake: the one function every upload goes through.
+
+An upload is untrusted bytes. :func:`decode_image` accepts the formats browsers and
+cameras produce (JPEG, PNG, WebP, BMP, TIFF, GIF), refuses everything else with an
+:class:`~cvcore.errors.ImageDecodeError` whose message is meant for the user, limits
+bytes and pixels before decoding (Pillow's decompression-bomb guard stays on; ours is
+checked first, from the header), applies the EXIF orientation, takes the first frame of
+animated files, turns every pixel mode into 8-bit RGB and downscales photos whose longest
+side exceeds ``max_side``.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from cvcore.errors import ImageDecodeError
+
+# Pillow plugins we let parse untrusted bytes ("MPO" is the multi-picture JPEG that phones write).
+ACCEPTED_FORMATS = ("JPEG", "MPO", "PNG", "WEBP", "BMP", "TIFF", "GIF")
+ACCEPTED_EXTENSIONS = ("jpg", "jpeg", "png", "webp", "bmp", "tif", "tiff", "gif")
+# Keep in step with server.maxUploadSize in .streamlit/config.toml (a test checks it).
+MAX_UPLOAD_MB = 50
+MAX_BYTES = MAX_UPLOAD_MB * 2**20
+# 8 K x 8 K photos are fine; beyond that the decoded RGB alone takes > 200 MB. Pillow's own
+# guard (Image.MAX_IMAGE_PIXELS, ~89 Mpx; error at twice that) stays on behind this one.
+MAX_PIXELS = 64_000_000
+# Longest side kept for inference and display; the segmenters work at 520 px anyway.
+MAX_SIDE = 2048
+
+
+@dataclass(frozen=True)
+class DecodedImage:
+    """An upload decoded to RGB, with what was done to it on the way."""
+
+    image: Image.Image  # mode "RGB", size (width, height) after orientation and downscaling
+    format: str  # the container Pillow recognised ("JPEG", "PNG", ...)
+    mode: str  # the pixel mode in the file ("P", "CMYK", "I;16", ...)
+    original_size: tuple[int, int]  # (width, height) as stored, before orientation and downscaling
+    frames: int  # > 1 for animated files; only the first is used
+    exif_rotated: bool
+    downscaled: bool
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return self.image.size
+
+
+def _read_bytes(source: bytes | bytearray | BinaryIO | str | Path, max_bytes: int) -> bytes:
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        data = bytes(source)
+    elif isinstance(source, (str, Path)):
+        path = Path(source)
+        if not path.is_file():
+            raise ImageDecodeError(f"No such image file: {path}.")
+        if path.stat().st_size > max_bytes:
+            raise ImageDecodeError(_too_big_message(path.stat().st_size, max_bytes))
+        data = path.read_bytes()
+    else:
+        data = source.read(max_bytes + 1)
+    if not data:
+        raise ImageDecodeError("The file is empty (0 bytes).")
+    if len(data) > max_bytes:
+        raise ImageDecodeError(_too_big_message(len(data), max_bytes))
+    return data
+
+
+def _too_big_message(size: int, max_bytes: int) -> str:
+    return f"The file is {size / 2**20:.1f} MB; the limit is {max_bytes / 2**20:.0f} MB."
+
+
+def open_image(
+    source: bytes | bytearray | BinaryIO | str | Path, *, max_bytes: int = MAX_BYTES, max_pixels: int = MAX_PIXELS
+) -> Image.Image:
+    """Open (header only, nothing decoded yet) an accepted image within the byte and pixel limits."""
+    data = _read_bytes(source, max_bytes)
+    try:
+        image = Image.open(io.BytesIO(data), formats=ACCEPTED_FORMATS)
+    except Image.DecompressionBombError as exc:
+        raise ImageDecodeError(f"The image is too large to decode safely ({exc}).") from exc
+    except UnidentifiedImageError as exc:
+        raise ImageDecodeError(
+            f"This file is not an image cvlens can read. Accepted formats: {', '.join(ACCEPTED_EXTENSIONS)}."
+        ) from exc
+    except (OSError, ValueError, SyntaxError) as exc:  # Pillow raises these for corrupt headers
+        raise ImageDecodeError(f"The image file is damaged and cannot be read ({exc}).") from exc
+    width, height = image.size
+    if width < 1 or height < 1:
+        raise ImageDecodeError(f"The image has no pixels ({width}x{height}).")
+    if width * height > max_pixels:
+        raise ImageDecodeError(
+            f"The image is {width}x{height} = {width * height / 1e6:.0f} megapixels; the limit is {max_pixels / 1e6:.0f} megapixels."
+        )
+    return image
+
+
+def decode_image(
+    source: bytes | bytearray | BinaryIO | str | Path,
+    *,
+    max_bytes: int = MAX_BYTES,
+    max_pixels: int = MAX_PIXELS,
+    max_side: int | None = MAX_SIDE,
+) -> DecodedImage:
+    """Decode an upload into an RGB image, or raise :class:`ImageDecodeError` with a human message."""
+    image = open_image(source, max_bytes=max_bytes, max_pixels=max_pixels)
+    fmt, mode, original_size = image.format, image.mode, image.size
+    frames = getattr(image, "n_frames", 1)
+    try:
+        if frames > 1:
+            image.seek(0)
+        if max_side and fmt in ("JPEG", "MPO"):
+            # libjpeg decodes at 1/2, 1/4 or 1/8 scale directly: a 50 Mpx photo never hits memory whole.
+            image.draft(None, _fit(original_size, max_side))
+        image.load()
+        exif_rotated = _orientation(image) not in (None, 1)
+        oriented = ImageOps.exif_transpose(image)
+        rgb = to_rgb(oriented)
+    except ImageDecodeError:
+        raise
+    except Image.DecompressionBombError as exc:
+        raise ImageDecodeError(f"The image is too large to decode safely ({exc}).") from exc
+    except (OSError, ValueError, SyntaxError, EOFError) as exc:
+        # Truncated or corrupt data: Pillow refuses it (LOAD_TRUNCATED_IMAGES stays False).
+        raise ImageDecodeError(f"The image file is damaged or incomplete and cannot be decoded ({exc}).") from exc
+    downscaled = False
+    if max_side and max(rgb.size) > max_side:
+        rgb = rgb.resize(_fit(rgb.size, max_side), Image.Resampling.LANCZOS, reducing_gap=3.0)
+        downscaled = True
+    downscaled = downscaled or rgb.size not in (original_size, original_size[::-1])
+    return DecodedImage(rgb, fmt, mode, original_size, frames, exif_rotated, downscaled)
+
+
+def _orientation(image: Image.Image) -> int | None:
+    try:
+        return image.getexif().get(0x0112)
+    except Exception:  # a malformed EXIF block is not worth refusing the photo for
+        return None
+
+
+def _fit(size: tuple[int, int], max_side: int) -> tuple[int, int]:
+    width, height = size
+    scale = min(1.0, max_side / max(width, height))
+    return max(1, round(width * scale)), max(1, round(height * scale))
+
+
+def to_rgb(image: Image.Image) -> Image.Image:
+    """Any Pillow mode -> 8-bit RGB, keeping what the pixels mean.
+
+    Transparency is composited over white (not dropped, which would reveal whatever
+    colour hides under transparent pixels); 16-bit and 32-bit integer images are
+    scaled to 8 bits rather than clipped; float images are stretched from their range.
+    """
+    mode = image.mode
+    if mode == "RGB":
+        return image
+    if mode == "P":
+        image = image.convert("RGBA" if "transparency" in image.info else "RGB")
+        return to_rgb(image)
+    if mode in ("RGBA", "LA", "PA", "RGBa", "La"):
+        rgba = image.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(background, rgba).convert("RGB")
+    if mode.startswith("I;16") or mode in ("I", "F"):
+        return Image.fromarray(_wide_to_uint8(np.asarray(image), mode), mode="L").convert("RGB")
+    if mode in ("1", "L", "CMYK", "YCbCr", "LAB", "HSV", "RGBX"):
+        return image.convert("RGB")
+    try:
+        return image.convert("RGB")
+    except (ValueError, OSError) as exc:
+        raise ImageDecodeError(f"Images with pixel mode {mode!r} are not supported.") from exc
+
+
+def _wide_to_uint8(pixels: np.ndarray, mode: str) -> np.ndarray:
+    pixels = pixels.astype(np.float64)
+    if mode.startswith("I;16"):
+        scaled = pixels / 257.0  # 65535 -> 255
+    elif mode == "I" and pixels.min(initial=0) >= 0 and pixels.max(initial=0) <= 255:
+        scaled = pixels  # 8-bit data stored in 32-bit integers
+    elif mode == "I" and pixels.min(initial=0) >= 0 and pixels.max(initial=0) <= 65535:
+        scaled = pixels / 257.0  # 16-bit data (how Pillow opens some 16-bit PNGs and TIFFs)
+    elif mode == "F" and np.isfinite(pixels).all() and pixels.min(initial=0) >= 0 and pixels.max(initial=0) <= 1:
+        scaled = pixels * 255.0
+    else:
+        finite = pixels[np.isfinite(pixels)]
+        lo, hi = (finite.min(), finite.max()) if finite.size else (0.0, 1.0)
+        scaled = (np.nan_to_num(pixels, nan=lo, posinf=hi, neginf=lo) - lo) / max(hi - lo, 1e-12) * 255.0
+    return np.clip(np.rint(scaled), 0, 255).astype(np.uint8)
