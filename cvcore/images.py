@@ -21,8 +21,9 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from cvcore.errors import ImageDecodeError
 
-# Pillow plugins we let parse untrusted bytes ("MPO" is the multi-picture JPEG that phones write).
-ACCEPTED_FORMATS = ("JPEG", "MPO", "PNG", "WEBP", "BMP", "TIFF", "GIF")
+# The only Pillow plugins allowed to parse untrusted bytes (JPEG's also opens the multi-picture
+# "MPO" files that phones write).
+ACCEPTED_FORMATS = ("JPEG", "PNG", "WEBP", "BMP", "TIFF", "GIF")
 ACCEPTED_EXTENSIONS = ("jpg", "jpeg", "png", "webp", "bmp", "tif", "tiff", "gif")
 # Keep in step with server.maxUploadSize in .streamlit/config.toml (a test checks it).
 MAX_UPLOAD_MB = 50
