@@ -44,3 +44,7 @@ class InvalidInputError(CvlensError, ValueError):
 
 class AnalysisError(CvlensError, RuntimeError):
     """A model that could not be traced or measured."""
+
+
+class WeightsDownloadError(CvlensError, ConnectionError):
+    """A weights download that could not start or finish (offline, server unreachable)."""

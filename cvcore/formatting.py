@@ -117,7 +117,7 @@ def to_csv(table: Table) -> str:
     for row in table.rows:
         writer.writerow([_csv_cell(row.get(c)) for c in cols])
     if table.full_caption:
-        writer.writerow([f"# {table.full_caption}"])
+        buf.write(f"# {table.full_caption}\n")  # a comment line, unquoted, so it reads as a caption
     return buf.getvalue()
 
 

@@ -35,7 +35,7 @@ def run(args: argparse.Namespace) -> int:
     result = analyze(args.model, args.input_size, device=args.device, per_layer=args.per_layer)
     c = result.complexity
     if args.format == "json":
-        payload = to_jsonable(c) | {"torch_gmacs": c.torch_gmacs}
+        payload = to_jsonable(c) | {"torch_flops": round(c.torch_gflops * 1e9), "torch_gmacs": c.torch_gmacs}
         if result.layers is not None:
             payload["layers"] = to_jsonable(result.layers)
         print(to_json(payload))

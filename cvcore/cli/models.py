@@ -28,7 +28,7 @@ def run(args: argparse.Namespace) -> int:
             "name": r.name, "task": r.task, "family": r.family, "year": r.year,
             "params_m": r.params / 1e6 if r.params else (r.published_params or 0) / 1e6 or None,
             "gmacs": r.gmacs, "acc@1": r.metrics.get("acc@1"), "acc@5": r.metrics.get("acc@5"),
-            "miou": r.metrics.get("miou"), "weights": r.weights + (" (here)" if r.weights_available else ""),
+            "miou": r.metrics.get("miou"), "pixel_acc": r.metrics.get("pixel_acc"), "weights": r.weights + (" (here)" if r.weights_available else ""),
         }
         for r in rows
     ]

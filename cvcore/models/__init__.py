@@ -4,4 +4,4 @@ Add a family by creating its module and importing it here (the registry test che
 expected set, so a forgotten import fails loudly).
 """
 
-from cvcore.models import efficientnet_lite, torchvision_models  # noqa: F401
+from cvcore.models import efficientnet_lite, enet, fcn_vgg, lenet, mobilenet_v1, plain_resnet, torchvision_models, unet  # noqa: F401

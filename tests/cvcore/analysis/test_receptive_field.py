@@ -1,0 +1,48 @@
+import torch
+from torch import nn
+
+from cvcore.analysis import GLOBAL, analyze_layers, receptive_fields
+
+
+def dilated_stack() -> nn.Sequential:
+    # Yu & Koltun 2016, Table 1: 3x3 convolutions with dilation 1, 1, 2, 4, 8, 16, 1.
+    return nn.Sequential(*[nn.Conv2d(3 if i == 0 else 4, 4, 3, padding=d, dilation=d) for i, d in enumerate([1, 1, 2, 4, 8, 16, 1])])
+
+
+def test_dilated_context_network_receptive_fields():
+    fields = receptive_fields(dilated_stack(), (64, 64))
+    assert [fields[str(i)].rf for i in range(7)] == [(r, r) for r in (3, 5, 9, 17, 33, 65, 67)]
+    assert all(fields[str(i)].jump == (1.0, 1.0) for i in range(7))
+
+
+def test_stride_multiplies_the_jump_and_pooling_grows_the_field():
+    model = nn.Sequential(nn.Conv2d(3, 4, 7, stride=2, padding=3), nn.MaxPool2d(3, 2, 1), nn.Conv2d(4, 4, 3, padding=1))
+    fields = receptive_fields(model, (64, 64))
+    assert fields["0"].rf == (7, 7) and fields["0"].jump == (2, 2)
+    assert fields["1"].rf == (11, 11) and fields["1"].jump == (4, 4)  # 7 + (3-1)*2
+    assert fields["2"].rf == (19, 19)  # 11 + (3-1)*4, as in ResNet's first block
+
+
+def test_asymmetric_kernels_and_global_pooling():
+    model = nn.Sequential(nn.Conv2d(3, 4, (5, 1), padding=(2, 0)), nn.Conv2d(4, 4, (1, 5), padding=(0, 2)), nn.AdaptiveAvgPool2d(1))
+    fields = receptive_fields(model, (32, 32))
+    assert fields["0"].rf == (5, 1) and fields["1"].rf == (5, 5)
+    assert fields["2"].rf == (GLOBAL, GLOBAL)
+
+
+class TwoBranch(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.small = nn.Conv2d(3, 4, 3, padding=1)
+        self.large = nn.Conv2d(3, 4, 5, padding=2)
+
+    def forward(self, x):
+        return self.small(x) + self.large(x)  # a merge takes the larger field
+
+
+def test_functional_merge_takes_the_largest_field_and_leaves_no_hooks():
+    model = TwoBranch()
+    rows = analyze_layers(model, input_size=(16, 16), device="cpu")
+    assert {r.name: r.receptive_field for r in rows} == {"small": (3, 3), "large": (5, 5)}
+    assert all(not m._forward_hooks and not m._forward_pre_hooks for m in model.modules())
+    assert not hasattr(torch.zeros(1), "_cvlens_field")

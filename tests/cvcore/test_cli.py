@@ -1,0 +1,45 @@
+import json
+
+import pytest
+
+from cvcore.cli import main
+from cvcore.registry import list_models
+
+
+def run(capsys, *argv) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_models_json_lists_the_catalogue(capsys):
+    code, out, _ = run(capsys, "models", "--format", "json")
+    rows = json.loads(out)
+    assert code == 0 and len(rows) == len(list_models())
+    assert {"name", "task", "family", "year", "params", "gmacs", "metrics", "source"} <= set(rows[0])
+    resnet50 = next(r for r in rows if r["name"] == "resnet50")
+    assert resnet50["metrics"]["acc@1"] > 75 and "torchvision" in resnet50["source"]
+
+
+def test_models_filters_by_task(capsys):
+    code, out, _ = run(capsys, "models", "--task", "segmentation", "--format", "csv")
+    assert code == 0 and "lraspp_mobilenet_v3_large" in out and "\nresnet50," not in out
+
+
+def test_analyze_json_with_layers(capsys):
+    code, out, _ = run(capsys, "analyze", "resnet18", "--input-size", "160", "160", "--per-layer", "--format", "json")
+    data = json.loads(out)
+    assert code == 0 and data["name"] == "resnet18" and data["input_size"] == [160, 160]
+    assert {"params", "gmacs", "torch_flops", "uncounted_ops", "layers"} <= set(data)
+    assert data["torch_gflops"] > 0 and len(data["layers"]) > 40
+    assert sum(r["gmacs"] for r in data["layers"]) == pytest.approx(data["gmacs"], rel=1e-9)
+
+
+def test_analyze_latex(capsys):
+    code, out, _ = run(capsys, "analyze", "squeezenet1_1", "--format", "latex")
+    assert code == 0 and out.count(r"\begin{tabular}") == 2
+
+
+def test_unknown_model_is_a_message_not_a_traceback(capsys):
+    code, _, err = run(capsys, "analyze", "resnet5")
+    assert code == 2 and err.startswith("error: Unknown model 'resnet5'") and "resnet50" in err

@@ -1,0 +1,24 @@
+import pytest
+import torch
+
+from cvcore.device import resolve_device
+from cvcore.errors import InvalidInputError
+
+
+def test_default_is_cuda_when_available_else_cpu(monkeypatch):
+    monkeypatch.delenv("CVLENS_DEVICE", raising=False)
+    assert resolve_device().type == ("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def test_environment_and_argument_override(monkeypatch):
+    monkeypatch.setenv("CVLENS_DEVICE", "cpu")
+    assert resolve_device() == torch.device("cpu")
+    assert resolve_device("cpu") == torch.device("cpu")
+
+
+def test_bad_device_is_a_typed_error(monkeypatch):
+    with pytest.raises(InvalidInputError, match="Not a device"):
+        resolve_device("gpu-please")
+    if not torch.cuda.is_available():
+        with pytest.raises(InvalidInputError, match="CUDA is not available"):
+            resolve_device("cuda")
