@@ -68,8 +68,14 @@ def precompute_catalogue(
     progress: Callable[[str, int, int], None] | None = None,
     summary_path: Path = SUMMARY_PATH,
     layers_path: Path = LAYERS_PATH,
-) -> dict:
-    """Analyse catalogue models (all by default) and merge the results into the stored files."""
+    only_missing: bool = False,
+) -> dict[str, str]:
+    """Analyse catalogue models (all by default) and merge the results into the stored files.
+
+    A model that cannot be analysed is skipped, not fatal; returns name -> error message.
+    """
+    from cvcore.errors import AnalysisError
+
     from cvcore.analysis import analyze
     from cvcore.registry import list_models
 
@@ -79,11 +85,19 @@ def precompute_catalogue(
     if layers_path.is_file():
         with gzip.open(layers_path, "rt") as f:
             layers = json.load(f)
+    if only_missing:
+        names = [n for n in names if n not in summary["models"] or n not in layers["models"]]
+    failures: dict[str, str] = {}
     for i, name in enumerate(names):
         if progress:
             progress(name, i, len(names))
         start = time.perf_counter()
-        result = analyze(name, device=device, per_layer=True)
+        try:
+            result = analyze(name, device=device, per_layer=True)
+        except AnalysisError as exc:
+            failures[name] = str(exc)
+            print(f"{name}: FAILED: {exc}", file=sys.stderr)
+            continue
         summary["models"][name] = to_jsonable(result.complexity)
         layers["models"][name] = [to_jsonable(r) for r in result.layers]
         print(f"{name}: {result.complexity.gmacs:.3f} GMACs in {time.perf_counter() - start:.1f} s", file=sys.stderr)
@@ -91,7 +105,7 @@ def precompute_catalogue(
         _write(summary, layers, summary_path, layers_path)
     _summary.cache_clear()
     _layers.cache_clear()
-    return summary
+    return failures
 
 
 def _write(summary: dict, layers: dict, summary_path: Path, layers_path: Path) -> None:

@@ -19,6 +19,7 @@ def register(subparsers) -> None:
     parser.add_argument("--per-layer", action="store_true", help="include the per-layer table")
     parser.add_argument("--all", action="store_true", help="analyse the whole catalogue (with --write: regenerate assets/)")
     parser.add_argument("--write", action="store_true", help="store results in assets/analysis*.json (used by the dashboard)")
+    parser.add_argument("--missing", action="store_true", help="with --all: only models not stored yet")
     add_format_argument(parser, ("table", "csv", "json", "latex"))
     parser.set_defaults(handler=run)
 
@@ -28,8 +29,15 @@ def run(args: argparse.Namespace) -> int:
         if args.input_size:
             raise InvalidInputError("--write stores default input sizes only; drop --input-size.")
         names = None if args.all else [args.model]
-        precompute_catalogue(names, device=args.device, progress=lambda n, i, total: print(f"[{i + 1}/{total}] {n}", file=sys.stderr))
-        return 0
+        failures = precompute_catalogue(
+            names,
+            device=args.device,
+            progress=lambda n, i, total: print(f"[{i + 1}/{total}] {n}", file=sys.stderr),
+            only_missing=args.missing,
+        )
+        for name, message in failures.items():
+            print(f"error: {name} was not stored: {message}", file=sys.stderr)
+        return 2 if failures else 0
     if not args.model:
         raise InvalidInputError("Name a model, or pass --all.")
     result = analyze(args.model, args.input_size, device=args.device, per_layer=args.per_layer)
