@@ -24,7 +24,9 @@ LAYERS_PATH = ASSETS_DIR / "analysis_layers.json.gz"
 def _complexity_from_dict(d: dict):
     from cvcore.analysis.complexity import Complexity, OperatorCount
 
-    ops = tuple(OperatorCount(**{**o, "fvcore_ops": tuple(o["fvcore_ops"]), "torch_ops": tuple(o["torch_ops"])}) for o in d["by_operator"])
+    ops = tuple(
+        OperatorCount(**{**o, "fvcore_ops": tuple(o["fvcore_ops"]), "torch_ops": tuple(o["torch_ops"])}) for o in d["by_operator"]
+    )
     return Complexity(**{**d, "input_size": tuple(d["input_size"]), "by_operator": ops})
 
 
@@ -74,9 +76,8 @@ def precompute_catalogue(
 
     A model that cannot be analysed is skipped, not fatal; returns name -> error message.
     """
-    from cvcore.errors import AnalysisError
-
     from cvcore.analysis import analyze
+    from cvcore.errors import AnalysisError
     from cvcore.registry import list_models
 
     names = list(names) if names is not None else [s.name for s in list_models()]
