@@ -19,7 +19,6 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 from torch import nn
-
 from torchvision.models._meta import _IMAGENET_CATEGORIES
 
 from cvcore.registry import (

@@ -4,7 +4,8 @@ from torchvision.models import get_model_weights, list_models
 
 from cvcore.errors import DuplicateModelError, InvalidInputError, UnknownModelError
 from cvcore.models._utils import count_parameters, empty_weights
-from cvcore.registry import Task, WeightsKind, get_spec, list_models as catalogue, register
+from cvcore.registry import Task, WeightsKind, get_spec, register
+from cvcore.registry import list_models as catalogue
 
 ALL = catalogue()
 
