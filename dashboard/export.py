@@ -1,0 +1,148 @@
+"""Downloads every page shares, so a chart or table can go straight into the defense slides.
+
+- :func:`show_figure`: a plotly chart whose camera button saves PNG or SVG (plotly's
+  in-browser export, with a file name and scale), plus a standalone, offline HTML download.
+- :func:`download_table`: CSV and LaTeX (booktabs) downloads of a :class:`cvcore.formatting.Table`.
+- :func:`show_table`: the table on screen, its caption, and both downloads.
+
+Everything exported carries a caption line with its sources and the cvlens / torch /
+torchvision versions (:func:`cvcore.formatting.provenance`): tables through
+``Table.full_caption``, figures as an annotation under the plot, so a PNG pasted into
+a slide still says where its numbers come from.
+
+Widget keys are derived from the caller's ``key`` (``f"{key}.csv"``, ...); give each
+call a key from ``dashboard.state``.
+"""
+
+from __future__ import annotations
+
+import re
+import textwrap
+from collections.abc import Sequence
+
+import streamlit as st
+
+from cvcore.formatting import Table, provenance, to_csv, to_latex
+
+IMAGE_FORMATS = ("png", "svg")
+IMAGE_SCALE = 2  # PNG at twice the on-screen size: sharp on a projector
+CAPTION_WRAP = 150  # characters per caption line inside an exported figure
+
+
+def safe_stem(file_stem: str) -> str:
+    """A file name stem without spaces or characters file systems dislike ("ResNet-50 @ 224" -> "ResNet-50_224")."""
+    stem = re.sub(r"[^A-Za-z0-9._-]+", "_", file_stem).strip("._")
+    return stem or "cvlens"
+
+
+def figure_caption(caption: str, sources: Sequence[str] = ()) -> str:
+    """The caption exported with a figure: the caller's text, then sources and versions."""
+    return " ".join(p for p in (caption.strip(), provenance(sources)) if p)
+
+
+def plotly_config(file_stem: str, image_format: str = "png", scale: int = IMAGE_SCALE) -> dict:
+    """``st.plotly_chart(config=...)``: the camera button saves ``<stem>.<format>`` at ``scale``."""
+    if image_format not in IMAGE_FORMATS:
+        raise ValueError(f"Unknown image format {image_format!r}; expected one of {IMAGE_FORMATS}.")
+    return {
+        "toImageButtonOptions": {"format": image_format, "filename": safe_stem(file_stem), "scale": scale},
+        "displaylogo": False,
+    }
+
+
+def with_caption(fig, caption: str):
+    """A copy of ``fig`` with ``caption`` written under the plot area (the caller's figure is untouched)."""
+    import plotly.graph_objects as go
+
+    captioned = go.Figure(fig)
+    lines = textwrap.wrap(caption, CAPTION_WRAP) or [""]
+    margin = captioned.layout.margin
+    bottom = (margin.b if margin.b is not None else 80) + 14 * len(lines)
+    captioned.add_annotation(
+        text="<br>".join(lines),
+        xref="paper",
+        yref="paper",
+        x=0,
+        y=0,
+        xanchor="left",
+        yanchor="top",
+        yshift=-(bottom - 14 * len(lines) - 4),  # below the x-axis title
+        align="left",
+        showarrow=False,
+        font={"size": 10, "color": "grey"},
+    )
+    height = captioned.layout.height
+    captioned.update_layout(
+        margin={"b": bottom},
+        height=(height + 14 * len(lines)) if height else None,
+    )
+    return captioned
+
+
+def standalone_html(fig) -> str:
+    """The figure as one HTML file that works offline (plotly.js embedded, not fetched from a CDN)."""
+    return fig.to_html(include_plotlyjs=True, full_html=True)
+
+
+def show_figure(fig, file_stem: str, caption: str, key: str, sources: Sequence[str] = ()) -> None:
+    """Display a plotly figure with its caption, PNG/SVG export from the camera button, and an HTML download.
+
+    ``caption`` says what the figure shows; ``sources`` are where its numbers come from.
+    The caption (with sources and versions) is drawn into the figure itself, so it travels
+    with every exported file, and is repeated under the chart on the page.
+    """
+    full = figure_caption(caption, sources)
+    captioned = with_caption(fig, full)
+    image_format = st.segmented_control(
+        "Camera button saves",
+        IMAGE_FORMATS,
+        format_func=str.upper,
+        default=IMAGE_FORMATS[0],
+        key=f"{key}.image_format",
+        help="The camera icon in the chart's toolbar saves the figure in this format, caption included.",
+    )
+    st.plotly_chart(captioned, key=f"{key}.chart", config=plotly_config(file_stem, image_format or IMAGE_FORMATS[0]))
+    st.caption(full)
+    st.download_button(
+        "Download standalone HTML",
+        data=lambda: standalone_html(captioned),  # built on click only: plotly.js makes it ~5 MB
+        file_name=f"{safe_stem(file_stem)}.html",
+        mime="text/html",
+        key=f"{key}.html",
+        on_click="ignore",
+        icon=":material/download:",
+    )
+
+
+def download_table(table: Table, file_stem: str, key: str) -> None:
+    """CSV and LaTeX (booktabs) download buttons; both files end with the table's caption and provenance."""
+    stem = safe_stem(file_stem)
+    with st.container(horizontal=True):
+        st.download_button(
+            "CSV", data=to_csv(table), file_name=f"{stem}.csv", mime="text/csv", key=f"{key}.csv",
+            on_click="ignore", icon=":material/download:",
+        )  # fmt: skip
+        st.download_button(
+            "LaTeX", data=to_latex(table), file_name=f"{stem}.tex", mime="application/x-tex", key=f"{key}.latex",
+            on_click="ignore", icon=":material/download:", help="A booktabs table: needs \\usepackage{booktabs}.",
+        )  # fmt: skip
+
+
+def table_frame(table: Table):
+    """The table as a pandas DataFrame with its column labels as headers."""
+    import pandas as pd
+
+    columns = table.column_names
+    frame = pd.DataFrame([[row.get(c) for c in columns] for row in table.rows], columns=columns)
+    return frame.rename(columns={c: table.header(c) for c in columns})
+
+
+def show_table(table: Table, file_stem: str, key: str, column_config: dict | None = None, **dataframe_kwargs) -> None:
+    """Display a :class:`Table` (headers from its labels), its full caption, and CSV/LaTeX downloads.
+
+    ``column_config`` is keyed by the displayed header (the label), as ``st.dataframe`` sees it.
+    """
+    st.dataframe(table_frame(table), hide_index=True, column_config=column_config, key=f"{key}.frame", **dataframe_kwargs)
+    if table.full_caption:
+        st.caption(table.full_caption)
+    download_table(table, file_stem, key)

@@ -1,0 +1,66 @@
+"""The shared download helpers: file names, offline HTML, captions that travel with the export."""
+
+import json
+import re
+
+import plotly.graph_objects as go
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from cvcore.formatting import versions_line
+from dashboard import export
+
+
+def _figure():
+    return go.Figure(go.Scatter(x=[1, 2, 3], y=[3, 1, 2]), layout={"height": 400})
+
+
+def test_safe_stem_removes_characters_file_systems_dislike():
+    assert export.safe_stem("ResNet-50 @ 224/224") == "ResNet-50_224_224"
+    assert export.safe_stem("  ") == "cvlens"
+
+
+def test_plotly_config_names_the_file_and_scales_the_image():
+    options = export.plotly_config("compare chart", "svg")["toImageButtonOptions"]
+    assert options == {"format": "svg", "filename": "compare_chart", "scale": export.IMAGE_SCALE}
+    with pytest.raises(ValueError, match="jpeg"):
+        export.plotly_config("x", "jpeg")
+
+
+def test_caption_is_drawn_into_a_copy_of_the_figure():
+    fig = _figure()
+    caption = export.figure_caption("What it shows.", ["paper table 1"])
+    captioned = export.with_caption(fig, caption)
+    text = captioned.layout.annotations[0].text.replace("<br>", " ")
+    assert "paper table 1" in text and versions_line() in text
+    assert captioned.layout.height > 400
+    assert not fig.layout.annotations  # the caller's figure is untouched
+
+
+def test_standalone_html_embeds_plotly_js_instead_of_fetching_it():
+    html = export.standalone_html(_figure())
+    assert not re.search(r"<script[^>]*\bsrc=", html)  # nothing fetched over the network
+    assert len(html) > 1_000_000  # plotly.js itself is inside
+
+
+def _page():
+    import plotly.graph_objects as go
+
+    from cvcore.formatting import Table
+    from dashboard.export import show_figure, show_table
+
+    show_figure(go.Figure(go.Scatter(x=[1, 2], y=[3, 4])), "my figure", "A test figure.", key="t.fig", sources=["src A"])
+    show_table(Table([{"a": 1, "b": 2.5}], labels={"a": "Alpha"}, caption="A table.", sources=["src B"]), "my table", key="t.tab")
+
+
+def test_helpers_render_downloads_and_captions_in_a_page():
+    at = AppTest.from_function(_page, default_timeout=60).run()
+    assert not at.exception
+    labels = [e.proto.label for e in at.get("download_button")]
+    assert labels == ["Download standalone HTML", "CSV", "LaTeX"]
+    captions = [c.value for c in at.caption]
+    assert any("src A" in c and versions_line() in c for c in captions)
+    assert any("src B" in c and versions_line() in c for c in captions)
+    assert list(at.dataframe[0].value.columns) == ["Alpha", "b"]
+    config = json.loads(at.get("plotly_chart")[0].proto.config)
+    assert config["toImageButtonOptions"]["filename"] == "my_figure"
