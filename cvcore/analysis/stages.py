@@ -1,0 +1,397 @@
+"""Per-layer rows grouped the way papers draw architectures: stages, and blocks repeated "x N".
+
+- :func:`group_stages` turns :class:`~cvcore.analysis.layers.LayerRow` rows into
+  :class:`Stage` objects. Plain sequential nets (AlexNet, VGG: every layer its own
+  ``features.N``; MobileNet-v3: every block its own ``features.N``) are merged into
+  resolution stages, as in the papers' tables: a pooling layer that downsamples ends a
+  stage, a block with a strided convolution starts one.
+- Inside a stage, consecutive repeats of the same block structure (same layers, kernels,
+  strides, groups, parameters and output shapes) collapse into one :class:`BlockGroup`
+  with ``repeat = N``; a repeating pattern of up to :data:`MAX_PERIOD` blocks (VGG's
+  conv + ReLU) counts too.
+- :func:`diff_stages` lines up two models' stages (by name where they match, by position
+  elsewhere) and returns the differences in parameters, GMACs, output size and
+  receptive field.
+
+Pure data: tables for display come from :func:`stage_summary_table`,
+:func:`stage_layer_table` and :func:`stage_diff_table`.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from itertools import zip_longest
+
+from cvcore.analysis.layers import OWN_OPS, LayerRow
+from cvcore.analysis.tables import FVCORE_SOURCE, format_field, layer_records
+from cvcore.formatting import Table
+
+MAX_STRUCTURE_PARTS = 6  # Stage.structure elides the middle of longer stages
+MAX_PERIOD = 4  # longest block pattern looked for when collapsing repeats ("conv, ReLU" is 2)
+
+
+@dataclass(frozen=True)
+class BlockGroup:
+    """``repeat`` consecutive copies of the same block pattern (``repeat == 1``: no repetition)."""
+
+    blocks: tuple[tuple[str, ...], ...]  # block names, one tuple per copy of the pattern
+    rows: tuple[LayerRow, ...]  # every row of every copy, in execution order
+    repeat: int
+
+    @property
+    def first_rows(self) -> tuple[LayerRow, ...]:
+        """The rows of the first copy: what a paper's table shows once, marked "x N"."""
+        first = set(self.blocks[0])
+        return tuple(r for r in self.rows if r.block in first)
+
+    @property
+    def label(self) -> str:
+        first, last = self.blocks[0], self.blocks[-1]
+        name = first[0] if len(first) == 1 else f"{first[0]}–{first[-1]}"
+        if self.repeat == 1:
+            return name
+        last_name = last[0] if len(last) == 1 else f"{last[0]}–{last[-1]}"
+        return f"{name} … {last_name} (x {self.repeat})"
+
+    @property
+    def params(self) -> int:
+        return sum(r.params for r in self.rows)
+
+    @property
+    def gmacs(self) -> float:
+        return sum(r.gmacs for r in self.rows)
+
+
+@dataclass(frozen=True)
+class Stage:
+    name: str  # the module's name, or "first–last" for merged sequential layers
+    groups: tuple[BlockGroup, ...]
+
+    @property
+    def rows(self) -> tuple[LayerRow, ...]:
+        return tuple(r for g in self.groups for r in g.rows)
+
+    @property
+    def num_blocks(self) -> int:
+        return sum(len(g.blocks) * len(g.blocks[0]) for g in self.groups)
+
+    @property
+    def params(self) -> int:
+        return sum(r.params for r in self.rows)
+
+    @property
+    def gmacs(self) -> float:
+        return sum(r.gmacs for r in self.rows)
+
+    @property
+    def output_shape(self) -> tuple[int, ...] | None:
+        """The stage's output: the last row that ran (a container's own ops come after its children)."""
+        return next((r.output_shape for r in reversed(self.rows) if r.output_shape is not None), None)
+
+    @property
+    def receptive_field(self) -> tuple[int, int] | None:
+        return next((r.receptive_field for r in reversed(self.rows) if r.receptive_field is not None), None)
+
+    @property
+    def jump(self) -> tuple[float, float] | None:
+        return next((r.jump for r in reversed(self.rows) if r.jump is not None), None)
+
+    @property
+    def structure(self) -> str:
+        """Short description, e.g. "[CNBlock] x 3" or "Conv2d; ReLU; MaxPool2d"; long ones elided."""
+        parts = []
+        for g in self.groups:
+            kinds = ", ".join(_block_kind(g, b) for b in g.blocks[0])
+            parts.append(f"[{kinds}] x {g.repeat}" if g.repeat > 1 else kinds)
+        if len(parts) > MAX_STRUCTURE_PARTS:
+            return f"{parts[0]}; …; {parts[-1]} ({self.num_blocks} blocks)"
+        return "; ".join(parts)
+
+
+def _block_kind(group: BlockGroup, block: str) -> str:
+    """A block's leaf type, its own module type when it computes something itself, else its name."""
+    rows = [r for r in group.rows if r.block == block]
+    if len(rows) == 1:
+        return rows[0].type
+    owner = next((r.type for r in rows if r.name == block + OWN_OPS), None)
+    if owner:
+        return owner
+    last = block.rpartition(".")[2]
+    return f"{len(rows)} layers" if last.isdigit() else last
+
+
+# --- grouping ----------------------------------------------------------------------
+
+
+def _ordered_groups(rows: Sequence[LayerRow], key) -> list[tuple[str, list[LayerRow]]]:
+    """Consecutive runs of rows sharing ``key(row)``; a key seen again later starts a new run only if interrupted."""
+    runs: list[tuple[str, list[LayerRow]]] = []
+    index: dict[str, int] = {}
+    for row in rows:
+        k = key(row)
+        if k in index:
+            runs[index[k]][1].append(row)  # a container's own ops, sorted after its children
+        else:
+            index[k] = len(runs)
+            runs.append((k, [row]))
+    return runs
+
+
+def _parent(name: str) -> str:
+    return name.rpartition(".")[0]
+
+
+def _jump_before(runs, i) -> tuple[float, float] | None:
+    for _, rows in reversed(runs[:i]):
+        for r in reversed(rows):
+            if r.jump is not None:
+                return r.jump
+    return None
+
+
+def _last_jump(rows: Sequence[LayerRow]) -> tuple[float, float] | None:
+    return next((r.jump for r in reversed(rows) if r.jump is not None), None)
+
+
+def _merge_sequential(runs: list[tuple[str, list[LayerRow]]]) -> list[tuple[str, list[LayerRow]]]:
+    """Merge consecutive one-block stages of one container into resolution stages (see module docstring)."""
+    merged: list[tuple[list[str], list[LayerRow]]] = []
+    close_current = True
+    for i, (name, rows) in enumerate(runs):
+        single_block = len({r.block for r in rows}) == 1 and _parent(name) != ""
+        before, after = _jump_before(runs, i), _last_jump(rows)
+        downsamples = before is not None and after is not None and after != before
+        is_pool = len(rows) == 1 and "Pool" in rows[0].type
+        can_join = (
+            single_block
+            and not close_current
+            and merged
+            and _parent(merged[-1][0][-1]) == _parent(name)
+            and not (downsamples and not is_pool)  # a strided conv block starts a new stage
+        )
+        if can_join:
+            merged[-1][0].append(name)
+            merged[-1][1].extend(rows)
+        else:
+            merged.append(([name], list(rows)))
+        # A downsampling pool ends its stage; a multi-block stage never takes followers.
+        close_current = not single_block or (downsamples and is_pool)
+    return [(names[0] if len(names) == 1 else f"{names[0]}–{names[-1].rpartition('.')[2]}", rows) for names, rows in merged]
+
+
+def _block_signature(rows: Sequence[LayerRow], block: str) -> tuple:
+    return tuple(
+        (
+            r.name.removeprefix(block),
+            r.type,
+            r.kernel,
+            r.stride,
+            r.dilation,
+            r.groups,
+            r.params,
+            r.output_shape and r.output_shape[1:],
+        )
+        for r in rows
+    )
+
+
+def collapse_repeats(rows: Sequence[LayerRow]) -> tuple[BlockGroup, ...]:
+    """Consecutive blocks (by ``LayerRow.block``) with identical structure collapsed into ``x N`` groups."""
+    blocks = _ordered_groups(rows, key=lambda r: r.block)
+    signatures = [_block_signature(b_rows, name) for name, b_rows in blocks]
+    groups: list[BlockGroup] = []
+    i = 0
+    while i < len(blocks):
+        period, repeat = _best_repeat(signatures, i)
+        copies = [tuple(name for name, _ in blocks[i + k * period : i + (k + 1) * period]) for k in range(repeat)]
+        group_rows = tuple(r for _, b_rows in blocks[i : i + period * repeat] for r in b_rows)
+        groups.append(BlockGroup(tuple(copies), group_rows, repeat))
+        i += period * repeat
+    return tuple(groups)
+
+
+def _best_repeat(signatures: Sequence[tuple], start: int) -> tuple[int, int]:
+    """(period, repeat) covering the most blocks from ``start``; (1, 1) when nothing repeats."""
+    best = (1, 1)
+    for period in range(1, MAX_PERIOD + 1):
+        pattern = signatures[start : start + period]
+        if len(pattern) < period:
+            break
+        repeat = 1
+        while signatures[start + repeat * period : start + (repeat + 1) * period] == pattern:
+            repeat += 1
+        if repeat > 1 and period * repeat > best[0] * best[1]:
+            best = (period, repeat)
+    return best
+
+
+def group_stages(rows: Sequence[LayerRow], merge_sequential: bool = True) -> tuple[Stage, ...]:
+    """Rows (in execution order, as :func:`~cvcore.analysis.analyze_layers` returns them) grouped by stage."""
+    runs = _ordered_groups(rows, key=lambda r: r.stage)
+    if merge_sequential:
+        runs = _merge_sequential(runs)
+    return tuple(Stage(name, collapse_repeats(stage_rows)) for name, stage_rows in runs)
+
+
+# --- two-model diff ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StageDiff:
+    """One aligned pair of stages; a side is None where the other model has no counterpart."""
+
+    a: Stage | None
+    b: Stage | None
+    matched_by: str  # "name" (same stage name in both), "position", or "only in A" / "only in B"
+
+    @property
+    def params_delta(self) -> int:
+        return (self.b.params if self.b else 0) - (self.a.params if self.a else 0)
+
+    @property
+    def gmacs_delta(self) -> float:
+        return (self.b.gmacs if self.b else 0.0) - (self.a.gmacs if self.a else 0.0)
+
+
+def diff_stages(a: Sequence[Stage], b: Sequence[Stage]) -> list[StageDiff]:
+    """Align two models' stages: equal names in order first, the rest pair up by position."""
+    matcher = difflib.SequenceMatcher(a=[s.name for s in a], b=[s.name for s in b], autojunk=False)
+    diffs: list[StageDiff] = []
+    for tag, a0, a1, b0, b1 in matcher.get_opcodes():
+        if tag == "equal":
+            diffs += [StageDiff(sa, sb, "name") for sa, sb in zip(a[a0:a1], b[b0:b1])]
+        else:
+            diffs += [StageDiff(sa, sb, _pairing(sa, sb)) for sa, sb in zip_longest(a[a0:a1], b[b0:b1])]
+    return diffs
+
+
+def _pairing(a: Stage | None, b: Stage | None) -> str:
+    if a is None:
+        return "only in B"
+    if b is None:
+        return "only in A"
+    return "position"
+
+
+# --- tables ------------------------------------------------------------------------
+
+
+def _shape_text(shape: tuple[int, ...] | None) -> str | None:
+    return "x".join(str(d) for d in shape[1:]) if shape else None
+
+
+def stage_summary_table(stages: Sequence[Stage], model: str = "", input_size: tuple[int, int] | None = None) -> Table:
+    """One row per stage plus a total row: structure, params, GMACs, output, receptive field, stride."""
+    rows = [
+        {
+            "stage": s.name,
+            "structure": s.structure,
+            "layers": len(s.rows),
+            "params": s.params,
+            "gmacs": round(s.gmacs, 4),
+            "output": _shape_text(s.output_shape),
+            "rf": format_field(s.receptive_field),
+            "jump": format_field(s.jump),
+        }
+        for s in stages
+    ]
+    rows.append(
+        {
+            "stage": "total",
+            "structure": "",
+            "layers": sum(len(s.rows) for s in stages),
+            "params": sum(s.params for s in stages),
+            "gmacs": round(sum(s.gmacs for s in stages), 4),
+            "output": None,
+            "rf": None,
+            "jump": None,
+        }
+    )
+    size = f" at {input_size[0]}x{input_size[1]}" if input_size else ""
+    return Table(
+        rows,
+        labels={"gmacs": "GMACs", "rf": "receptive field", "jump": "stride (jump)", "output": "output (CxHxW)"},
+        caption=f"{model}{size} by stage; [block] x N = N identical consecutive blocks.".strip(),
+        sources=[FVCORE_SOURCE],
+    )
+
+
+def stage_layer_table(stage: Stage, expand_repeats: bool = False) -> Table:
+    """A stage's layers; repeated blocks shown once with their count unless ``expand_repeats``."""
+    records = []
+    for group in stage.groups:
+        shown = group.rows if expand_repeats or group.repeat == 1 else group.first_rows
+        for record in layer_records(shown):
+            record["repeat"] = f"x {group.repeat}" if group.repeat > 1 and not expand_repeats else ""
+            records.append(record)
+    columns = ["repeat", "layer", "type", "output", "kernel", "stride", "dilation", "groups", "params", "gmacs", "rf", "jump"]
+    note = (
+        ""
+        if expand_repeats
+        else " Rows marked x N stand for N identical consecutive blocks; their parameters and GMACs are per block."
+    )
+    return Table(
+        records,
+        columns=columns,
+        labels={"repeat": "x N", "gmacs": "GMACs", "rf": "receptive field", "output": "output (CxHxW)"},
+        caption=f"Stage {stage.name}: {stage.params:,} parameters, {stage.gmacs:.4f} GMACs in total.{note}",
+        sources=[FVCORE_SOURCE],
+    )
+
+
+def stage_diff_table(diffs: Sequence[StageDiff], name_a: str, name_b: str) -> Table:
+    """The two-model diff as a table: each side's numbers and B - A."""
+
+    def side(s: Stage | None, attr: str):
+        if s is None:
+            return None
+        value = getattr(s, attr)
+        if attr == "gmacs":
+            return round(value, 4)
+        if attr == "output_shape":
+            return _shape_text(value)
+        if attr == "receptive_field":
+            return format_field(value)
+        return value
+
+    rows = [
+        {
+            "stage_a": d.a.name if d.a else None,
+            "stage_b": d.b.name if d.b else None,
+            "matched_by": d.matched_by,
+            "params_a": side(d.a, "params"),
+            "params_b": side(d.b, "params"),
+            "params_delta": d.params_delta,
+            "gmacs_a": side(d.a, "gmacs"),
+            "gmacs_b": side(d.b, "gmacs"),
+            "gmacs_delta": round(d.gmacs_delta, 4),
+            "output_a": side(d.a, "output_shape"),
+            "output_b": side(d.b, "output_shape"),
+            "rf_a": side(d.a, "receptive_field"),
+            "rf_b": side(d.b, "receptive_field"),
+        }
+        for d in diffs
+    ]
+    labels = {
+        "stage_a": f"stage ({name_a})",
+        "stage_b": f"stage ({name_b})",
+        "matched_by": "matched by",
+        "params_a": f"params {name_a}",
+        "params_b": f"params {name_b}",
+        "params_delta": "Δ params",
+        "gmacs_a": f"GMACs {name_a}",
+        "gmacs_b": f"GMACs {name_b}",
+        "gmacs_delta": "Δ GMACs",
+        "output_a": f"output {name_a}",
+        "output_b": f"output {name_b}",
+        "rf_a": f"receptive field {name_a}",
+        "rf_b": f"receptive field {name_b}",
+    }
+    return Table(
+        rows,
+        labels=labels,
+        caption=f"{name_b} against {name_a}, stage by stage (Δ = {name_b} − {name_a}); stages with equal names are paired by name, the others by position.",
+        sources=[FVCORE_SOURCE],
+    )
