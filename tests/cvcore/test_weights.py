@@ -1,0 +1,218 @@
+"""Weights: status, loading through the real path, import checks, offline fetch — all offline.
+
+Checkpoints are written with the exact file names torchvision expects (random init) into
+a temporary TORCH_HOME, so the code under test reads them exactly as it would read real ones.
+"""
+
+import hashlib
+import re
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from cvcore.cli import main
+from cvcore.errors import InvalidInputError, WeightsDownloadError, WeightsIntegrityError, WeightsMissingError
+from cvcore.registry import build_model, get_spec
+from cvcore.weights import (
+    WeightState,
+    can_reach,
+    checkpoint_dir,
+    fetch,
+    import_weights,
+    load_model,
+    require_weights,
+    resolve_names,
+    weight_sets,
+    weight_status,
+)
+
+LRASPP = "lraspp_mobilenet_v3_large"
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def torch_home(tmp_path, monkeypatch):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    monkeypatch.setattr(torch.hub, "_hub_dir", None)  # in case anything called torch.hub.set_dir
+    return tmp_path / "torch"
+
+
+def write_checkpoint(name: str) -> tuple[Path, dict]:
+    """A random-init state dict saved under the file name torchvision expects for ``name``."""
+    torch.manual_seed(0)
+    state = build_model(name).state_dict()
+    path = checkpoint_dir() / get_spec(name).weights.file_name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(state, path)
+    return path, state
+
+
+def test_checkpoint_dir_follows_torch_home(torch_home):
+    assert checkpoint_dir() == torch_home / "hub" / "checkpoints"
+
+
+def test_written_checkpoint_is_cached_and_loads(torch_home):
+    assert weight_status(LRASPP).state is WeightState.MISSING
+    path, state = write_checkpoint(LRASPP)
+    status = weight_status(LRASPP)
+    assert status.state is WeightState.CACHED and status.path == path and status.available
+    model = load_model(LRASPP, device="cpu")
+    assert not model.training
+    loaded = model.state_dict()
+    assert all(torch.equal(loaded[k], v) for k, v in state.items())
+
+
+def test_efficientnet_lite_is_bundled(torch_home):
+    status = weight_status("efficientnet_lite0")
+    assert status.state is WeightState.BUNDLED and status.path.is_file()
+
+
+def test_missing_weights_error_names_file_size_and_commands(torch_home):
+    with pytest.raises(WeightsMissingError) as info:
+        require_weights("deeplabv3_resnet50")
+    message = str(info.value)
+    assert "deeplabv3_resnet50_coco-cd0a2569.pth" in message
+    assert re.search(r"\(\d+\.\d MB\)", message)
+    assert "python -m cvcore weights fetch deeplabv3_resnet50" in message
+    assert "python -m cvcore weights import" in message
+
+
+def test_architecture_only_models_say_no_weights_exist(torch_home):
+    assert weight_status("unet").state is WeightState.UNAVAILABLE
+    with pytest.raises(WeightsMissingError, match="no trained weights exist"):
+        require_weights("unet")
+
+
+# --- import ----------------------------------------------------------------------------------------
+
+
+def test_import_accepts_a_file_whose_name_carries_its_sha256(torch_home, tmp_path, monkeypatch):
+    source_dir = tmp_path / "downloads"
+    source_dir.mkdir()
+    staged = source_dir / "staged.pth"
+    torch.manual_seed(0)
+    torch.save(build_model(LRASPP).state_dict(), staged)
+    digest = hashlib.sha256(staged.read_bytes()).hexdigest()
+    good = source_dir / f"lraspp_mobilenet_v3_large-{digest[:8]}.pth"
+    staged.rename(good)
+    # The catalogue's name carries the hash of torchvision's real file; point it at ours instead.
+    monkeypatch.setattr("cvcore.weights.expected_file_names", lambda: {good.name: LRASPP})
+    [result] = import_weights([good])
+    assert result.name == LRASPP and result.sha256 == digest
+    assert result.path == checkpoint_dir() / good.name and result.path.read_bytes() == good.read_bytes()
+    assert not list(checkpoint_dir().glob("*.partial"))
+
+
+def test_import_refuses_a_file_whose_hash_does_not_match_its_name(torch_home, tmp_path):
+    fake = tmp_path / get_spec(LRASPP).weights.file_name  # the exact expected name, wrong content
+    fake.write_bytes(b"not the real checkpoint")
+    with pytest.raises(WeightsIntegrityError, match="sha256 starts with"):
+        import_weights([fake])
+    assert not (checkpoint_dir() / fake.name).exists()
+
+
+def test_import_refuses_a_name_torchvision_does_not_expect(torch_home, tmp_path):
+    renamed = tmp_path / "lraspp_mobilenet_v3_large.pth"
+    renamed.write_bytes(b"x")
+    with pytest.raises(WeightsIntegrityError, match="torchvision expects lraspp_mobilenet_v3_large-d234d4ea.pth"):
+        import_weights([renamed])
+
+
+def test_import_checks_every_file_before_copying_any(torch_home, tmp_path, monkeypatch):
+    good = tmp_path / f"good-{hashlib.sha256(b'a').hexdigest()[:8]}.pth"
+    good.write_bytes(b"a")
+    monkeypatch.setattr("cvcore.weights.expected_file_names", lambda: {good.name: LRASPP})
+    with pytest.raises(WeightsMissingError, match="No such file"):
+        import_weights([good, tmp_path / "absent.pth"])
+    assert not checkpoint_dir().exists() or not any(checkpoint_dir().iterdir())
+
+
+# --- fetch -------------------------------------------------------------------------------------------
+
+
+def test_offline_fetch_fails_fast_with_a_clear_message(torch_home):
+    start = time.perf_counter()
+    with pytest.raises(WeightsDownloadError) as info:
+        fetch([LRASPP], reachable=lambda url: False)
+    assert time.perf_counter() - start < 2
+    message = str(info.value)
+    assert "offline" in message and "lraspp_mobilenet_v3_large-d234d4ea.pth" in message
+    assert "python -m cvcore weights import" in message
+
+
+@pytest.mark.parametrize("url", ["https://cvlens-weights.invalid/x.pth", "http://127.0.0.1:9/x.pth"])
+def test_connectivity_probe_says_no_quickly(url):
+    # ".invalid" never resolves (RFC 2606); port 9 on localhost refuses the connection.
+    start = time.perf_counter()
+    assert not can_reach(url, timeout_s=0.5)
+    assert time.perf_counter() - start < 2
+
+
+def test_fetch_skips_what_is_already_here_without_going_online(torch_home):
+    write_checkpoint(LRASPP)
+
+    def must_not_probe(url):
+        raise AssertionError("probed the network for cached weights")
+
+    results = fetch([LRASPP, "efficientnet_lite0", "unet"], reachable=must_not_probe)
+    assert [(r.name, r.state, r.downloaded) for r in results] == [
+        (LRASPP, WeightState.CACHED, False),
+        ("efficientnet_lite0", WeightState.BUNDLED, False),
+        ("unet", WeightState.UNAVAILABLE, False),
+    ]
+
+
+def test_cli_fetch_offline_exits_2_without_traceback(torch_home, capsys, monkeypatch):
+    monkeypatch.setattr("cvcore.weights.can_reach", lambda url, timeout_s=3.0: False)
+    code = main(["weights", "fetch", LRASPP])
+    out, err = capsys.readouterr()
+    assert code == 2 and err.startswith("error: Cannot reach download.pytorch.org") and "Traceback" not in err
+
+
+def test_cli_status_json_and_import(torch_home, capsys, tmp_path):
+    write_checkpoint(LRASPP)
+    assert main(["weights", "status", "--task", "segmentation", "--format", "json"]) == 0
+    import json
+
+    data = json.loads(capsys.readouterr().out)
+    states = {m["name"]: m["state"] for m in data["models"]}
+    assert data["checkpoint_dir"] == str(checkpoint_dir())
+    assert states[LRASPP] == "cached" and states["deeplabv3_resnet50"] == "missing" and states["unet"] == "unavailable"
+    bad = tmp_path / "resnet18-f37072fd.pth"
+    bad.write_bytes(b"corrupt")
+    assert main(["weights", "import", str(bad)]) == 2
+    assert "sha256" in capsys.readouterr().err
+
+
+# --- named sets ------------------------------------------------------------------------------------
+
+
+def test_defense_set_covers_every_page_default():
+    from cvcore.compare import DEFAULT_SEED
+    from cvcore.segmentation import DEFAULT_MODELS
+    from cvcore.weights import SALIENCY_DEFAULTS
+
+    defense = weight_sets()["defense"]
+    assert set(DEFAULT_SEED) | set(DEFAULT_MODELS) | set(SALIENCY_DEFAULTS) == set(defense)
+    assert len(defense) == len(set(defense))
+    assert resolve_names([], "defense") == list(defense)
+
+
+def test_resolve_names_rejects_unknown_sets_and_models():
+    with pytest.raises(InvalidInputError, match="Unknown weight set"):
+        resolve_names([], "nope")
+    with pytest.raises(InvalidInputError):
+        resolve_names([])
+    with pytest.raises(Exception, match="Did you mean"):
+        resolve_names(["resnet51"])
+
+
+def test_every_torch_load_in_cvcore_is_weights_only():
+    calls = []
+    for path in (ROOT / "cvcore").rglob("*.py"):
+        for match in re.finditer(r"torch\.load\((.*)\)", path.read_text()):
+            calls.append((path.name, match.group(1)))
+    assert calls, "expected at least one torch.load call in cvcore"
+    assert all("weights_only=True" in args for _, args in calls), calls
