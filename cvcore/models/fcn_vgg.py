@@ -48,10 +48,16 @@ def bilinear_kernel(channels: int, kernel: int) -> torch.Tensor:
     return weight
 
 
-def upsampler(channels: int, factor: int) -> nn.ConvTranspose2d:
+def upsampler(channels: int, factor: int, learned: bool) -> nn.ConvTranspose2d:
+    """A 2*factor x 2*factor up-convolution, stride factor, initialised to bilinear interpolation.
+
+    The 2x fusion upsamplers are learned; the final one stays fixed bilinear (``lr_mult: 0``
+    in the reference nets), so its weight is not trainable.
+    """
     up = nn.ConvTranspose2d(channels, channels, 2 * factor, stride=factor, bias=False)
     with torch.no_grad():
         up.weight.copy_(bilinear_kernel(channels, 2 * factor))
+    up.weight.requires_grad_(learned)
     return up
 
 
@@ -84,17 +90,18 @@ class FCNVGG16(nn.Module):
             self.add_module(f"block{i}", vgg_block(in_ch, widths, FIRST_CONV_PADDING if i == 1 else 1))
             in_ch = widths[-1]
         # Convolutionalised classifier: fc6 as a 7x7 conv over pool5, fc7 as a 1x1 conv.
-        self.fc6 = nn.Sequential(nn.Conv2d(in_ch, FC_CHANNELS, 7), nn.ReLU(inplace=True), nn.Dropout2d(0.5))
-        self.fc7 = nn.Sequential(nn.Conv2d(FC_CHANNELS, FC_CHANNELS, 1), nn.ReLU(inplace=True), nn.Dropout2d(0.5))
+        # Caffe's Dropout drops single activations, not whole maps: nn.Dropout, not Dropout2d.
+        self.fc6 = nn.Sequential(nn.Conv2d(in_ch, FC_CHANNELS, 7), nn.ReLU(inplace=True), nn.Dropout(0.5))
+        self.fc7 = nn.Sequential(nn.Conv2d(FC_CHANNELS, FC_CHANNELS, 1), nn.ReLU(inplace=True), nn.Dropout(0.5))
         self.score_fr = nn.Conv2d(FC_CHANNELS, num_classes, 1)
         skips = self.variant["skips"]
         if "pool4" in skips:
             self.score_pool4 = nn.Conv2d(VGG16_BLOCKS[3][-1], num_classes, 1)
-            self.upscore2 = upsampler(num_classes, 2)
+            self.upscore2 = upsampler(num_classes, 2, learned=True)
         if "pool3" in skips:
             self.score_pool3 = nn.Conv2d(VGG16_BLOCKS[2][-1], num_classes, 1)
-            self.upscore_pool4 = upsampler(num_classes, 2)
-        self.upscore = upsampler(num_classes, stride)  # the final, stride-sized up-convolution
+            self.upscore_pool4 = upsampler(num_classes, 2, learned=True)
+        self.upscore = upsampler(num_classes, stride, learned=False)  # the final, stride-sized up-convolution
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         pool3 = self.block3(self.block2(self.block1(x)))
@@ -129,7 +136,11 @@ def fcn8s_vgg16(*, num_classes: int = 21) -> FCNVGG16:
 
 PAPER = Paper("Fully Convolutional Networks for Semantic Segmentation", 2014, "1411.4038")
 _BUILDERS = {32: fcn32s_vgg16, 16: fcn16s_vgg16, 8: fcn8s_vgg16}
-_SKIP_TEXT = {32: "single stream, upsampled 32x in one step", 16: "+ pool4 scores at stride 16", 8: "+ pool4 and pool3 scores at stride 8"}
+_SKIP_TEXT = {
+    32: "single stream, upsampled 32x in one step",
+    16: "+ pool4 scores at stride 16",
+    8: "+ pool4 and pool3 scores at stride 8",
+}
 
 for _stride, _builder in _BUILDERS.items():
     register(
