@@ -1,0 +1,350 @@
+"""Accuracy against compute, model by model, in the style of Canziani et al. 2016.
+
+Pure functions over the catalogue: each model becomes a :class:`ModelPoint` whose every
+number is a :class:`Quantity` that says where it comes from (measured here, or published
+with its source). :func:`chart_data` picks the x and y quantities, marks the Pareto front
+(less compute, more accuracy) and lists what cannot be plotted; :func:`deltas` compares
+models with a baseline. :func:`accuracy_figure` draws the chart with plotly, so the
+dashboard's figure can also be produced from Python.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from cvcore.errors import InvalidInputError
+from cvcore.formatting import Table
+
+# Canziani et al.'s models, as named in the catalogue, plus the mobile nets that came after.
+DEFAULT_SEED = (
+    "alexnet", "vgg16", "googlenet", "inception_v3", "resnet18", "resnet50", "resnet152",
+    "mobilenet_v2", "mobilenet_v3_large", "squeezenet1_1", "efficientnet_b0", "efficientnet_lite0",
+)  # fmt: skip
+
+MEASURED_PARAMS_SOURCE = "measured: parameters of the built model"
+MEASURED_GMACS_SOURCE = "measured: fvcore FlopCountAnalysis, 1 multiply-add = 1 (assets/analysis.json)"
+FILE_SIZE_ON_DISK_SOURCE = "measured: size of the weights file on disk"
+
+
+@dataclass(frozen=True)
+class Axis:
+    key: str
+    label: str  # axis title, with its unit
+    short: str  # column header
+    higher_is_better: bool
+
+
+X_AXES: dict[str, Axis] = {
+    "gmacs": Axis("gmacs", "Multiply-adds (GMACs)", "GMACs", False),
+    "mparams": Axis("mparams", "Parameters (millions)", "Params (M)", False),
+    "file_size_mb": Axis("file_size_mb", "Weights file size (MB)", "File (MB)", False),
+    "latency_ms": Axis("latency_ms", "Measured latency (ms, batch 1)", "Latency (ms)", False),
+}
+Y_AXES: dict[str, Axis] = {
+    "acc@1": Axis("acc@1", "ImageNet top-1 accuracy (%)", "Top-1 (%)", True),
+    "acc@5": Axis("acc@5", "ImageNet top-5 accuracy (%)", "Top-5 (%)", True),
+    "miou": Axis("miou", "Mean IoU (%), COCO-val2017 VOC labels", "mIoU (%)", True),
+    "pixel_acc": Axis("pixel_acc", "Pixel accuracy (%), COCO-val2017 VOC labels", "Pixel acc (%)", True),
+}
+Y_AXES_BY_TASK = {"classification": ("acc@1", "acc@5"), "segmentation": ("miou", "pixel_acc")}
+AXES = {**X_AXES, **Y_AXES}
+
+
+@dataclass(frozen=True)
+class Quantity:
+    value: float
+    source: str
+    measured: bool  # True: measured by cvlens; False: published by someone else
+
+    @property
+    def kind(self) -> str:
+        return "measured" if self.measured else "published"
+
+
+@dataclass(frozen=True)
+class ModelPoint:
+    """One model's numbers, each with its provenance (absent numbers are absent keys)."""
+
+    name: str
+    display_name: str
+    family: str
+    task: str
+    year: int
+    quantities: dict[str, Quantity] = field(default_factory=dict)
+    input_size: tuple[int, int] = (224, 224)
+
+    def value(self, key: str) -> float | None:
+        q = self.quantities.get(key)
+        return q.value if q else None
+
+
+def point_for(spec, measured=None, latency_ms: float | None = None, file_size_on_disk_mb: float | None = None) -> ModelPoint:
+    """A catalogue spec's numbers: measured ones (``measured`` is a Complexity) win over published ones."""
+    q: dict[str, Quantity] = {}
+    if measured is not None:
+        q["mparams"] = Quantity(measured.params / 1e6, MEASURED_PARAMS_SOURCE, True)
+        size = f"{measured.input_size[0]}x{measured.input_size[1]}"
+        q["gmacs"] = Quantity(measured.gmacs, f"{MEASURED_GMACS_SOURCE.removesuffix(')')}, input {size})", True)
+    else:
+        if spec.num_params is not None:
+            q["mparams"] = Quantity(spec.num_params.value / 1e6, spec.num_params.source, False)
+        if spec.gmacs is not None:
+            q["gmacs"] = Quantity(spec.gmacs.value, spec.gmacs.source, False)
+    if spec.weights.file_size_mb is not None:
+        q["file_size_mb"] = Quantity(spec.weights.file_size_mb, _file_size_source(spec), False)
+    elif file_size_on_disk_mb is not None:
+        q["file_size_mb"] = Quantity(file_size_on_disk_mb, FILE_SIZE_ON_DISK_SOURCE, True)
+    if latency_ms is not None:
+        q["latency_ms"] = Quantity(latency_ms, "measured: cvlens latency benchmark", True)
+    for key, published in spec.metrics.items():
+        q[key] = Quantity(published.value, published.source, False)
+    return ModelPoint(spec.name, spec.display_name, spec.family, spec.task.value, spec.year, q, spec.input_size)
+
+
+def _file_size_source(spec) -> str:
+    from cvcore.registry import WeightsKind
+
+    if spec.weights.kind is WeightsKind.TORCHVISION:
+        from cvcore.models.torchvision_models import TV_SOURCE
+
+        return f"{TV_SOURCE} ({spec.weights.ref}, '_file_size')"
+    return f"catalogue entry for {spec.name} ({spec.weights.ref or spec.weights.kind.value})"
+
+
+def default_selection(task: str = "classification") -> tuple[str, ...]:
+    """The Compare page's starting set: Canziani et al.'s seed for classification, every scored model otherwise."""
+    from cvcore.registry import list_models
+
+    if task == "classification":
+        return DEFAULT_SEED
+    return tuple(s.name for s in list_models(task) if any(k in s.metrics for k in Y_AXES_BY_TASK.get(task, ())))
+
+
+def model_points(
+    names: Iterable[str],
+    measured: Mapping | None = None,
+    latency_ms: Mapping[str, float] | None = None,
+) -> list[ModelPoint]:
+    """Points for catalogue models; ``measured`` defaults to the precomputed analysis."""
+    from cvcore.registry import get_spec
+    from cvcore.weights import weight_status
+
+    if measured is None:
+        from cvcore.analysis import load_precomputed
+
+        measured = load_precomputed()
+    latency_ms = latency_ms or {}
+    points = []
+    for name in names:
+        spec = get_spec(name)
+        on_disk = None
+        if spec.weights.file_size_mb is None:
+            status = weight_status(name)
+            on_disk = status.size_mb if status.available else None
+        points.append(point_for(spec, measured.get(name), latency_ms.get(name), on_disk))
+    return points
+
+
+def pareto_front(points: Sequence[tuple[float, float]]) -> list[int]:
+    """Indices of the points no other point beats (x no larger and y no smaller, one strictly), by x.
+
+    x is a cost (compute, size) and y a score (accuracy): the front is what a user
+    should pick from. Ties on both coordinates are all kept.
+    """
+    order = sorted(range(len(points)), key=lambda i: (points[i][0], -points[i][1]))
+    front: list[int] = []
+    best_y = -math.inf
+    for i in order:
+        x, y = points[i]
+        if y > best_y:
+            front.append(i)
+            best_y = y
+        elif y == best_y and front and points[front[-1]] == (x, y):
+            front.append(i)
+    return front
+
+
+@dataclass(frozen=True)
+class ChartPoint:
+    point: ModelPoint
+    x: float
+    y: float
+    size: float  # bubble area follows parameters (millions); 0 when unknown
+    on_front: bool
+
+
+@dataclass(frozen=True)
+class ChartData:
+    x_axis: Axis
+    y_axis: Axis
+    points: tuple[ChartPoint, ...]
+    front: tuple[str, ...]  # model names on the Pareto front, by increasing x
+    not_plotted: dict[str, str]  # model name -> why it is missing from the chart
+
+    @property
+    def sources(self) -> list[str]:
+        found = []
+        for cp in self.points:
+            for key in (self.x_axis.key, self.y_axis.key, "mparams"):
+                q = cp.point.quantities.get(key)
+                if q:
+                    found.append(q.source)
+        return list(dict.fromkeys(found))
+
+
+def _axis(key: str, axes: Mapping[str, Axis], which: str) -> Axis:
+    try:
+        return axes[key]
+    except KeyError:
+        raise InvalidInputError(f"Unknown {which}-axis {key!r}; expected one of {list(axes)}.") from None
+
+
+def chart_data(points: Sequence[ModelPoint], x: str = "gmacs", y: str = "acc@1") -> ChartData:
+    """The chart's points (those with both x and y), its Pareto front, and what is left out and why."""
+    x_axis, y_axis = _axis(x, X_AXES, "x"), _axis(y, Y_AXES, "y")
+    usable, missing = [], {}
+    for p in points:
+        xv, yv = p.value(x), p.value(y)
+        if xv is None or yv is None:
+            lacking = [a.short for a, v in ((x_axis, xv), (y_axis, yv)) if v is None]
+            missing[p.name] = f"no {' or '.join(lacking)} for {p.display_name}"
+            continue
+        usable.append((p, xv, yv))
+    front_idx = set(pareto_front([(xv, yv) for _, xv, yv in usable]))
+    chart_points = tuple(ChartPoint(p, xv, yv, p.value("mparams") or 0.0, i in front_idx) for i, (p, xv, yv) in enumerate(usable))
+    front = tuple(cp.point.name for cp in sorted((cp for cp in chart_points if cp.on_front), key=lambda c: (c.x, -c.y)))
+    return ChartData(x_axis, y_axis, chart_points, front, missing)
+
+
+@dataclass(frozen=True)
+class Delta:
+    """One quantity of one model against the baseline's."""
+
+    value: float | None
+    baseline: float | None
+    difference: float | None  # value - baseline (accuracy: percentage points)
+    ratio: float | None  # value / baseline (costs: "x times the compute")
+
+
+@dataclass(frozen=True)
+class DeltaRow:
+    name: str
+    display_name: str
+    is_baseline: bool
+    deltas: dict[str, Delta]
+
+
+def _delta(value: float | None, baseline: float | None) -> Delta:
+    if value is None or baseline is None:
+        return Delta(value, baseline, None, None)
+    return Delta(value, baseline, value - baseline, value / baseline if baseline else None)
+
+
+def deltas(points: Sequence[ModelPoint], baseline: str, keys: Sequence[str]) -> list[DeltaRow]:
+    """Each model's ``keys`` quantities against the ``baseline`` model's (which must be among ``points``)."""
+    by_name = {p.name: p for p in points}
+    if baseline not in by_name:
+        raise InvalidInputError(f"Baseline {baseline!r} is not among the compared models {list(by_name)}.")
+    base = by_name[baseline]
+    return [
+        DeltaRow(p.name, p.display_name, p.name == baseline, {k: _delta(p.value(k), base.value(k)) for k in keys}) for p in points
+    ]
+
+
+def delta_table(points: Sequence[ModelPoint], baseline: str, keys: Sequence[str], front: Iterable[str] = ()) -> Table:
+    """Deltas as a :class:`Table`: costs as ratios ("x"), scores as differences (percentage points)."""
+    front = set(front)
+    delta_rows = deltas(points, baseline, keys)  # raises if the baseline is not among the points
+    base_name = next(r.display_name for r in delta_rows if r.is_baseline)
+    rows, labels, sources = [], {"model": "Model", "pareto": "Pareto front"}, []
+    for row, point in zip(delta_rows, points):
+        record: dict = {"model": row.display_name + (" (baseline)" if row.is_baseline else "")}
+        for k in keys:
+            axis, d = AXES[k], row.deltas[k]
+            record[k] = round(d.value, 4) if d.value is not None else None
+            labels[k] = axis.short
+            if axis.higher_is_better:
+                record[f"{k}_diff"] = round(d.difference, 2) if d.difference is not None else None
+                labels[f"{k}_diff"] = f"Δ {axis.short.split(' (')[0]} (pp)"
+            else:
+                record[f"{k}_ratio"] = round(d.ratio, 3) if d.ratio is not None else None
+                labels[f"{k}_ratio"] = f"{axis.short.split(' (')[0]} ÷ base"
+            q = point.quantities.get(k)
+            if q:
+                sources.append(q.source)
+        record["pareto"] = "yes" if point.name in front else ""
+        rows.append(record)
+    return Table(
+        rows,
+        labels=labels,
+        caption=f"Against {base_name}: costs as ratios, accuracy as percentage-point differences.",
+        sources=sources,
+    )
+
+
+def hover_lines(point: ModelPoint) -> list[str]:
+    """Every number of a model with its provenance, one line each (for hover boxes and tooltips)."""
+    lines = [f"{point.display_name} ({point.family}, {point.year})"]
+    for key in (*X_AXES, *Y_AXES):
+        q = point.quantities.get(key)
+        if q is None:
+            continue
+        unit = AXES[key].short
+        value = f"{q.value:.3f}" if abs(q.value) < 10 else f"{q.value:.1f}"
+        lines.append(f"{unit}: {value} — {q.kind}, {q.source}")
+    return lines
+
+
+def accuracy_figure(chart: ChartData, log_x: bool = True, title: str | None = None):
+    """Plotly figure: one marker per model (area ~ parameters, colour = family), Pareto front dashed."""
+    import plotly.graph_objects as go
+
+    fig = go.Figure()
+    max_size = max((cp.size for cp in chart.points), default=1.0) or 1.0
+    for family in sorted({cp.point.family for cp in chart.points}):
+        members = [cp for cp in chart.points if cp.point.family == family]
+        fig.add_trace(
+            go.Scatter(
+                x=[cp.x for cp in members],
+                y=[cp.y for cp in members],
+                mode="markers+text",
+                name=family,
+                text=[cp.point.display_name for cp in members],
+                textposition="top center",
+                textfont={"size": 10},
+                marker={
+                    "size": [max(cp.size, 0.05) for cp in members],
+                    "sizemode": "area",
+                    "sizeref": 2.0 * max_size / 60.0**2,  # largest bubble 60 px across
+                    "sizemin": 5,
+                    "line": {"width": 1, "color": "white"},
+                    "opacity": 0.8,
+                },
+                customdata=["<br>".join(hover_lines(cp.point)) for cp in members],
+                hovertemplate="%{customdata}<extra></extra>",
+            )
+        )
+    front = sorted((cp for cp in chart.points if cp.on_front), key=lambda c: (c.x, -c.y))
+    if len(front) > 1:
+        fig.add_trace(
+            go.Scatter(
+                x=[cp.x for cp in front],
+                y=[cp.y for cp in front],
+                mode="lines",
+                line={"dash": "dash", "color": "grey", "shape": "hv"},
+                name="Pareto front",
+                hoverinfo="skip",
+            )
+        )
+    fig.update_layout(
+        title=title or f"{chart.y_axis.short} vs {chart.x_axis.short} (bubble area = parameters)",
+        xaxis_title=chart.x_axis.label + (" — log scale" if log_x else ""),
+        yaxis_title=chart.y_axis.label,
+        legend_title_text="Family",
+        height=560,
+        margin={"l": 60, "r": 20, "t": 60, "b": 60},
+    )
+    fig.update_xaxes(type="log" if log_x else "linear")
+    return fig

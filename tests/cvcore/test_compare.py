@@ -1,0 +1,119 @@
+"""Accuracy-vs-compute data: provenance of every number, the Pareto front, deltas, the figure."""
+
+import random
+
+import pytest
+
+from cvcore import compare
+from cvcore.analysis import Complexity
+from cvcore.errors import InvalidInputError
+from cvcore.registry import get_spec, list_models
+
+
+def _point(name, **values):
+    quantities = {k: compare.Quantity(v, f"test source for {k}", False) for k, v in values.items()}
+    return compare.ModelPoint(name, name.upper(), family=name[0], task="classification", year=2020, quantities=quantities)
+
+
+def _dominates(p, q):
+    return p[0] <= q[0] and p[1] >= q[1] and p != q
+
+
+def test_pareto_front_is_exactly_the_undominated_points():
+    rng = random.Random(0)
+    points = [(rng.uniform(0.1, 20), rng.uniform(50, 90)) for _ in range(60)] + [(1.0, 70.0), (1.0, 70.0)]
+    front = set(compare.pareto_front(points))
+    for i, p in enumerate(points):
+        dominated = any(_dominates(q, p) for q in points)
+        assert (i in front) == (not dominated), (i, p)
+
+
+def test_pareto_front_of_a_known_set():
+    # (cost, accuracy): b is cheaper than c and more accurate; d costs more for less.
+    points = [(1, 60), (2, 70), (3, 65), (4, 80), (5, 75)]
+    assert compare.pareto_front(points) == [0, 1, 3]
+
+
+def test_chart_has_one_point_per_model_with_both_numbers_and_says_why_others_are_missing():
+    points = [_point("a", gmacs=1.0, **{"acc@1": 70.0}), _point("b", gmacs=2.0), _point("c", **{"acc@1": 60.0})]
+    chart = compare.chart_data(points, x="gmacs", y="acc@1")
+    assert [cp.point.name for cp in chart.points] == ["a"]
+    assert set(chart.not_plotted) == {"b", "c"}
+    assert "Top-1" in chart.not_plotted["b"] and "GMACs" in chart.not_plotted["c"]
+
+
+def test_unknown_axes_are_refused_with_the_choices():
+    with pytest.raises(InvalidInputError, match="gmacs"):
+        compare.chart_data([], x="flops")
+    with pytest.raises(InvalidInputError, match="acc@1"):
+        compare.chart_data([], y="acc@10")
+
+
+def test_default_seed_models_are_in_the_catalogue_with_published_accuracy():
+    for name in compare.DEFAULT_SEED:
+        assert "acc@1" in get_spec(name).metrics, name
+    segmentation = compare.default_selection("segmentation")
+    assert segmentation and all(get_spec(n).task.value == "segmentation" and "miou" in get_spec(n).metrics for n in segmentation)
+
+
+def test_measured_numbers_win_over_published_and_say_so():
+    spec = get_spec("resnet18")
+    measured = Complexity("resnet18", (224, 224), 11_689_512, 11_689_512, 1.819, 3.6, {})
+    point = compare.point_for(spec, measured)
+    assert point.quantities["gmacs"].measured and point.value("gmacs") == 1.819
+    assert point.value("mparams") == pytest.approx(11.689512)
+    published = compare.point_for(spec, None)
+    assert not published.quantities["gmacs"].measured
+    assert published.value("gmacs") == spec.gmacs.value and spec.gmacs.source in published.quantities["gmacs"].source
+    assert point.quantities["acc@1"].source == spec.metrics["acc@1"].source
+    assert "_file_size" in point.quantities["file_size_mb"].source
+
+
+def test_latency_appears_only_for_measured_models():
+    points = compare.model_points(["resnet18", "alexnet"], measured={}, latency_ms={"resnet18": 12.5})
+    assert points[0].value("latency_ms") == 12.5 and points[0].quantities["latency_ms"].measured
+    assert points[1].value("latency_ms") is None
+    chart = compare.chart_data(points, x="latency_ms")
+    assert [cp.point.name for cp in chart.points] == ["resnet18"] and "alexnet" in chart.not_plotted
+
+
+def test_hover_lists_every_number_with_its_source():
+    (point,) = compare.model_points(["efficientnet_lite0"], measured={})
+    lines = compare.hover_lines(point)
+    assert lines[0].startswith("EfficientNet-Lite0")
+    for key, q in point.quantities.items():
+        assert any(q.source in line for line in lines), key
+
+
+def test_deltas_against_a_baseline():
+    points = [_point("a", gmacs=1.0, **{"acc@1": 70.0}), _point("b", gmacs=4.0, **{"acc@1": 75.5})]
+    rows = {r.name: r for r in compare.deltas(points, "a", ["gmacs", "acc@1"])}
+    assert rows["a"].is_baseline and rows["a"].deltas["acc@1"].difference == 0
+    assert rows["b"].deltas["gmacs"].ratio == 4.0 and rows["b"].deltas["acc@1"].difference == pytest.approx(5.5)
+    with pytest.raises(InvalidInputError, match="'z'"):
+        compare.deltas(points, "z", ["gmacs"])
+    table = compare.delta_table(points, "a", ["gmacs", "acc@1"], front=["a", "b"])
+    assert table.rows[1]["gmacs_ratio"] == 4.0 and table.rows[1]["acc@1_diff"] == 5.5
+    assert "test source for gmacs" in table.full_caption
+
+
+def _markers(fig):
+    return sum(len(t.x) for t in fig.data if "markers" in (t.mode or ""))
+
+
+def test_figure_draws_one_marker_per_point_and_follows_the_axes():
+    points = compare.model_points(compare.DEFAULT_SEED, measured={})
+    by_gmacs = compare.chart_data(points, "gmacs", "acc@1")
+    by_size = compare.chart_data(points, "file_size_mb", "acc@1")
+    fig_gmacs, fig_size = compare.accuracy_figure(by_gmacs), compare.accuracy_figure(by_size, log_x=False)
+    assert _markers(fig_gmacs) == len(by_gmacs.points) == len(compare.DEFAULT_SEED)
+    assert fig_gmacs.layout.xaxis.type == "log" and fig_size.layout.xaxis.type == "linear"
+    assert "GMACs" in fig_gmacs.layout.xaxis.title.text and "MB" in fig_size.layout.xaxis.title.text
+    front = [t for t in fig_gmacs.data if t.name == "Pareto front"]
+    assert len(front) == 1 and len(front[0].x) == len(by_gmacs.front)
+    assert {t.name for t in fig_gmacs.data} - {"Pareto front"} == {cp.point.family for cp in by_gmacs.points}
+
+
+def test_every_catalogue_model_gets_a_point():
+    names = [s.name for s in list_models()]
+    assert [p.name for p in compare.model_points(names)] == names
