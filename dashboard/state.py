@@ -12,6 +12,7 @@ MODELS_TASK = "models.task"
 MODELS_FAMILIES = "models.families"
 MODELS_YEARS = "models.years"
 MODELS_SEARCH = "models.search"
+MODELS_TABLE = "models.table"  # export widgets (dashboard.export) derive their keys from it
 
 # --- Compare page ----------------------------------------------------------------
 COMPARE_TASK = "compare.task"
@@ -20,12 +21,23 @@ COMPARE_X = "compare.x"
 COMPARE_Y = "compare.y"
 COMPARE_LOG_X = "compare.log_x"
 COMPARE_BASELINE = "compare.baseline"
+COMPARE_CHART = "compare.chart"  # export widgets derive their keys from it
+COMPARE_DELTAS = "compare.deltas"
+COMPARE_NOT_PLOTTED = "compare.not_plotted"
+COMPARE_MEASURE = "compare.measure"  # "measure latency" button
+COMPARE_LATENCY = "compare.latency"  # dict name -> latency result, kept for the session
 
 # --- Architecture page -----------------------------------------------------------
 ARCH_MODEL = "architecture.model"
 ARCH_INPUT_H = "architecture.input_h"
 ARCH_INPUT_W = "architecture.input_w"
 ARCH_DIFF_MODEL = "architecture.diff_model"
+ARCH_EXPAND = "architecture.expand_repeats"
+ARCH_MERGE = "architecture.merge_sequential"
+ARCH_SUMMARY = "architecture.summary"  # export widgets derive their keys from these
+ARCH_LAYERS = "architecture.layers"
+ARCH_RECONCILIATION = "architecture.reconciliation"
+ARCH_DIFF = "architecture.diff"
 
 # --- Segmentation page -----------------------------------------------------------
 SEG_SAMPLE = "segmentation.sample"
