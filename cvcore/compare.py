@@ -348,3 +348,88 @@ def accuracy_figure(chart: ChartData, log_x: bool = True, title: str | None = No
     )
     fig.update_xaxes(type="log" if log_x else "linear")
     return fig
+
+
+# --- The catalogue as one filterable table (the dashboard's Models page) ---------------
+
+
+def filter_catalogue(
+    rows: Sequence,
+    task: str | None = None,
+    families: Iterable[str] = (),
+    years: tuple[int, int] | None = None,
+    search: str = "",
+) -> list:
+    """Catalogue rows (:class:`cvcore.catalogue.CatalogueRow`) matching every given filter.
+
+    ``search`` matches, case-insensitively, any of name, display name, family and paper title.
+    """
+    families = set(families)
+    needle = search.strip().lower()
+
+    def keep(r) -> bool:
+        if task and r.task != task:
+            return False
+        if families and r.family not in families:
+            return False
+        if years and not years[0] <= r.year <= years[1]:
+            return False
+        return not needle or any(needle in text.lower() for text in (r.name, r.display_name, r.family, r.paper))
+
+    return [r for r in rows if keep(r)]
+
+
+CATALOGUE_LABELS = {
+    "display_name": "Model",
+    "name": "Name (CLI)",
+    "task": "Task",
+    "family": "Family",
+    "year": "Year",
+    "mparams": "Params (M)",
+    "gmacs": "GMACs",
+    "published_gmacs": "GMACs (published)",
+    "input": "Input",
+    "acc@1": "Top-1 (%)",
+    "acc@5": "Top-5 (%)",
+    "miou": "mIoU (%)",
+    "pixel_acc": "Pixel acc (%)",
+    "file_size_mb": "File (MB)",
+    "weights": "Weights from",
+    "offline": "Weights here",
+    "paper": "Paper",
+    "paper_link": "Link",
+}
+
+
+def catalogue_table(rows: Sequence) -> Table:
+    """Catalogue rows as a :class:`Table`: measured params/GMACs, published accuracy, weights, paper."""
+    records = [
+        {
+            "display_name": r.display_name,
+            "name": r.name,
+            "task": r.task,
+            "family": r.family,
+            "year": r.year,
+            "mparams": round(r.params / 1e6, 3) if r.params is not None else None,
+            "gmacs": round(r.gmacs, 4) if r.gmacs is not None else None,
+            "published_gmacs": r.published_gmacs,
+            "input": f"{r.input_size[0]}x{r.input_size[1]}",
+            **{k: r.metrics.get(k) for k in Y_AXES},
+            "file_size_mb": r.file_size_mb,
+            "weights": r.weights,
+            "offline": r.weights_available,
+            "paper": r.paper,
+            "paper_link": r.paper_link,
+        }
+        for r in rows
+    ]
+    return Table(
+        records,
+        columns=list(CATALOGUE_LABELS),
+        labels=CATALOGUE_LABELS,
+        caption=(
+            f"{len(records)} models. Params and GMACs measured (fvcore, 1 multiply-add = 1, at the model's input size; "
+            "blank: not analysed yet); accuracy, published GMACs and file sizes as published."
+        ),
+        sources=sorted({s for r in rows for s in r.source.split("; ") if s}),
+    )
