@@ -26,6 +26,7 @@ DEFAULT_SEED = (
 MEASURED_PARAMS_SOURCE = "measured: parameters of the built model"
 MEASURED_GMACS_SOURCE = "measured: fvcore FlopCountAnalysis, 1 multiply-add = 1 (assets/analysis.json)"
 FILE_SIZE_ON_DISK_SOURCE = "measured: size of the weights file on disk"
+MEASURED_LATENCY_SOURCE = "measured: cvlens latency benchmark"
 
 
 @dataclass(frozen=True)
@@ -80,7 +81,7 @@ class ModelPoint:
         return q.value if q else None
 
 
-def point_for(spec, measured=None, latency_ms: float | None = None, file_size_on_disk_mb: float | None = None) -> ModelPoint:
+def point_for(spec, measured=None, latency=None, file_size_on_disk_mb: float | None = None) -> ModelPoint:
     """A catalogue spec's numbers: measured ones (``measured`` is a Complexity) win over published ones."""
     q: dict[str, Quantity] = {}
     if measured is not None:
@@ -96,8 +97,9 @@ def point_for(spec, measured=None, latency_ms: float | None = None, file_size_on
         q["file_size_mb"] = Quantity(spec.weights.file_size_mb, _file_size_source(spec), False)
     elif file_size_on_disk_mb is not None:
         q["file_size_mb"] = Quantity(file_size_on_disk_mb, FILE_SIZE_ON_DISK_SOURCE, True)
-    if latency_ms is not None:
-        q["latency_ms"] = Quantity(latency_ms, "measured: cvlens latency benchmark", True)
+    if latency is not None:  # a cvcore.latency.Latency, or a bare number of milliseconds
+        source = getattr(latency, "description", MEASURED_LATENCY_SOURCE)
+        q["latency_ms"] = Quantity(float(getattr(latency, "latency_ms", latency)), source, True)
     for key, published in spec.metrics.items():
         q[key] = Quantity(published.value, published.source, False)
     return ModelPoint(spec.name, spec.display_name, spec.family, spec.task.value, spec.year, q, spec.input_size)
@@ -125,9 +127,13 @@ def default_selection(task: str = "classification") -> tuple[str, ...]:
 def model_points(
     names: Iterable[str],
     measured: Mapping | None = None,
-    latency_ms: Mapping[str, float] | None = None,
+    latency_ms: Mapping | None = None,
 ) -> list[ModelPoint]:
-    """Points for catalogue models; ``measured`` defaults to the precomputed analysis."""
+    """Points for catalogue models; ``measured`` defaults to the precomputed analysis.
+
+    ``latency_ms`` maps names to :class:`cvcore.latency.Latency` results (or plain milliseconds);
+    only those models get a latency.
+    """
     from cvcore.registry import get_spec
     from cvcore.weights import weight_status
 
@@ -182,6 +188,11 @@ class ChartData:
     points: tuple[ChartPoint, ...]
     front: tuple[str, ...]  # model names on the Pareto front, by increasing x
     not_plotted: dict[str, str]  # model name -> why it is missing from the chart
+
+    @property
+    def source_summary(self) -> list[str]:
+        """The sources without their per-model details, short enough for a figure caption."""
+        return list(dict.fromkeys(s.split(" (")[0] for s in self.sources))
 
     @property
     def sources(self) -> list[str]:

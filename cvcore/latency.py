@@ -1,0 +1,96 @@
+"""Inference latency of a model, measured the way timm's ``benchmark.py`` does it.
+
+Warm-up runs first (allocator, lazy kernels, caches); every timed run is bracketed by a
+device synchronisation, so the timer sees the work and not just the launch; everything
+runs under ``torch.inference_mode``. The model is built with random weights: for these
+dense networks the time does not depend on the weight values, only on the architecture.
+No global torch flag is touched (timm flips ``cudnn.benchmark`` on import; we don't).
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from cvcore.analysis.complexity import example_input, resolve_model
+from cvcore.device import resolve_device, synchronize
+from cvcore.errors import AnalysisError, InvalidInputError
+
+LATENCY_SOURCE = "measured: cvlens latency benchmark (median of timed runs after warm-up, batch 1)"
+
+
+@dataclass(frozen=True)
+class Latency:
+    name: str
+    device: str  # "cpu", "cuda:0", ...
+    input_size: tuple[int, int]
+    batch_size: int
+    latency_ms: float  # median time of one forward pass of the whole batch
+    min_ms: float
+    max_ms: float
+    runs: int
+    warmup_runs: int
+    threads: int  # torch.get_num_threads() on CPU: latency depends on it, so it is reported
+    source: str = LATENCY_SOURCE
+
+    @property
+    def description(self) -> str:
+        """Where the number comes from, with what it depends on (device, threads, input)."""
+        threads = f", {self.threads} CPU threads" if self.device == "cpu" else ""
+        h, w = self.input_size
+        return f"{self.source} on {self.device}{threads}, input {h}x{w}, {self.runs} runs"
+
+    @property
+    def images_per_s(self) -> float:
+        return 1000.0 * self.batch_size / self.latency_ms
+
+
+def _timed_runs(model: nn.Module, x: torch.Tensor, device: torch.device, warmup_runs: int, runs: int) -> list[float]:
+    times_ms = []
+    with torch.inference_mode():
+        for _ in range(warmup_runs):
+            model(x)
+        synchronize(device)
+        for _ in range(runs):
+            start = time.perf_counter()
+            model(x)
+            synchronize(device)  # inside the timer: CUDA calls return before the work is done
+            times_ms.append((time.perf_counter() - start) * 1000.0)
+    return times_ms
+
+
+def measure_latency(
+    model_or_name: nn.Module | str,
+    input_size: tuple[int, int] | None = None,
+    device: str | torch.device | None = None,
+    batch_size: int = 1,
+    warmup_runs: int = 3,
+    runs: int = 10,
+) -> Latency:
+    """Median forward-pass time of a catalogue model (or any module, with ``input_size``)."""
+    if runs < 1 or warmup_runs < 0 or batch_size < 1:
+        raise InvalidInputError(f"Need runs >= 1, warmup_runs >= 0 and batch_size >= 1; got {runs}, {warmup_runs}, {batch_size}.")
+    name, model, size = resolve_model(model_or_name, input_size)
+    dev = resolve_device(device)
+    model = model.to(dev)
+    x = example_input(size, dev).expand(batch_size, -1, -1, -1).contiguous()  # (B, 3, H, W)
+    try:
+        times_ms = _timed_runs(model, x, dev, warmup_runs, runs)
+    except (RuntimeError, ValueError, TypeError) as exc:
+        raise AnalysisError(f"Could not run {name} at input {size[0]}x{size[1]} on {dev}: {exc}") from exc
+    return Latency(
+        name=name,
+        device=str(dev),
+        input_size=size,
+        batch_size=batch_size,
+        latency_ms=statistics.median(times_ms),
+        min_ms=min(times_ms),
+        max_ms=max(times_ms),
+        runs=runs,
+        warmup_runs=warmup_runs,
+        threads=torch.get_num_threads(),
+    )
