@@ -1,5 +1,59 @@
-"""Placeholder: this subcommand's owner replaces this module."""
+"""`python -m cvcore segment IMAGE --model M`: label every pixel of a photo; overlay and mask files.
+
+With an EfficientNet-Lite model the result is the FCN-style coarse class map of a
+classifier (no download needed), labelled as such; torchvision's segmenters need their
+weights in torch.hub's cache (see `python -m cvcore weights`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+from cvcore.cli import add_format_argument
+from cvcore.formatting import Table, render
 
 
 def register(subparsers) -> None:
-    pass
+    parser = subparsers.add_parser("segment", help="segment a photo with a catalogue model")
+    parser.add_argument("image", metavar="IMAGE", help="JPEG, PNG, WebP, BMP, TIFF or GIF")
+    parser.add_argument("--model", "-m", required=True, help="a segmenter (lraspp_mobilenet_v3_large, ...) or efficientnet_lite0/1/2 (coarse map)")
+    parser.add_argument("--out", type=Path, help="write the overlay (photo + class colours) as PNG")
+    parser.add_argument("--mask-out", type=Path, help="write the label mask as PNG (pixel value = class index)")
+    parser.add_argument("--opacity", type=float, default=0.5, help="overlay opacity, 0..1 (default 0.5)")
+    parser.add_argument("--top", type=int, default=10, help="classes listed in the table (default 10; JSON lists all)")
+    add_format_argument(parser, ("table", "csv", "json"))
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from cvcore.images import decode_image
+    from cvcore.segmentation import label_mask_png, overlay, png_bytes, segment
+    from cvcore.weights import load_model
+
+    start = time.perf_counter()
+    decoded = decode_image(Path(args.image))
+    decode_ms = 1e3 * (time.perf_counter() - start)
+    model = load_model(args.model, device=args.device)
+    result = segment(decoded.image, args.model, model=model, decode_ms=decode_ms)
+    if args.out:
+        args.out.write_bytes(png_bytes(overlay(decoded.image, result, args.opacity)))
+    if args.mask_out:
+        args.mask_out.write_bytes(label_mask_png(result))
+    if args.format == "json":
+        print(json.dumps({"image": str(args.image), **result.summary()}, indent=2))
+        return 0
+    rows = [{"class": c.name, "share_pct": 100 * c.share, "mean_confidence": c.mean_confidence} for c in result.classes[: args.top]]
+    t = result.timings_ms
+    caption = (
+        f"{result.display_name} — {result.kind}. Photo {result.size[0]}x{result.size[1]}, model input "
+        f"{result.input_size[1]}x{result.input_size[0]}, {len(result.classes)} classes present, on {result.device}. "
+        f"Time (ms): decode {t.decode_ms:.0f}, preprocess {t.preprocess_ms:.0f}, forward {t.forward_ms:.0f}, "
+        f"postprocess {t.postprocess_ms:.0f}, total {t.total_ms:.0f}."
+    )
+    print(render(Table(rows, labels={"share_pct": "share (%)", "mean_confidence": "mean confidence"}, caption=caption), args.format))
+    for note in result.notes:
+        print(note)
+    return 0
