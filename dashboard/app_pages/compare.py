@@ -1,4 +1,126 @@
+"""Compare: accuracy against compute, in the style of Canziani et al. 2016, plus deltas to a baseline.
+
+Numbers come from the catalogue and the precomputed analysis (``cvcore.compare``);
+latency only for models measured in this session with the button below the chart.
+"""
+
 import streamlit as st
 
+from cvcore import compare
+from cvcore.registry import get_spec, model_names
+from dashboard import state
+from dashboard.common import user_errors
+from dashboard.export import show_figure, show_table
+
+TASKS = ("classification", "segmentation")
+PREFERRED_BASELINE = "resnet50"
+LATENCY_RUNS = 5
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def cached_latency(name: str):
+    from cvcore.latency import measure_latency
+
+    return measure_latency(name, warmup_runs=2, runs=LATENCY_RUNS)
+
+
+def measure_selected(names: list[str]) -> None:
+    results = st.session_state.setdefault(state.COMPARE_LATENCY, {})
+    progress = st.progress(0.0)
+    for i, name in enumerate(names):
+        progress.progress(i / len(names), text=f"Measuring {get_spec(name).display_name}…")
+        with user_errors():
+            results[name] = cached_latency(name)
+    progress.empty()
+
+
 st.title("Compare")
-st.info("This page is being built.")
+st.caption(
+    "Accuracy against compute, one bubble per model (area = parameters, colour = family), as in Canziani et al. 2016, "
+    "*An Analysis of Deep Neural Network Models for Practical Applications*. The dashed line is the Pareto front: "
+    "no other selected model is both cheaper and more accurate. Hover a bubble for every number and its source."
+)
+
+task = st.segmented_control("Task", TASKS, default=TASKS[0], required=True, key=state.COMPARE_TASK)
+names = model_names(task)
+models_key = f"{state.COMPARE_MODELS}.{task}"  # one selection per task: switching back keeps it
+selected = st.multiselect(
+    "Models",
+    names,
+    default=list(compare.default_selection(task)),
+    format_func=lambda n: get_spec(n).display_name,
+    key=models_key,
+    placeholder="Pick models to compare",
+)
+
+latencies = st.session_state.get(state.COMPARE_LATENCY, {})
+x_choices = [k for k in compare.X_AXES if k != "latency_ms" or any(n in latencies for n in selected)]
+with st.container(horizontal=True, vertical_alignment="bottom"):
+    x = st.selectbox("x axis", x_choices, format_func=lambda k: compare.X_AXES[k].label, key=state.COMPARE_X)
+    y = st.selectbox(
+        "y axis", compare.Y_AXES_BY_TASK[task], format_func=lambda k: compare.Y_AXES[k].label, key=f"{state.COMPARE_Y}.{task}"
+    )
+    log_x = st.toggle("Log x axis", value=True, key=state.COMPARE_LOG_X)
+
+if not selected:
+    st.info("Pick at least one model.")
+    st.stop()
+
+points = compare.model_points(selected, latency_ms=latencies)
+chart = compare.chart_data(points, x=x, y=y)
+
+left, right = st.columns([3, 2], gap="medium")
+with left:
+    if chart.points:
+        show_figure(
+            compare.accuracy_figure(chart, log_x=log_x),
+            file_stem=f"cvlens_{y}_vs_{x}",
+            caption=f"{chart.y_axis.label} against {chart.x_axis.label.lower()}; bubble area = parameters.",
+            key=state.COMPARE_CHART,
+            sources=chart.source_summary,
+        )
+    else:
+        st.info(f"None of the selected models has both {chart.x_axis.short} and {chart.y_axis.short}.")
+    if chart.not_plotted:
+        with st.expander(f"Not on the chart: {len(chart.not_plotted)} model(s)", key=state.COMPARE_NOT_PLOTTED):
+            st.markdown("\n".join(f"- {why}" for why in chart.not_plotted.values()))
+
+with right:
+    baseline_default = selected.index(PREFERRED_BASELINE) if PREFERRED_BASELINE in selected else 0
+    baseline = st.selectbox(
+        "Baseline",
+        selected,
+        index=baseline_default,
+        format_func=lambda n: get_spec(n).display_name,
+        key=state.COMPARE_BASELINE,
+    )
+    keys = list(dict.fromkeys([x, "mparams", *compare.Y_AXES_BY_TASK[task]]))
+    with user_errors():
+        show_table(
+            compare.delta_table(points, baseline, keys, front=chart.front),
+            file_stem=f"cvlens_deltas_vs_{baseline}",
+            key=state.COMPARE_DELTAS,
+        )
+
+st.divider()
+st.subheader("Measured latency")
+st.caption(
+    f"Median of {LATENCY_RUNS} forward passes at batch 1 after warm-up, on this server's device, random weights "
+    "(time depends on the architecture, not the weight values). Measured models get a latency x axis."
+)
+if st.button("Measure latency of the selected models", key=state.COMPARE_MEASURE, icon=":material/timer:"):
+    measure_selected([n for n in selected if n not in latencies])
+    st.rerun()
+if latencies:
+    st.dataframe(
+        [
+            {
+                "model": get_spec(n).display_name,
+                "latency (ms)": round(r.latency_ms, 2),
+                "min (ms)": round(r.min_ms, 2),
+                "source": r.description,
+            }
+            for n, r in latencies.items()
+        ],
+        hide_index=True,
+    )

@@ -1,0 +1,65 @@
+"""Compare page: one bubble per selected model with both numbers, axes that follow the selectors, deltas."""
+
+import json
+
+from cvcore import compare
+from dashboard import state
+
+PAGE = "app_pages/compare.py"
+
+
+def _figure(at):
+    return json.loads(at.get("plotly_chart")[0].proto.spec)
+
+
+def _marker_count(fig):
+    return sum(len(t["x"]) for t in fig["data"] if "markers" in t.get("mode", ""))
+
+
+def test_default_seed_is_charted_one_point_per_model(page_app):
+    at = page_app(PAGE)
+    assert not at.exception
+    expected = compare.chart_data(compare.model_points(compare.DEFAULT_SEED), "gmacs", "acc@1")
+    assert _marker_count(_figure(at)) == len(expected.points) == len(compare.DEFAULT_SEED)
+    deltas = at.dataframe[0].value
+    assert len(deltas) == len(compare.DEFAULT_SEED)
+    assert any("(baseline)" in m for m in deltas["Model"])
+    assert [b.proto.label for b in at.get("download_button")] == ["Download standalone HTML", "CSV", "LaTeX"]
+
+
+def test_changing_the_x_axis_changes_the_figure(page_app):
+    at = page_app(PAGE)
+    before = _figure(at)
+    at.selectbox(key=state.COMPARE_X).select("file_size_mb").run()
+    assert not at.exception
+    after = _figure(at)
+    assert after["layout"]["xaxis"]["title"]["text"] != before["layout"]["xaxis"]["title"]["text"]
+    assert "MB" in after["layout"]["xaxis"]["title"]["text"]
+    sizes = compare.chart_data(compare.model_points(compare.DEFAULT_SEED), "file_size_mb", "acc@1")
+    assert _marker_count(after) == len(sizes.points)
+    xs = sorted(x for t in after["data"] if "markers" in t.get("mode", "") for x in t["x"])
+    assert xs == sorted(cp.x for cp in sizes.points)
+
+
+def test_selection_and_segmentation_task(page_app):
+    at = page_app(PAGE)
+    at.multiselect(key=f"{state.COMPARE_MODELS}.classification").set_value(["resnet18", "alexnet"]).run()
+    assert _marker_count(_figure(at)) == 2
+    at.segmented_control(key=state.COMPARE_TASK).set_value("segmentation").run()
+    assert not at.exception
+    expected = compare.chart_data(compare.model_points(compare.default_selection("segmentation")), "gmacs", "miou")
+    assert _marker_count(_figure(at)) == len(expected.points) > 0
+    assert "IoU" in _figure(at)["layout"]["yaxis"]["title"]["text"]
+
+
+def test_measured_latency_becomes_an_x_axis(page_app):
+    at = page_app(PAGE)
+    assert "latency_ms" not in at.selectbox(key=state.COMPARE_X).options
+    at.multiselect(key=f"{state.COMPARE_MODELS}.classification").set_value(["squeezenet1_1", "mobilenet_v3_large"]).run()
+    at.button(key=state.COMPARE_MEASURE).click().run()
+    assert not at.exception and not at.error
+    measured = at.session_state[state.COMPARE_LATENCY]
+    assert set(measured) == {"squeezenet1_1", "mobilenet_v3_large"} and all(r.latency_ms > 0 for r in measured.values())
+    at.selectbox(key=state.COMPARE_X).select("latency_ms").run()
+    fig = _figure(at)
+    assert _marker_count(fig) == 2 and "latency" in fig["layout"]["xaxis"]["title"]["text"].lower()
