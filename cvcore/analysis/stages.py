@@ -24,9 +24,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import zip_longest
 
+from cvcore.analysis.complexity import Complexity
 from cvcore.analysis.layers import OWN_OPS, LayerRow
 from cvcore.analysis.tables import FVCORE_SOURCE, format_field, layer_records
 from cvcore.formatting import Table
+from cvcore.registry import get_spec, input_size_or_default
 
 MAX_STRUCTURE_PARTS = 6  # Stage.structure elides the middle of longer stages
 MAX_PERIOD = 4  # longest block pattern looked for when collapsing repeats ("conv, ReLU" is 2)
@@ -273,6 +275,35 @@ def _pairing(a: Stage | None, b: Stage | None) -> str:
     if b is None:
         return "only in A"
     return "position"
+
+
+# --- one model's architecture, precomputed when possible -----------------------------
+
+
+@dataclass(frozen=True)
+class Architecture:
+    """A model's totals and per-layer rows at one input size, and whether they were read from ``assets/``."""
+
+    complexity: Complexity
+    layers: tuple[LayerRow, ...]
+    precomputed: bool  # True: read from the stored analysis; False: traced just now
+
+    def stages(self, merge_sequential: bool = True) -> tuple[Stage, ...]:
+        return group_stages(self.layers, merge_sequential)
+
+
+def architecture(name: str, input_size: tuple[int, int] | None = None, device=None) -> Architecture:
+    """The stored analysis at the model's default input size; otherwise (or if not stored yet) a fresh trace."""
+    from cvcore.analysis import analyze, load_precomputed, load_precomputed_layers
+
+    spec = get_spec(name)
+    size = input_size_or_default(spec, input_size)
+    if size == spec.input_size:
+        stored, layers = load_precomputed().get(name), load_precomputed_layers(name)
+        if stored is not None and layers is not None:
+            return Architecture(stored, tuple(layers), precomputed=True)
+    result = analyze(name, input_size=size, device=device, per_layer=True)
+    return Architecture(result.complexity, result.layers, precomputed=False)
 
 
 # --- tables ------------------------------------------------------------------------

@@ -1,4 +1,144 @@
+"""Architecture: a model's per-layer table by stage, like the papers' Table 1, and a diff with another model.
+
+At the model's default input size the stored analysis is read (instant); at any other
+size the model is traced once (``cvcore.analysis.stages.architecture``) and cached.
+"""
+
 import streamlit as st
 
+from cvcore.analysis.stages import architecture, diff_stages, stage_diff_table, stage_layer_table, stage_summary_table
+from cvcore.analysis.tables import complexity_table, format_field, layer_table, reconciliation_table
+from cvcore.registry import get_spec, model_names
+from dashboard import state
+from dashboard.common import user_errors
+from dashboard.export import download_table, show_table
+
+DEFAULT_MODEL = "resnet18"
+MAX_SIDE = 1024  # larger inputs take minutes to trace on a 2-core machine
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def cached_architecture(name: str, input_size: tuple[int, int]):
+    return architecture(name, input_size)
+
+
+def load(name: str, input_size: tuple[int, int]):
+    spec = get_spec(name)
+    if input_size == spec.input_size:
+        return cached_architecture(name, input_size)  # stored analysis: no spinner needed
+    with st.spinner(f"Tracing {spec.display_name} at {input_size[0]}x{input_size[1]}…"):
+        return cached_architecture(name, input_size)
+
+
+def reset_input_size() -> None:
+    """A new model starts at its own default input size (224, 299, 520, ...)."""
+    h, w = get_spec(st.session_state[state.ARCH_MODEL]).input_size
+    st.session_state[state.ARCH_INPUT_H], st.session_state[state.ARCH_INPUT_W] = h, w
+
+
+def shape_text(shape) -> str:
+    return "x".join(str(d) for d in shape[1:]) if shape else "?"
+
+
+names = model_names()
+st.session_state.setdefault(state.ARCH_MODEL, DEFAULT_MODEL if DEFAULT_MODEL in names else names[0])
+if state.ARCH_INPUT_H not in st.session_state:
+    reset_input_size()
+
 st.title("Architecture")
-st.info("This page is being built.")
+with st.container(horizontal=True, vertical_alignment="bottom"):
+    name = st.selectbox(
+        "Model", names, format_func=lambda n: get_spec(n).display_name, key=state.ARCH_MODEL, on_change=reset_input_size
+    )
+    height = st.number_input("Input height", min_value=16, max_value=MAX_SIDE, step=1, key=state.ARCH_INPUT_H)
+    width = st.number_input("Input width", min_value=16, max_value=MAX_SIDE, step=1, key=state.ARCH_INPUT_W)
+    merge = st.toggle(
+        "Merge plain layers into stages", value=True, key=state.ARCH_MERGE, help="AlexNet/VGG style: split at pooling."
+    )
+    expand = st.toggle("Expand repeated blocks", value=False, key=state.ARCH_EXPAND)
+
+spec = get_spec(name)
+size = (int(height), int(width))
+arch = None
+with user_errors():
+    arch = load(name, size)
+if arch is None:
+    st.stop()
+
+c = arch.complexity
+stages = arch.stages(merge_sequential=merge)
+st.caption(
+    f"{spec.display_name} ({spec.family}, {spec.year}) at {size[0]}x{size[1]}"
+    + (
+        " — read from the stored analysis."
+        if arch.precomputed
+        else " — traced just now (random weights; counts do not depend on them)."
+    )
+)
+with st.container(horizontal=True):
+    st.metric("Parameters", f"{c.params / 1e6:.2f} M")
+    st.metric("GMACs (fvcore)", f"{c.gmacs:.3f}")
+    st.metric("GMACs (torch counter ÷ 2)", f"{c.torch_gmacs:.3f}")
+    st.metric("Layers", len(arch.layers))
+    st.metric("Stages", len(stages))
+
+st.subheader("By stage")
+show_table(
+    stage_summary_table(stages, spec.display_name, size), file_stem=f"{name}_{size[0]}x{size[1]}_stages", key=state.ARCH_SUMMARY
+)
+
+st.subheader("Layers")
+st.caption(
+    "One expander per stage. Rows marked x N stand for N identical consecutive blocks (parameters and GMACs per block); "
+    "switch on *Expand repeated blocks* to list every copy."
+)
+for stage in stages:
+    rf = format_field(stage.receptive_field) or "?"
+    label = f"**{stage.name}** · {stage.structure} · {stage.params:,} params · {stage.gmacs:.4f} GMACs · out {shape_text(stage.output_shape)} · RF {rf}"
+    with st.expander(label):
+        table = stage_layer_table(stage, expand_repeats=expand)
+        st.dataframe(table.rows, column_order=table.column_names, hide_index=True)
+st.caption("Every layer of the model in one file:")
+download_table(layer_table(arch.layers, c), file_stem=f"{name}_{size[0]}x{size[1]}_layers", key=state.ARCH_LAYERS)
+
+st.subheader("What fvcore could not count")
+if c.uncounted_ops:
+    st.warning(
+        "fvcore has no handler for these operators, so their work is missing from its GMACs: "
+        + ", ".join(f"`{op}` x{n}" for op, n in sorted(c.uncounted_ops.items()))
+    )
+else:
+    st.success("fvcore counted every operator of this model.")
+show_table(complexity_table(c), file_stem=f"{name}_{size[0]}x{size[1]}_totals", key=f"{state.ARCH_SUMMARY}.totals")
+
+st.subheader("fvcore against torch's FLOP counter")
+st.caption(
+    "Both tools' counts by operator type, in GMACs (torch counts 2 FLOPs per multiply-add: halved here), and why they differ."
+)
+show_table(reconciliation_table(c), file_stem=f"{name}_{size[0]}x{size[1]}_reconciliation", key=state.ARCH_RECONCILIATION)
+
+st.subheader("Diff with another model")
+other = st.selectbox(
+    "Compare with",
+    [n for n in names if n != name],
+    index=None,
+    format_func=lambda n: get_spec(n).display_name,
+    key=state.ARCH_DIFF_MODEL,
+    placeholder="Pick a model",
+)
+if other:
+    other_spec = get_spec(other)
+    st.caption(
+        f"Both at {size[0]}x{size[1]}. Stages with equal names are paired by name, the rest by position; Δ = "
+        f"{other_spec.display_name} − {spec.display_name}."
+    )
+    other_arch = None
+    with user_errors():
+        other_arch = load(other, size)
+    if other_arch is not None:
+        diffs = diff_stages(stages, other_arch.stages(merge_sequential=merge))
+        show_table(
+            stage_diff_table(diffs, spec.display_name, other_spec.display_name),
+            file_stem=f"{name}_vs_{other}_{size[0]}x{size[1]}",
+            key=state.ARCH_DIFF,
+        )

@@ -1,0 +1,48 @@
+"""Architecture page: stage tables, x N collapsing, reconciliation, other input sizes, two-model diff."""
+
+from cvcore.analysis.stages import architecture
+from dashboard import state
+
+PAGE = "app_pages/architecture.py"
+
+
+def test_default_model_shows_stages_layers_and_reconciliation(page_app):
+    at = page_app(PAGE)
+    assert not at.exception and not at.error
+    name = at.selectbox(key=state.ARCH_MODEL).value
+    arch = architecture(name, (at.number_input(key=state.ARCH_INPUT_H).value, at.number_input(key=state.ARCH_INPUT_W).value))
+    stages = arch.stages()
+    summary = at.dataframe[0].value
+    assert list(summary["stage"]) == [s.name for s in stages] + ["total"]
+    assert summary["params"].iloc[-1] == arch.complexity.params
+    assert len(at.expander) == len(stages)
+    assert any("x 2" in str(row) for row in at.expander[[s.name for s in stages].index("layer1")].dataframe[0].value["repeat"])
+    assert {"fvcore GMACs", "torch GMACs"} <= set(at.dataframe[-1].value.columns)  # reconciliation table last
+
+
+def test_other_input_size_is_traced_and_reported(page_app):
+    at = page_app(PAGE)
+    at.number_input(key=state.ARCH_INPUT_H).set_value(128).run()
+    at.number_input(key=state.ARCH_INPUT_W).set_value(160).run()
+    assert not at.exception and not at.error
+    assert any("traced just now" in c.value and "128x160" in c.value for c in at.caption)
+    summary = at.dataframe[0].value
+    assert summary["params"].iloc[-1] == architecture("resnet18").complexity.params  # parameters do not depend on size
+    assert summary["GMACs"].iloc[-1] < architecture("resnet18").complexity.gmacs
+
+
+def test_too_small_input_is_a_clear_error_not_a_traceback(page_app):
+    at = page_app(PAGE)
+    at.selectbox(key=state.ARCH_MODEL).select("inception_v3").run()
+    at.number_input(key=state.ARCH_INPUT_H).set_value(16).run()
+    at.number_input(key=state.ARCH_INPUT_W).set_value(16).run()
+    assert not at.exception
+    assert at.error and "16x16" in at.error[0].value
+
+
+def test_two_model_diff(page_app):
+    at = page_app(PAGE)
+    at.selectbox(key=state.ARCH_DIFF_MODEL).select("resnet34").run()
+    assert not at.exception and not at.error
+    diff = at.dataframe[-1].value
+    assert "Δ params" in diff.columns and "layer1" in set(diff["stage (ResNet-18)"])
