@@ -1,0 +1,73 @@
+"""End to end in a real browser: `streamlit run`, headless Chromium, the Compare chart drawn as SVG."""
+
+from pathlib import Path
+
+import pytest
+
+from cvcore import compare
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMEDRIVER = Path("/usr/bin/chromedriver")
+DRAW_TIMEOUT_S = 120  # first render after server start imports torch and the catalogue on a busy machine
+POINTS = ".js-plotly-plot .scatterlayer .trace path.point"
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(
+        not CHROMIUM.exists(), reason="/usr/bin/chromium is not installed (apt-get install chromium chromium-driver)"
+    ),
+]
+
+
+@pytest.fixture
+def browser():
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-dev-shm-usage"):
+        options.add_argument(flag)
+    options.add_argument("--window-size=1600,1400")
+    driver = webdriver.Chrome(options=options, service=Service(str(CHROMEDRIVER)))
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def error_boxes(driver) -> list[str]:
+    from selenium.webdriver.common.by import By
+
+    boxes = driver.find_elements(By.CSS_SELECTOR, '[data-testid="stException"]')
+    boxes += [
+        a
+        for a in driver.find_elements(By.CSS_SELECTOR, '[data-testid="stAlert"]')
+        if a.find_elements(By.CSS_SELECTOR, '[data-testid="stAlertContentError"]')
+    ]
+    return [b.text for b in boxes]
+
+
+def test_compare_page_draws_the_default_chart(streamlit_server, browser, tmp_path):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    expected = len(compare.chart_data(compare.model_points(compare.DEFAULT_SEED), "gmacs", "acc@1").points)
+    browser.get(f"{streamlit_server}/compare")
+    try:
+        WebDriverWait(browser, DRAW_TIMEOUT_S, poll_frequency=0.5).until(
+            lambda d: len(d.find_elements(By.CSS_SELECTOR, POINTS)) >= expected
+        )
+        # The script has finished when Streamlit's status widget stops saying "Running".
+        WebDriverWait(browser, 30, poll_frequency=0.5).until(
+            lambda d: (
+                not d.find_elements(By.CSS_SELECTOR, '[data-testid="stStatusWidget"]')
+                or "Running" not in d.find_element(By.CSS_SELECTOR, '[data-testid="stStatusWidget"]').text
+            )
+        )
+    finally:
+        browser.save_screenshot(str(tmp_path / "compare.png"))
+    assert len(browser.find_elements(By.CSS_SELECTOR, POINTS)) == expected
+    assert browser.find_elements(By.CSS_SELECTOR, ".js-plotly-plot svg.main-svg")
+    assert not error_boxes(browser), error_boxes(browser)
+    assert (tmp_path / "compare.png").stat().st_size > 10_000
