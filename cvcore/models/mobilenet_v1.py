@@ -16,6 +16,7 @@ import torch
 from torch import nn
 from torchvision.models._meta import _IMAGENET_CATEGORIES
 
+from cvcore.papers.published import mobilenet_row
 from cvcore.registry import ModelSpec, Paper, Preprocessing, Published, Task, WeightsKind, WeightsSource, register
 
 # --- blocks -------------------------------------------------------------------------
@@ -140,23 +141,24 @@ PAPER = Paper("MobileNets: Efficient Convolutional Neural Networks for Mobile Vi
 _PREPROCESSING = Preprocessing(resize_size=256, crop_size=224)
 
 
-def _source(table: int) -> str:
-    return f"Howard et al. 2017, Table {table}"
+def _source(table: str) -> str:
+    return f"Howard et al. 2017, {table}"
 
 
-# name: (display, builder, width, (acc@1 %, M mult-adds, M params, table)) — numbers from the paper's tables.
+# name: (display, builder, width, the paper's row with its accuracy, mult-adds and parameters).
 _ENTRIES = {
-    "mobilenet_v1": ("MobileNetV1-1.0", mobilenet_v1, 1.0, (70.6, 569, 4.2, 6)),
-    "mobilenet_v1_075": ("MobileNetV1-0.75", mobilenet_v1, 0.75, (68.4, 325, 2.6, 6)),
-    "mobilenet_v1_050": ("MobileNetV1-0.5", mobilenet_v1, 0.5, (63.7, 149, 1.3, 6)),
-    "mobilenet_v1_025": ("MobileNetV1-0.25", mobilenet_v1, 0.25, (50.6, 41, 0.5, 6)),
-    "mobilenet_v1_shallow": ("Shallow MobileNetV1", mobilenet_v1_shallow, 1.0, (65.3, 307, 2.9, 5)),
-    "mobilenet_v1_full_conv": ("Conv MobileNet (full convolutions)", mobilenet_v1_full_conv, 1.0, (71.7, 4866, 29.3, 4)),
+    "mobilenet_v1": ("MobileNetV1-1.0", mobilenet_v1, 1.0, ("Table 6", "1.0 MobileNet-224")),
+    "mobilenet_v1_075": ("MobileNetV1-0.75", mobilenet_v1, 0.75, ("Table 6", "0.75 MobileNet-224")),
+    "mobilenet_v1_050": ("MobileNetV1-0.5", mobilenet_v1, 0.5, ("Table 6", "0.5 MobileNet-224")),
+    "mobilenet_v1_025": ("MobileNetV1-0.25", mobilenet_v1, 0.25, ("Table 6", "0.25 MobileNet-224")),
+    "mobilenet_v1_shallow": ("Shallow MobileNetV1", mobilenet_v1_shallow, 1.0, ("Table 5", "Shallow MobileNet")),
+    "mobilenet_v1_full_conv": ("Conv MobileNet (full convolutions)", mobilenet_v1_full_conv, 1.0, ("Table 4", "Conv MobileNet")),
 }
 
 
 def _register(name: str) -> None:
-    display, build, width, (top1, mmacs, mparams, table) = _ENTRIES[name]
+    display, build, width, (table, label) = _ENTRIES[name]
+    row = mobilenet_row(table, label)
 
     def builder(*, num_classes: int = 1000) -> MobileNetV1:
         return build(width_mult=width, num_classes=num_classes)
@@ -171,9 +173,9 @@ def _register(name: str) -> None:
             input_size=(224, 224),
             preprocessing=_PREPROCESSING,
             categories=tuple(_IMAGENET_CATEGORIES),
-            metrics={"acc@1": Published(top1, _source(table))},
-            num_params=Published(mparams * 1e6, _source(table)),
-            gmacs=Published(mmacs / 1000, _source(table)),
+            metrics={"acc@1": Published(row.accuracy, _source(table))},
+            num_params=Published(row.mparams * 1e6, _source(table)),
+            gmacs=Published(row.mmacs / 1000, _source(table)),
             weights=WeightsSource(WeightsKind.NONE),
             builder=builder,
             notes=f"Architecture only (random init); width multiplier alpha = {width}. Re-implemented from Table 1.",

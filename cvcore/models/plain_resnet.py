@@ -15,6 +15,7 @@ from torch import nn
 from torchvision.models._meta import _IMAGENET_CATEGORIES
 from torchvision.models.resnet import ResNet, conv3x3
 
+from cvcore.papers.published import RESNET_TABLE1_GFLOPS, RESNET_TEXT_GFLOPS, resnet_error
 from cvcore.registry import ModelSpec, Paper, Preprocessing, Published, Task, WeightsKind, WeightsSource, register
 
 # --- blocks -------------------------------------------------------------------------
@@ -66,15 +67,16 @@ def plain34(*, num_classes: int = 1000) -> ResNet:
 
 PAPER = Paper("Deep Residual Learning for Image Recognition", 2015, "1512.03385")
 
-# depth: (builder, top-1 error % with 10-crop testing from Table 2, FLOPs x 10^9 (multiply-adds), their source)
+# depth: (builder, the paper's label, FLOPs x 10^9 (multiply-adds), their source)
 _ENTRIES = {
-    18: (plain18, 27.94, 1.8, "He et al. 2015, Table 1 (same convolutions as ResNet-18)"),
-    34: (plain34, 28.54, 3.6, "He et al. 2015, Fig. 3 caption and Table 1"),
+    18: (plain18, "plain-18", RESNET_TABLE1_GFLOPS[18], "He et al. 2015, Table 1 (same convolutions as ResNet-18)"),
+    34: (plain34, "plain-34", RESNET_TEXT_GFLOPS["plain-34"][0], "He et al. 2015, Fig. 3 caption and Table 1"),
 }
 
 
 def _register(depth: int) -> None:
-    builder, top1_err, gflops, flops_source = _ENTRIES[depth]
+    builder, label, gflops, flops_source = _ENTRIES[depth]
+    top1_err = resnet_error(label, "Table 2").top1
     register(
         ModelSpec(
             name=f"plain{depth}",

@@ -6,6 +6,7 @@ torch's shape rules, but no arithmetic, so ResNet-152 or ENet at 512x512 cost mi
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 
@@ -85,3 +86,36 @@ def parameter_count(builder: Callable[[], nn.Module]) -> int:
 def format_shape(shape: tuple[int, ...]) -> str:
     """(64, 128, 128) -> "64x128x128", the papers' notation."""
     return "x".join(str(d) for d in shape)
+
+
+# --- multiply-adds as the papers count them -----------------------------------------------------
+
+# The papers count the multiply-adds of weighted layers (convolutions and fully connected
+# layers); fvcore's total also counts batch norm and pooling per element.
+WEIGHTED_OPERATORS = ("convolution", "matrix multiply")
+
+
+def weighted_gmacs(complexity) -> float:
+    """Conv + fc multiply-adds (GMACs) from a :class:`cvcore.analysis.Complexity`'s per-operator split."""
+    return sum(o.fvcore_gmacs for o in complexity.by_operator if o.operator in WEIGHTED_OPERATORS)
+
+
+@functools.cache
+def catalogue_complexity(name: str):
+    """(Complexity, precomputed?) of a catalogue model at its default input size.
+
+    The stored ``assets/analysis.json`` is used when it has the model (instant), else fvcore
+    runs now (seconds for ResNet-152 on a CPU) and the result is cached for the process.
+    """
+    from cvcore.analysis import analyze_complexity, load_precomputed
+
+    stored = load_precomputed().get(name)
+    if stored is not None:
+        return stored, True
+    return analyze_complexity(name, device="cpu"), False
+
+
+def measured_how(complexity, precomputed: bool) -> str:
+    h, w = complexity.input_size
+    origin = "precomputed assets/analysis.json" if precomputed else "measured now"
+    return f"fvcore conv + fc multiply-adds of cvcore's {complexity.name} at {h}x{w} ({origin})"

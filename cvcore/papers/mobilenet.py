@@ -1,0 +1,175 @@
+"""Howard et al. 2017 (MobileNets): Tables 4-9 measured on cvcore's MobileNetV1, and an explorer.
+
+Mult-adds are fvcore's conv + fc multiply-adds (the paper counts the weighted layers);
+parameters are counted on the built module. The paper's accuracies cannot be measured
+(no trained MobileNetV1 weights exist here): they are shown, and drawn, with their source.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from dataclasses import dataclass
+
+from cvcore.errors import InvalidInputError
+from cvcore.papers.claims import Claim, Measurement, Tolerance
+from cvcore.papers.published import MOBILENET_SEEDS, MOBILENET_TABLES, MobileNetRow
+
+KEY = "mobilenet"
+CITATION = "Howard et al. 2017"
+MULT_ADDS_TOLERANCE = Tolerance(relative_pct=2)
+PARAMS_TOLERANCE = Tolerance(absolute=0.1)
+# Tables 8-9 quote other papers' models; torchvision's versions differ in details, and the
+# paper rounds to two significant digits: 5% for those.
+OTHER_MODELS_TOLERANCE = Tolerance(relative_pct=5)
+# Catalogue entries (precomputed at 224) for the variants the paper builds at 224.
+_CATALOGUE = {
+    ("separable", 1.0): "mobilenet_v1",
+    ("separable", 0.75): "mobilenet_v1_075",
+    ("separable", 0.5): "mobilenet_v1_050",
+    ("separable", 0.25): "mobilenet_v1_025",
+    ("shallow", 1.0): "mobilenet_v1_shallow",
+    ("full_conv", 1.0): "mobilenet_v1_full_conv",
+}
+_OTHER_NOTES = {
+    "googlenet": "torchvision's GoogLeNet uses 3x3 instead of 5x5 convs in the '5x5' branches (a known bug kept for its weights) and adds batch norm.",
+    "vgg16": "Conv + fc multiply-adds of torchvision's VGG-16.",
+    "alexnet": "torchvision's AlexNet is the single-tower 'one weird trick' variant (Krizhevsky 2014), not the 2012 two-GPU net.",
+    "squeezenet1_0": "The paper's 1700 M is about twice what fvcore counts for SqueezeNet 1.0 (consistent with 2 FLOPs per multiply-add); "
+    "the paper does not say how it counted.",
+}
+EXCEPTIONS = {("Table 9", "Squeezenet", "mult-adds")}
+
+
+def _source(table: str) -> str:
+    return f"{CITATION}, {table}; course copy: {MOBILENET_SEEDS}"
+
+
+# --- measurements ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MobileNetPoint:
+    """One MobileNetV1 configuration, measured."""
+
+    width_mult: float
+    resolution: int
+    variant: str
+    mmacs: float  # conv + fc multiply-adds, millions (the paper's "Million Mult-Adds")
+    mparams: float
+    fvcore_total_mmacs: float  # fvcore's total, which also counts batch norm and pooling
+    how: str
+
+
+def _builder(variant: str, width_mult: float):
+    from cvcore.models.mobilenet_v1 import mobilenet_v1, mobilenet_v1_full_conv, mobilenet_v1_shallow
+
+    build = {"separable": mobilenet_v1, "shallow": mobilenet_v1_shallow, "full_conv": mobilenet_v1_full_conv}[variant]
+    return functools.partial(build, width_mult=width_mult)
+
+
+@functools.lru_cache(maxsize=64)
+def measure_mobilenet(width_mult: float, resolution: int, variant: str = "separable") -> MobileNetPoint:
+    """Mult-adds and parameters of MobileNetV1 at width ``alpha`` and input ``resolution`` (~1 s on a CPU)."""
+    from cvcore.analysis import analyze_complexity
+    from cvcore.papers.measure import catalogue_complexity, measured_how, weighted_gmacs
+
+    if not 0 < width_mult <= 4 or not 32 <= resolution <= 1024:
+        raise InvalidInputError(
+            f"Width multiplier must be in (0, 4] and resolution in [32, 1024]; got {width_mult}, {resolution}."
+        )
+    name = _CATALOGUE.get((variant, width_mult)) if resolution == 224 else None
+    if name is not None:
+        complexity, precomputed = catalogue_complexity(name)
+        how = measured_how(complexity, precomputed)
+    else:
+        complexity = analyze_complexity(_builder(variant, width_mult)(), (resolution, resolution), device="cpu")
+        how = f"fvcore conv + fc multiply-adds of cvcore's MobileNetV1 ({variant}, alpha {width_mult:g}) at {resolution}x{resolution} (measured now)"
+    return MobileNetPoint(
+        width_mult, resolution, variant, weighted_gmacs(complexity) * 1000, complexity.params / 1e6, complexity.gmacs * 1000, how
+    )
+
+
+def _measure(row: MobileNetRow, quantity: str) -> Measurement:
+    from cvcore.papers.measure import catalogue_complexity, measured_how, weighted_gmacs
+    from cvcore.registry import get_spec
+
+    if quantity == "accuracy":
+        if row.torchvision is None:
+            return Measurement(
+                None,
+                "no trained MobileNetV1 weights (torchvision has V2/V3 only)",
+                "Architecture only: accuracy cannot be measured here.",
+            )
+        spec = get_spec(row.torchvision)
+        acc = spec.metrics["acc@1"]
+        return Measurement(acc.value, f"acc@1 of {spec.weights.ref} ({acc.source})")
+    if row.torchvision is not None:
+        complexity, precomputed = catalogue_complexity(row.torchvision)
+        value = weighted_gmacs(complexity) * 1000 if quantity == "mult-adds" else complexity.params / 1e6
+        how = (
+            measured_how(complexity, precomputed) if quantity == "mult-adds" else f"parameters of torchvision's {row.torchvision}"
+        )
+        return Measurement(round(value, 3), how)
+    point = measure_mobilenet(row.width_mult, row.resolution, row.variant)
+    if quantity == "mult-adds":
+        return Measurement(round(point.mmacs, 2), point.how)
+    return Measurement(round(point.mparams, 3), f"parameters of cvcore's MobileNetV1 ({row.variant}, alpha {row.width_mult:g})")
+
+
+# --- claims ------------------------------------------------------------------------------------
+
+
+def _note(row: MobileNetRow, quantity: str) -> str:
+    if quantity == "accuracy":
+        if row.torchvision:
+            return "Different training recipe (torchvision's weights): side by side, not a reproduction."
+        return ""
+    if row.torchvision:
+        return _OTHER_NOTES[row.torchvision]
+    if quantity == "mult-adds":
+        return "Conv + fc multiply-adds (fvcore's total also counts batch norm, about 2% more)."
+    return "The paper rounds parameters to 0.1 M (0.01 M in Table 9)."
+
+
+def claims() -> tuple[Claim, ...]:
+    rows: list[Claim] = []
+    for row in MOBILENET_TABLES:
+        other = row.torchvision is not None
+        specs = (
+            ("mult-adds", row.mmacs, "million mult-adds", OTHER_MODELS_TOLERANCE if other else MULT_ADDS_TOLERANCE),
+            ("parameters", row.mparams, "million parameters", OTHER_MODELS_TOLERANCE if other else PARAMS_TOLERANCE),
+            ("ImageNet accuracy", row.accuracy, "% top-1", None),
+        )
+        for quantity, value, unit, tolerance in specs:
+            kind = "accuracy" if quantity == "ImageNet accuracy" else quantity
+            rows.append(
+                Claim(KEY, row.table, f"{quantity}, {row.model}", value, unit, _source(row.table),
+                      functools.partial(_measure, row, kind), tolerance, _note(row, kind),
+                      exception=(row.table, row.model, kind) in EXCEPTIONS)
+            )  # fmt: skip
+    return tuple(rows)
+
+
+# --- the explorer: accuracy vs mult-adds, the paper's log-linear trade-off --------------------
+
+
+def tradeoff_points() -> tuple[MobileNetRow, ...]:
+    """The paper's MobileNet points with accuracy and mult-adds (Tables 5-7, 9), one per configuration."""
+    seen, points = set(), []
+    for row in MOBILENET_TABLES:
+        key = (row.width_mult, row.resolution, row.variant)
+        if row.torchvision is None and row.variant == "separable" and key not in seen:
+            seen.add(key)
+            points.append(row)
+    return tuple(points)
+
+
+def tradeoff_fit() -> tuple[float, float]:
+    """Least-squares fit ``accuracy = a + b * log10(mult-adds)`` through :func:`tradeoff_points` (a, b)."""
+    points = tradeoff_points()
+    xs = [math.log10(p.mmacs) for p in points]
+    ys = [p.accuracy for p in points]
+    mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
+    b = sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / sum((x - mx) ** 2 for x in xs)
+    return my - b * mx, b

@@ -1,0 +1,49 @@
+"""Claim-vs-measured rows as :class:`cvcore.formatting.Table` objects (CLI, page, exports)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from cvcore.formatting import Table
+from cvcore.papers.claims import ClaimRow
+from cvcore.papers.registry import PaperEntry, list_papers
+
+COLUMNS = ["paper", "table", "quantity", "claim", "unit", "measured", "delta_pct", "tolerance", "status", "note"]
+LABELS = {"delta_pct": "delta %", "status": "verdict"}
+
+
+def claims_table(rows: Sequence[ClaimRow], caption: str = "") -> Table:
+    records = [
+        {
+            "paper": r.paper,
+            "table": r.table,
+            "quantity": r.quantity,
+            "claim": r.claim,
+            "unit": r.unit,
+            "measured": r.measured,
+            "delta_pct": r.delta_pct,
+            "tolerance": r.tolerance,
+            "status": r.status.value,
+            "note": r.note,
+            "source": r.source,
+            "measured_with": r.measured_with,
+        }
+        for r in rows
+    ]
+    caption = caption or "Paper claims next to what cvlens measures; delta % = (measured - claim) / claim."
+    return Table(records, COLUMNS, LABELS, caption, sources=sorted({r.source for r in rows}))
+
+
+def papers_table(papers: Sequence[PaperEntry] | None = None) -> Table:
+    records = [
+        {
+            "paper": p.key,
+            "title": p.title,
+            "citation": p.citation,
+            "course material": p.course_material,
+            "model": p.model,
+            "link": p.link,
+        }
+        for p in (papers or list_papers())
+    ]
+    return Table(records, caption="Papers whose tables cvlens reproduces: `python -m cvcore papers PAPER`.")
