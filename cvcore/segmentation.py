@@ -132,7 +132,7 @@ class SegmentationResult:
     categories: tuple[str, ...] = field(repr=False)
     classes: list[ClassShare]  # classes present, largest share first
     timings_ms: StageTimings
-    labels: np.ndarray = field(repr=False)  # (H, W) int64 class indices
+    labels: np.ndarray = field(repr=False)  # (H, W) uint16 class indices (ImageNet's 1000 fit; half the memory of int32)
     confidence: np.ndarray = field(repr=False)  # (H, W) float32, softmax probability of the chosen class
     notes: tuple[str, ...] = ()
 
@@ -232,13 +232,19 @@ def segment(
 
     with torch.inference_mode():
         confidence, labels = logits.float().softmax(dim=1).max(dim=1)  # (1, h_out, w_out) each
-        labels = F.interpolate(labels[None].float(), size=(height, width), mode="nearest")[0, 0].to(torch.int64)
+        labels = F.interpolate(labels[None].float(), size=(height, width), mode="nearest")[0, 0].to(torch.int32)
         confidence = F.interpolate(confidence[None], size=(height, width), mode="bilinear", align_corners=False)[0, 0]
-        labels, confidence = labels.cpu().numpy(), confidence.clamp_(0, 1).cpu().numpy()
+        labels, confidence = labels.cpu().numpy().astype(np.uint16), confidence.clamp_(0, 1).cpu().numpy()
     classes = class_shares(labels, confidence, spec.categories)
     done = time.perf_counter()
 
-    notes = [f"Coarse map: the classifier applied at each of {logits.shape[-2]}x{logits.shape[-1]} positions of its last feature map (Long et al. 2015, FCN, Figure 2)."] if coarse else []
+    notes = (
+        [
+            f"Coarse map: the classifier applied at each of {logits.shape[-2]}x{logits.shape[-1]} positions of its last feature map (Long et al. 2015, FCN, Figure 2)."
+        ]
+        if coarse
+        else []
+    )
     if device.type == "cuda":
         notes.append("Run on CUDA under fp16 autocast.")
     return SegmentationResult(
@@ -251,7 +257,9 @@ def segment(
         device=str(device),
         categories=spec.categories,
         classes=classes,
-        timings_ms=StageTimings(decode_ms, 1e3 * (preprocessed - start), 1e3 * (forwarded - preprocessed), 1e3 * (done - forwarded)),
+        timings_ms=StageTimings(
+            decode_ms, 1e3 * (preprocessed - start), 1e3 * (forwarded - preprocessed), 1e3 * (done - forwarded)
+        ),
         labels=labels,
         confidence=confidence.astype(np.float32, copy=False),
         notes=tuple(notes),
@@ -268,7 +276,14 @@ def class_shares(labels: np.ndarray, confidence: np.ndarray, categories: Sequenc
     present = present[np.argsort(-counts[present], kind="stable")]
     total = flat.size
     return [
-        ClassShare(int(k), categories[k], float(counts[k] / total), int(counts[k]), tuple(int(c) for c in palette[k]), float(confidence_sums[k] / counts[k]))
+        ClassShare(
+            int(k),
+            categories[k],
+            float(counts[k] / total),
+            int(counts[k]),
+            tuple(int(c) for c in palette[k]),
+            float(confidence_sums[k] / counts[k]),
+        )
         for k in present
     ]
 
@@ -307,7 +322,13 @@ def _as_rgb_array(image: Image.Image | np.ndarray, size: tuple[int, int]) -> np.
 def legend(result: SegmentationResult) -> list[dict]:
     """One row per class present: name, colour (hex), share in %, mean confidence."""
     return [
-        {"class": c.name, "color": "#{:02x}{:02x}{:02x}".format(*c.color), "share_pct": 100 * c.share, "mean_confidence": c.mean_confidence, "pixels": c.pixels}
+        {
+            "class": c.name,
+            "color": "#{:02x}{:02x}{:02x}".format(*c.color),
+            "share_pct": 100 * c.share,
+            "mean_confidence": c.mean_confidence,
+            "pixels": c.pixels,
+        }
         for c in result.classes
     ]
 
@@ -333,7 +354,9 @@ def disagreement(a: SegmentationResult, b: SegmentationResult) -> Disagreement:
     return Disagreement(a.model, b.model, float(mask.mean()), mask)
 
 
-def disagreement_image(image: Image.Image | np.ndarray, d: Disagreement, color: tuple[int, int, int] = (230, 25, 75)) -> np.ndarray:
+def disagreement_image(
+    image: Image.Image | np.ndarray, d: Disagreement, color: tuple[int, int, int] = (230, 25, 75)
+) -> np.ndarray:
     """(H, W, 3) uint8: the photo in grey, disagreeing pixels in ``color``."""
     photo = _as_rgb_array(image, (d.mask.shape[1], d.mask.shape[0])).astype(np.float32)
     grey = photo.mean(axis=2, keepdims=True).repeat(3, axis=2) * 0.6 + 60
@@ -362,3 +385,17 @@ def label_mask_png(result: SegmentationResult) -> bytes:
         mask = Image.fromarray(result.labels.astype(np.uint16))
     mask.save(buffer, format="PNG")
     return buffer.getvalue()
+
+
+def wipe(before: Image.Image | np.ndarray, after: np.ndarray, position: float) -> np.ndarray:
+    """A before/after picture: ``after`` left of ``position`` (0..1 of the width), ``before`` right of it, a white divider."""
+    if not 0.0 <= position <= 1.0:
+        raise InvalidInputError(f"The divider position must be between 0 and 1, got {position}.")
+    after = np.asarray(after)[..., :3]
+    before = _as_rgb_array(before, (after.shape[1], after.shape[0]))
+    split = round(position * after.shape[1])
+    picture = before.copy()
+    picture[:, :split] = after[:, :split]
+    if 0 < split < after.shape[1]:
+        picture[:, max(split - 1, 0) : split + 1] = 255
+    return picture

@@ -71,7 +71,9 @@ def fit_mask(truth: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     if (width, height) == size:
         return truth
     if abs(width / height - size[0] / size[1]) > 0.01:
-        raise InvalidInputError(f"The mask is {width}x{height} but the photo is {size[0]}x{size[1]}: they do not belong together.")
+        raise InvalidInputError(
+            f"The mask is {width}x{height} but the photo is {size[0]}x{size[1]}: they do not belong together."
+        )
     resized = Image.fromarray(truth.astype(np.int32)).resize(size, Image.Resampling.NEAREST)
     return np.asarray(resized).astype(np.int64)
 
@@ -79,7 +81,9 @@ def fit_mask(truth: np.ndarray, size: tuple[int, int]) -> np.ndarray:
 def score(result: SegmentationResult, truth: np.ndarray) -> SegmentationMetrics:
     """Pixel accuracy, per-class IoU and mIoU of one result against its ground truth."""
     if result.is_coarse:
-        raise InvalidInputError(f"{result.display_name} predicts ImageNet classes, not VOC's; it cannot be scored against a VOC mask.")
+        raise InvalidInputError(
+            f"{result.display_name} predicts ImageNet classes, not VOC's; it cannot be scored against a VOC mask."
+        )
     truth = fit_mask(truth, result.size)
     n = len(result.categories)
     return metrics_from_confusion(confusion_matrix(truth, result.labels, n), result.categories)
@@ -142,7 +146,9 @@ def evaluate(
 ) -> Evaluation:
     """Run ``name`` over a VOC-style folder, accumulating one confusion matrix over all pixels."""
     if is_coarse(name):
-        raise InvalidInputError(f"{name} gives a coarse ImageNet-class map, which cannot be scored against VOC classes; choose a VOC segmenter.")
+        raise InvalidInputError(
+            f"{name} gives a coarse ImageNet-class map, which cannot be scored against VOC classes; choose a VOC segmenter."
+        )
     folder = open_voc(root, split)
     ids = folder.ids[:limit] if limit else folder.ids
     if model is None:

@@ -243,10 +243,14 @@ def _download(spec: ModelSpec, *, progress: bool, reachable: Callable[[str], boo
         _tv_weights(spec).get_state_dict(progress=progress, check_hash=True, weights_only=True, map_location="cpu")
     except RuntimeError as exc:
         if "hash" in str(exc):
-            raise WeightsIntegrityError(f"The download of {spec.weights.file_name} is corrupt ({exc}); nothing was kept. Try again.") from exc
+            raise WeightsIntegrityError(
+                f"The download of {spec.weights.file_name} is corrupt ({exc}); nothing was kept. Try again."
+            ) from exc
         raise
     except (urllib.error.URLError, OSError) as exc:
-        raise WeightsDownloadError(f"Downloading {url} failed ({exc}). Try again, or use `python -m cvcore weights import`.") from exc
+        raise WeightsDownloadError(
+            f"Downloading {url} failed ({exc}). Try again, or use `python -m cvcore weights import`."
+        ) from exc
 
 
 # --- importing (offline) ------------------------------------------------------------------------
@@ -300,7 +304,7 @@ def import_weights(paths: Iterable[str | Path]) -> list[ImportResult]:
         prefix = HASH_PREFIX.search(path.name).group(1)
         if not digest.startswith(prefix):
             raise WeightsIntegrityError(
-                f"{path.name}: its sha256 starts with {digest[:len(prefix)]}, not {prefix} as its name says; "
+                f"{path.name}: its sha256 starts with {digest[: len(prefix)]}, not {prefix} as its name says; "
                 "the file is corrupt or not the original. Download it again."
             )
         checked.append((known[path.name], path, digest))

@@ -40,12 +40,19 @@ ARCH_RECONCILIATION = "architecture.reconciliation"
 ARCH_DIFF = "architecture.diff"
 
 # --- Segmentation page -----------------------------------------------------------
+SEG_SOURCE = "segmentation.source"  # "sample" or "upload"
 SEG_SAMPLE = "segmentation.sample"
 SEG_UPLOADS = "segmentation.uploads"
+SEG_PHOTO = "segmentation.photo"  # which of several uploaded photos is shown
 SEG_MODELS = "segmentation.models"
 SEG_OPACITY = "segmentation.opacity"
-SEG_RESULTS = "segmentation.results"
+SEG_RESULTS = "segmentation.results"  # {(photo digest, model): SegmentationResult | error message}
+SEG_WIPE_MODEL = "segmentation.wipe_model"
+SEG_WIPE = "segmentation.wipe"
+SEG_DIFF_A = "segmentation.diff_a"
+SEG_DIFF_B = "segmentation.diff_b"
 SEG_MASK_UPLOAD = "segmentation.mask_upload"
+SEG_TABLES = "segmentation.tables"  # prefix for table download keys
 
 # --- Saliency page ---------------------------------------------------------------
 SAL_SAMPLE = "saliency.sample"

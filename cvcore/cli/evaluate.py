@@ -10,9 +10,13 @@ from cvcore.formatting import Table, render
 
 
 def register(subparsers) -> None:
-    parser = subparsers.add_parser("evaluate", help="score a segmenter on a VOC-style folder (JPEGImages, SegmentationClass, ImageSets)")
+    parser = subparsers.add_parser(
+        "evaluate", help="score a segmenter on a VOC-style folder (JPEGImages, SegmentationClass, ImageSets)"
+    )
     parser.add_argument("--model", "-m", required=True)
-    parser.add_argument("--data", required=True, metavar="DIR", help="folder with JPEGImages/, SegmentationClass/, ImageSets/Segmentation/")
+    parser.add_argument(
+        "--data", required=True, metavar="DIR", help="folder with JPEGImages/, SegmentationClass/, ImageSets/Segmentation/"
+    )
     parser.add_argument("--split", default="val", help="ImageSets/Segmentation/<split>.txt (default val)")
     parser.add_argument("--limit", type=int, help="only the first N images")
     add_format_argument(parser, ("table", "csv", "json"))
@@ -42,7 +46,22 @@ def run(args: argparse.Namespace) -> int:
         }, indent=2))  # fmt: skip
         return 0
     print(f"{ev.model} on {ev.data} ({ev.split}, {ev.images} images, {m.pixels:,} pixels scored, {ev.seconds:.1f} s)")
-    print(f"pixel accuracy: {100 * m.pixel_accuracy:.2f}%   mIoU: {100 * m.mean_iou:.2f}% (over {len(m.present_classes)} classes present)")
-    rows = [{"class": r["class"], "iou_pct": 100 * r["iou"], "truth_pixels": r["truth_pixels"], "predicted_pixels": r["predicted_pixels"]} for r in m.rows()]
-    print(render(Table(rows, labels={"iou_pct": "IoU (%)", "truth_pixels": "truth px", "predicted_pixels": "predicted px"}), args.format))
+    print(
+        f"pixel accuracy: {100 * m.pixel_accuracy:.2f}%   mIoU: {100 * m.mean_iou:.2f}% (over {len(m.present_classes)} classes present)"
+    )
+    rows = [
+        {
+            "class": r["class"],
+            "iou_pct": 100 * r["iou"],
+            "truth_pixels": r["truth_pixels"],
+            "predicted_pixels": r["predicted_pixels"],
+        }
+        for r in m.rows()
+    ]
+    print(
+        render(
+            Table(rows, labels={"iou_pct": "IoU (%)", "truth_pixels": "truth px", "predicted_pixels": "predicted px"}),
+            args.format,
+        )
+    )
     return 0

@@ -19,7 +19,9 @@ from cvcore.formatting import Table, render
 def register(subparsers) -> None:
     parser = subparsers.add_parser("segment", help="segment a photo with a catalogue model")
     parser.add_argument("image", metavar="IMAGE", help="JPEG, PNG, WebP, BMP, TIFF or GIF")
-    parser.add_argument("--model", "-m", required=True, help="a segmenter (lraspp_mobilenet_v3_large, ...) or efficientnet_lite0/1/2 (coarse map)")
+    parser.add_argument(
+        "--model", "-m", required=True, help="a segmenter (lraspp_mobilenet_v3_large, ...) or efficientnet_lite0/1/2 (coarse map)"
+    )
     parser.add_argument("--out", type=Path, help="write the overlay (photo + class colours) as PNG")
     parser.add_argument("--mask-out", type=Path, help="write the label mask as PNG (pixel value = class index)")
     parser.add_argument("--opacity", type=float, default=0.5, help="overlay opacity, 0..1 (default 0.5)")
@@ -45,7 +47,9 @@ def run(args: argparse.Namespace) -> int:
     if args.format == "json":
         print(json.dumps({"image": str(args.image), **result.summary()}, indent=2))
         return 0
-    rows = [{"class": c.name, "share_pct": 100 * c.share, "mean_confidence": c.mean_confidence} for c in result.classes[: args.top]]
+    rows = [
+        {"class": c.name, "share_pct": 100 * c.share, "mean_confidence": c.mean_confidence} for c in result.classes[: args.top]
+    ]
     t = result.timings_ms
     caption = (
         f"{result.display_name} — {result.kind}. Photo {result.size[0]}x{result.size[1]}, model input "
@@ -53,7 +57,9 @@ def run(args: argparse.Namespace) -> int:
         f"Time (ms): decode {t.decode_ms:.0f}, preprocess {t.preprocess_ms:.0f}, forward {t.forward_ms:.0f}, "
         f"postprocess {t.postprocess_ms:.0f}, total {t.total_ms:.0f}."
     )
-    print(render(Table(rows, labels={"share_pct": "share (%)", "mean_confidence": "mean confidence"}, caption=caption), args.format))
+    print(
+        render(Table(rows, labels={"share_pct": "share (%)", "mean_confidence": "mean confidence"}, caption=caption), args.format)
+    )
     for note in result.notes:
         print(note)
     return 0

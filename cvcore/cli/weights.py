@@ -25,7 +25,9 @@ def register(subparsers) -> None:
 
     fetch = actions.add_parser("fetch", help="download torchvision checkpoints into torch.hub's cache (needs internet)")
     fetch.add_argument("models", nargs="*", metavar="MODEL")
-    fetch.add_argument("--set", dest="set_name", metavar="NAME", help="a named set: defense (every page default), segmentation, all")
+    fetch.add_argument(
+        "--set", dest="set_name", metavar="NAME", help="a named set: defense (every page default), segmentation, all"
+    )
     fetch.add_argument("--no-progress", action="store_true")
     fetch.set_defaults(handler=run_fetch)
 

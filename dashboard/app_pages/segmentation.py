@@ -1,4 +1,266 @@
+"""Segmentation: what FCN, DeepLabV3, LR-ASPP (and a classifier's coarse map) make of a photo.
+
+Widgets -> cvcore.segmentation / cvcore.voc -> display. Results live in session state,
+keyed by photo and model, so a rerun (a slider move, a page switch) recomputes nothing
+and loses nothing. Models come from the process-wide cache and are only read.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+
 import streamlit as st
 
+from cvcore.errors import CvlensError
+from cvcore.formatting import Table
+from cvcore.images import ACCEPTED_EXTENSIONS, decode_image
+from cvcore.registry import get_spec
+from cvcore.samples import list_samples
+from cvcore.segmentation import (
+    COARSE_KIND,
+    DEFAULT_MODELS,
+    SegmentationResult,
+    disagreement,
+    disagreement_image,
+    is_coarse,
+    label_mask_png,
+    legend,
+    model_choices,
+    overlay,
+    png_bytes,
+    segment,
+    wipe,
+)
+from cvcore.voc import read_label_mask, score
+from cvcore.weights import weight_status
+from dashboard import state
+from dashboard.common import cached_model
+from dashboard.export import safe_stem, show_table
+
+MAX_MODELS = 4
+MAX_STORED_RESULTS = 24  # per session; the oldest go first
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def decode(data: bytes) -> tuple:
+    """(RGB image, decode time in ms); raises ImageDecodeError (not cached) for bad uploads."""
+    start = time.perf_counter()
+    decoded = decode_image(data)
+    return decoded.image, 1e3 * (time.perf_counter() - start), decoded.downscaled
+
+
+def model_label(name: str) -> str:
+    spec = get_spec(name)
+    if is_coarse(name):
+        return f"{spec.display_name} — coarse map from a classifier (offline)"
+    return spec.display_name + ("" if weight_status(name).available else " — weights not on this machine")
+
+
+def choose_photos() -> list[tuple[str, bytes]]:
+    """(name, bytes) of the photos to segment: one bundled sample or the user's uploads."""
+    source = st.radio(
+        "Photo", ["sample", "upload"], key=state.SEG_SOURCE, horizontal=True,
+        format_func={"sample": "Bundled sample", "upload": "Upload photos"}.get,
+    )  # fmt: skip
+    if source == "sample":
+        samples = {s.file: s for s in list_samples()}
+        chosen = st.selectbox("Sample photo", list(samples), key=state.SEG_SAMPLE, format_func=lambda f: samples[f].title)
+        st.caption(samples[chosen].credit)
+        return [(chosen, samples[chosen].path.read_bytes())]
+    uploads = st.file_uploader(
+        "Photos (JPEG, PNG, WebP, BMP, TIFF, GIF)",
+        type=list(ACCEPTED_EXTENSIONS),
+        accept_multiple_files=True,
+        key=state.SEG_UPLOADS,
+    )
+    return [(u.name, u.getvalue()) for u in uploads or []]
+
+
+def decode_all(files: list[tuple[str, bytes]]) -> list[tuple[str, str, object, float]]:
+    """(name, digest, image, decode ms) of every photo that decodes; an error message for each that does not."""
+    photos = []
+    for name, data in files:
+        try:
+            image, decode_ms, downscaled = decode(data)
+        except CvlensError as exc:
+            st.error(f"{name}: {exc}")
+            continue
+        if downscaled:
+            st.caption(f"{name} was downscaled to {image.width}x{image.height} for inference.")
+        photos.append((name, hashlib.sha256(data).hexdigest()[:16], image, decode_ms))
+    return photos
+
+
+def run_models(digest: str, image, decode_ms: float, models: list[str]) -> dict[str, SegmentationResult | str]:
+    """Each model's result (or its error message) on one photo, computing only what is not stored yet."""
+    results: dict = st.session_state.setdefault(state.SEG_RESULTS, {})
+    todo = [m for m in models if (digest, m) not in results]
+    if todo:
+        with st.status(f"Running {len(todo)} model(s)…", expanded=True) as status:
+            bar = st.progress(0.0)
+            for i, name in enumerate(todo):
+                status.update(label=f"{get_spec(name).display_name}: loading and running ({i + 1}/{len(todo)})")
+                try:
+                    results[(digest, name)] = segment(image, name, model=cached_model(name), decode_ms=decode_ms)
+                except CvlensError as exc:
+                    results[(digest, name)] = str(exc)  # e.g. WeightsMissingError with the fetch/import command
+                bar.progress((i + 1) / len(todo))
+            status.update(label="Done", state="complete", expanded=False)
+        while len(results) > MAX_STORED_RESULTS:
+            results.pop(next(iter(results)))
+    return {m: results[(digest, m)] for m in models}
+
+
+def show_overlays(image, results: dict, opacity: float) -> None:
+    columns = st.columns(len(results))
+    for column, (name, result) in zip(columns, results.items()):
+        with column:
+            st.markdown(f"**{get_spec(name).display_name}**")
+            if isinstance(result, str):
+                st.error(result)
+                continue
+            st.image(overlay(image, result, opacity), width="stretch")
+            if result.is_coarse:
+                st.warning("Coarse class map from a classifier, not a trained segmenter (FCN paper, Figure 2).", icon="⚠️")
+            top = ", ".join(f"{c.name} {100 * c.share:.0f}%" for c in result.classes[:3])
+            st.caption(f"{result.timings_ms.total_ms:.0f} ms total on {result.device} · {top}")
+
+
+def show_downloads(stem: str, image, results: dict, opacity: float) -> None:
+    for name, result in results.items():
+        if isinstance(result, str):
+            continue
+        base = safe_stem(f"{stem}_{name}")
+        with st.container(horizontal=True):
+            st.download_button(
+                f"{result.display_name}: overlay PNG", png_bytes(overlay(image, result, opacity)), f"{base}_overlay.png",
+                mime="image/png", key=f"{state.SEG_TABLES}.{name}.overlay", on_click="ignore",
+            )  # fmt: skip
+            st.download_button(
+                f"{result.display_name}: label mask PNG", label_mask_png(result), f"{base}_mask.png",
+                mime="image/png", key=f"{state.SEG_TABLES}.{name}.mask", on_click="ignore",
+                help="Pixel value = class index (VOC palette PNG; 16-bit greyscale for ImageNet's 1000 classes).",
+            )  # fmt: skip
+
+
+def show_before_after(image, done: dict, opacity: float) -> None:
+    name = st.selectbox("Model", list(done), key=state.SEG_WIPE_MODEL, format_func=lambda n: done[n].display_name)
+    position = st.slider("Divider (left: segmentation, right: photo)", 0.0, 1.0, 0.5, 0.01, key=state.SEG_WIPE)
+    st.image(wipe(image, overlay(image, done[name], opacity), position), width="stretch")
+
+
+def show_tables(stem: str, done: dict) -> None:
+    timing_rows = [
+        {"model": r.display_name, "kind": r.kind, "device": r.device, **r.timings_ms.as_dict()} for r in done.values()
+    ]  # fmt: skip
+    show_table(
+        Table(timing_rows, caption="Wall-clock time per stage, measured on this machine for this photo (first run of a model includes warm-up)."),
+        f"{stem}_timings", f"{state.SEG_TABLES}.timings",
+    )  # fmt: skip
+    for name, result in done.items():
+        with st.expander(f"{result.display_name}: legend and per-class areas ({len(result.classes)} classes)"):
+            rows = legend(result)
+            table = Table(
+                rows, labels={"share_pct": "share (%)", "mean_confidence": "mean confidence"},
+                caption=f"{result.display_name} ({result.kind}); share of the photo's pixels, mean softmax probability over them.",
+            )  # fmt: skip
+            show_table(
+                table, f"{stem}_{name}_classes", f"{state.SEG_TABLES}.{name}.classes",
+                column_config={"color": st.column_config.TextColumn("colour")},
+            )  # fmt: skip
+            st.markdown(" ".join(f":color[■]{{foreground='{r['color']}'}} {r['class']}" for r in rows[:12]))
+
+
+def show_disagreement(image, done: dict) -> None:
+    names = list(done)
+    if len(names) < 2:
+        st.info("Choose two models that produce results to see where they disagree.")
+        return
+    a = st.selectbox("First model", names, key=state.SEG_DIFF_A, format_func=lambda n: done[n].display_name)
+    b = st.selectbox("Second model", names, index=1, key=state.SEG_DIFF_B, format_func=lambda n: done[n].display_name)
+    try:
+        d = disagreement(done[a], done[b])
+    except CvlensError as exc:
+        st.info(str(exc))
+        return
+    st.metric("Pixels labelled differently", f"{100 * d.fraction:.1f}%")
+    st.image(disagreement_image(image, d), caption="Red: the two models disagree; grey: they agree.", width="stretch")
+
+
+def show_ground_truth(done: dict) -> None:
+    mask_file = st.file_uploader("Ground-truth mask (VOC palette PNG of this photo)", type=["png"], key=state.SEG_MASK_UPLOAD)
+    scorable = {n: r for n, r in done.items() if not r.is_coarse}
+    if mask_file is None:
+        return
+    if not scorable:
+        st.info("Ground truth can only score the VOC segmenters; none of the chosen ones has a result.")
+        return
+    rows = []
+    for result in scorable.values():
+        try:
+            m = score(result, read_label_mask(mask_file.getvalue(), len(result.categories)))
+        except CvlensError as exc:
+            st.error(str(exc))
+            return
+        rows.append({"model": result.display_name, "pixel_acc_pct": 100 * m.pixel_accuracy, "miou_pct": 100 * m.mean_iou,
+                     **{f"IoU {k}": 100 * v for k, v in m.per_class_iou.items() if v == v}})  # fmt: skip
+    show_table(
+        Table(rows, labels={"pixel_acc_pct": "pixel acc (%)", "miou_pct": "mIoU (%)"},
+              caption="Measured against the uploaded mask; border pixels (255) ignored; mIoU over classes in the mask or the prediction."),
+        "ground_truth_scores", f"{state.SEG_TABLES}.ground_truth",
+    )  # fmt: skip
+
+
+# --- page ---------------------------------------------------------------------------------
+
 st.title("Segmentation")
-st.info("This page is being built.")
+st.caption(
+    "Label every pixel of a photo with torchvision's segmenters (FCN, DeepLabV3, LR-ASPP; 20 PASCAL VOC classes) "
+    "or, with no download at all, with the FCN paper's trick applied to EfficientNet-Lite: its classifier run at "
+    "every position of the last feature map — a coarse class map from a classifier, not a trained segmenter."
+)
+
+files = choose_photos()
+choices = model_choices()
+models = st.multiselect(
+    f"Models (up to {MAX_MODELS})", choices, default=[m for m in DEFAULT_MODELS if m in choices],
+    max_selections=MAX_MODELS, key=state.SEG_MODELS, format_func=model_label,
+)  # fmt: skip
+opacity = st.slider("Overlay opacity", 0.0, 1.0, 0.5, 0.05, key=state.SEG_OPACITY)
+
+photos = decode_all(files)
+if not files:
+    st.info("Upload one or more photos, or pick a bundled sample.")
+elif not photos:
+    st.warning("None of the uploaded files could be read; fix or replace them above.")
+elif not models:
+    st.info("Choose at least one model.")
+else:
+    if len(photos) > 1:
+        index = st.selectbox("Photo shown", range(len(photos)), key=state.SEG_PHOTO, format_func=lambda i: photos[i][0])
+    else:
+        index = 0
+    photo_name, digest, image, decode_ms = photos[index]
+    results = run_models(digest, image, decode_ms, models)
+    done = {n: r for n, r in results.items() if not isinstance(r, str)}
+    stem = photo_name.rsplit(".", 1)[0]
+
+    show_overlays(image, results, opacity)
+    if any(r.kind == COARSE_KIND for r in done.values()):
+        st.caption(
+            "Coarse maps: ImageNet's 1000 classes, one prediction per 32x32 block of the resized photo (Long et al. 2015)."
+        )
+    if done:
+        show_downloads(stem, image, results, opacity)
+        before_after, tables, compare, truth = st.tabs(
+            ["Before / after", "Legend, areas and time", "Disagreement", "Ground truth"]
+        )
+        with before_after:
+            show_before_after(image, done, opacity)
+        with tables:
+            show_tables(stem, done)
+        with compare:
+            show_disagreement(image, done)
+        with truth:
+            show_ground_truth(done)

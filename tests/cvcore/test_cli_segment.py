@@ -25,7 +25,20 @@ def torch_home(tmp_path, monkeypatch):
 def test_segment_json_and_files(tmp_path, capsys):
     overlay, mask = tmp_path / "overlay.png", tmp_path / "mask.png"
     photo = get_sample("chelsea").path
-    code = main(["segment", str(photo), "--model", "efficientnet_lite0", "--out", str(overlay), "--mask-out", str(mask), "--format", "json"])
+    code = main(
+        [
+            "segment",
+            str(photo),
+            "--model",
+            "efficientnet_lite0",
+            "--out",
+            str(overlay),
+            "--mask-out",
+            str(mask),
+            "--format",
+            "json",
+        ]
+    )
     out, err = capsys.readouterr()
     assert code == 0, err
     data = json.loads(out)

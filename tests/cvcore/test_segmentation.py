@@ -26,6 +26,7 @@ from cvcore.segmentation import (
     overlay,
     segment,
     voc_palette,
+    wipe,
 )
 from cvcore.weights import load_model
 
@@ -178,7 +179,12 @@ def test_disagreement_between_two_results(small_photo, lraspp_random, coarse_cat
 
 def test_shared_model_gives_serial_results_from_four_threads(cat_photo, lite0):
     """One cached instance serves every browser session: concurrent calls must not interfere."""
-    photos = [cat_photo, cat_photo.transpose(Image.Transpose.FLIP_LEFT_RIGHT), cat_photo.resize((300, 200)), cat_photo.rotate(90, expand=True)]
+    photos = [
+        cat_photo,
+        cat_photo.transpose(Image.Transpose.FLIP_LEFT_RIGHT),
+        cat_photo.resize((300, 200)),
+        cat_photo.rotate(90, expand=True),
+    ]
     serial = [segment(p, "efficientnet_lite0", model=lite0, coarse_short_side=160) for p in photos]
     parallel: list = [None] * 4
     errors: list = []
@@ -199,3 +205,14 @@ def test_shared_model_gives_serial_results_from_four_threads(cat_photo, lite0):
         assert np.array_equal(s.labels, p.labels)
         np.testing.assert_allclose(s.confidence, p.confidence, atol=1e-5)
     assert not lite0.training and all(not m._forward_hooks for m in lite0.modules())
+
+
+def test_wipe_puts_after_left_and_before_right(coarse_cat, cat_photo):
+    after = overlay(cat_photo, coarse_cat, 1.0)
+    photo = np.asarray(cat_photo)
+    picture = wipe(cat_photo, after, 0.5)
+    split = round(0.5 * photo.shape[1])
+    assert np.array_equal(picture[:, : split - 1], after[:, : split - 1])
+    assert np.array_equal(picture[:, split + 1 :], photo[:, split + 1 :])
+    assert (picture[:, split] == 255).all()
+    assert np.array_equal(wipe(cat_photo, after, 0.0), photo) and np.array_equal(wipe(cat_photo, after, 1.0), after)

@@ -72,7 +72,9 @@ def make_voc(root, count=2, size=(40, 30)) -> list[np.ndarray]:
     (root / "ImageSets" / "Segmentation").mkdir(parents=True)
     masks = []
     for i in range(count):
-        Image.fromarray(rng.integers(0, 255, size=(size[1], size[0], 3), dtype=np.uint8)).save(root / "JPEGImages" / f"img{i}.jpg")
+        Image.fromarray(rng.integers(0, 255, size=(size[1], size[0], 3), dtype=np.uint8)).save(
+            root / "JPEGImages" / f"img{i}.jpg"
+        )
         mask = rng.integers(0, 3, size=(size[1], size[0]))
         (root / "SegmentationClass" / f"img{i}.png").write_bytes(palette_png(mask))
         masks.append(mask)
@@ -95,7 +97,9 @@ def test_evaluate_accumulates_one_confusion_over_the_folder(tmp_path):
     ev = evaluate(LRASPP, tmp_path, model=model, progress=lambda done, total: seen.append((done, total)))
     assert seen == [(1, 2), (2, 2)] and ev.images == 2
     confusion = sum(
-        confusion_matrix(mask, segment(Image.open(tmp_path / "JPEGImages" / f"img{i}.jpg").convert("RGB"), LRASPP, model=model).labels, 21)
+        confusion_matrix(
+            mask, segment(Image.open(tmp_path / "JPEGImages" / f"img{i}.jpg").convert("RGB"), LRASPP, model=model).labels, 21
+        )
         for i, mask in enumerate(masks)
     )
     expected = metrics_from_confusion(confusion)

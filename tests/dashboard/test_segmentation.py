@@ -1,0 +1,117 @@
+"""Segmentation page: a sample with the offline coarse map, missing weights, hostile uploads, ground truth.
+
+TORCH_HOME points at an empty temporary folder, so which weights are "here" does not
+depend on the machine; one test writes a random-init LR-ASPP checkpoint there under the
+file name torchvision expects.
+"""
+
+import hashlib
+import io
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from cvcore.registry import build_model, get_spec
+from cvcore.samples import get_sample
+from cvcore.segmentation import SegmentationResult, voc_palette
+from cvcore.weights import checkpoint_dir
+from dashboard import state
+from dashboard.common import cached_model
+
+PAGE = "app_pages/segmentation.py"
+LITE = "efficientnet_lite0"
+LRASPP = "lraspp_mobilenet_v3_large"
+
+
+@pytest.fixture(autouse=True)
+def empty_torch_home(tmp_path, monkeypatch):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    monkeypatch.setattr(torch.hub, "_hub_dir", None)
+    yield
+    cached_model.clear()  # a random-init model must not outlive its test
+
+
+def results_of(at) -> dict:
+    return at.session_state[state.SEG_RESULTS]
+
+
+def test_sample_runs_offline_and_missing_weights_show_the_command(page_app):
+    at = page_app(PAGE)
+    assert not at.exception
+    assert any("not a trained segmenter" in w.value for w in at.warning)
+    missing = [e.value for e in at.error]
+    assert len(missing) == 3  # LR-ASPP, FCN, DeepLabV3 have no weights in the empty cache
+    assert all("python -m cvcore weights fetch" in m and "weights import" in m for m in missing)
+    assert any("deeplabv3_resnet50_coco-cd0a2569.pth" in m for m in missing)
+    coarse = next(r for (_, name), r in results_of(at).items() if name == LITE)
+    assert coarse.classes[0].name in {"tabby", "tiger cat", "Egyptian cat"}
+    labels = [b.proto.label for b in at.get("download_button")]
+    assert (
+        "EfficientNet-Lite0 (coarse map): overlay PNG" in labels and "EfficientNet-Lite0 (coarse map): label mask PNG" in labels
+    )
+    # Results survive a rerun: moving the slider recomputes nothing.
+    before = dict(results_of(at))
+    at.slider(key=state.SEG_OPACITY).set_value(0.8).run()
+    assert not at.exception and all(results_of(at)[k] is v for k, v in before.items())
+
+
+def test_hostile_upload_shows_an_error_and_the_good_photo_still_runs(page_app):
+    at = page_app(PAGE)
+    at.multiselect(key=state.SEG_MODELS).set_value([LITE])
+    at.radio(key=state.SEG_SOURCE).set_value("upload").run()
+    assert not at.exception
+    buffer = io.BytesIO()
+    Image.open(get_sample("chelsea").path).transpose(Image.Transpose.FLIP_LEFT_RIGHT).save(buffer, format="JPEG")
+    cat = buffer.getvalue()
+    at.file_uploader(key=state.SEG_UPLOADS).set_value(
+        [("bad.png", b"not an image", "image/png"), ("cat.jpg", cat, "image/jpeg")]
+    ).run()
+    assert not at.exception
+    assert any(e.value.startswith("bad.png: This file is not an image") for e in at.error)
+    result = results_of(at)[(hashlib.sha256(cat).hexdigest()[:16], LITE)]
+    assert result.size == Image.open(io.BytesIO(cat)).size and result.classes[0].name in {"tabby", "tiger cat", "Egyptian cat"}
+    # Only the hostile file: a message, no crash, and the page still responds.
+    at.file_uploader(key=state.SEG_UPLOADS).set_value([("empty.jpg", b"", "image/jpeg")]).run()
+    assert not at.exception and any("empty" in e.value for e in at.error)
+    at.slider(key=state.SEG_OPACITY).set_value(0.3).run()
+    assert not at.exception
+
+
+def write_random_checkpoint(name: str) -> None:
+    torch.manual_seed(0)
+    path = checkpoint_dir() / get_spec(name).weights.file_name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(build_model(name).state_dict(), path)
+
+
+def voc_mask_png(width: int, height: int) -> bytes:
+    labels = np.zeros((height, width), dtype=np.uint8)
+    labels[height // 4 : 3 * height // 4, width // 4 : 3 * width // 4] = 8  # a "cat" box
+    image = Image.fromarray(labels, mode="P")
+    image.putpalette(voc_palette(256).reshape(-1).tolist())
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def test_cached_segmenter_overlay_disagreement_and_ground_truth(page_app):
+    write_random_checkpoint(LRASPP)
+    at = page_app(PAGE)
+    at.multiselect(key=state.SEG_MODELS).set_value([LRASPP, LITE]).run()
+    assert not at.exception and not at.error
+    current = {name: r for (_, name), r in results_of(at).items()}
+    assert isinstance(current[LRASPP], SegmentationResult) and current[LRASPP].labels.shape == current[LITE].labels.shape
+    assert isinstance(current["fcn_resnet50"], str)  # from the first run with the defaults: weights missing
+    # Different label sets (VOC vs ImageNet): the disagreement tab explains instead of failing.
+    assert any("different label sets" in i.value for i in at.info)
+    width, height = Image.open(get_sample("chelsea").path).size
+    at.file_uploader(key=state.SEG_MASK_UPLOAD).set_value(("truth.png", voc_mask_png(width, height), "image/png")).run()
+    assert not at.exception and not at.error
+    scores = at.dataframe[-1].value
+    assert list(scores["model"]) == ["LR-ASPP-MobileNet-v3-large"]
+    assert 0 <= scores["pixel acc (%)"][0] <= 100
+    # A mask that does not belong to the photo: a message, not a crash.
+    at.file_uploader(key=state.SEG_MASK_UPLOAD).set_value(("wrong.png", voc_mask_png(50, 50), "image/png")).run()
+    assert not at.exception and any("do not belong together" in e.value for e in at.error)
