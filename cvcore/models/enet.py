@@ -104,7 +104,10 @@ class Bottleneck(nn.Module):
             main, out_indices = F.max_pool2d(x, 2, 2, return_indices=True)
             main = F.pad(main, (0, 0, 0, 0, 0, self.pad_channels))  # zero maps to match the channel count
         elif self.kind is Kind.UPSAMPLING:
-            main = F.max_unpool2d(self.shortcut(x), indices, 2, 2)
+            main = self.shortcut(x)
+            # aten op with an explicit int size: F.max_unpool2d's own size check breaks jit
+            # tracing (fvcore), since traced sizes are tensors.
+            main = torch.ops.aten.max_unpool2d(main, indices, [2 * main.shape[-2], 2 * main.shape[-1]])
         return self.act(main + self.branch(x)), out_indices
 
 
