@@ -1,0 +1,157 @@
+"""How fast the Models and Compare pages render: first render after a (cold) start, and warm renders.
+
+Goals (issue 3): warm render under 1 s, first render after server start under 5 s, on
+2 CPU cores. Two measurements:
+
+- ``apptest`` (always): each page in a fresh Python process, so torch, cvcore and the
+  catalogue are imported by the first run exactly as after ``streamlit run`` starts;
+  the first ``AppTest.run()`` is the first render, later runs are warm reruns.
+- ``browser`` (when /usr/bin/chromium exists): ``streamlit run`` on a free port, then
+  headless Chromium opens the page and waits until the page's main element is drawn and
+  the script has finished. The first load follows the server start; reloads are warm
+  (they include the browser loading Streamlit's JavaScript, so they are an upper bound).
+
+Run from the repository root:  python benchmarks/dashboard_render.py [--repeats 5] [--no-browser]
+It prints the figures and whether the goals are met; it is not a test. The machine's load
+average is printed too: on a shared machine wall-clock times stretch with the load, so
+the first render's CPU time is reported as well (the first render is mostly the
+single-threaded import of torch and torchvision).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+PAGES = {"models": "app_pages/models.py", "compare": "app_pages/compare.py"}
+# What "drawn" means in the browser: the catalogue's table, the chart's points.
+READY_SELECTORS = {"models": '[data-testid="stDataFrame"]', "compare": ".js-plotly-plot .scatterlayer .trace path.point"}
+WARM_GOAL_S = 1.0
+FIRST_GOAL_S = 5.0
+
+_CHILD = """
+import json, statistics, sys, time
+sys.path.insert(0, {root!r})
+from streamlit.testing.v1 import AppTest  # streamlit itself is loaded before the server starts
+start, cpu_start = time.perf_counter(), time.process_time()
+at = AppTest.from_file({app!r}, default_timeout=300).switch_page({page!r}).run()
+first, first_cpu = time.perf_counter() - start, time.process_time() - cpu_start
+assert not at.exception, [e.message for e in at.exception]
+warm = []
+for _ in range({repeats}):
+    start = time.perf_counter()
+    at.run()
+    warm.append(time.perf_counter() - start)
+print(json.dumps({{"first_s": first, "first_cpu_s": first_cpu, "warm_s": warm}}))
+"""
+
+
+def apptest_timings(page: str, repeats: int) -> dict:
+    code = _CHILD.format(root=str(ROOT), app=str(ROOT / "dashboard" / "app.py"), page=PAGES[page], repeats=repeats)
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def browser_timings(pages: list[str], repeats: int) -> dict:
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    from tests.dashboard.conftest import free_port, wait_for_health
+
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    command = [
+        sys.executable, "-m", "streamlit", "run", str(ROOT / "dashboard" / "app.py"), "--server.address", "127.0.0.1",
+        "--server.port", str(port), "--server.headless", "true", "--browser.gatherUsageStats", "false",
+    ]  # fmt: skip
+    start = time.perf_counter()
+    server = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    options = webdriver.ChromeOptions()
+    options.binary_location = "/usr/bin/chromium"
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--window-size=1600,1200"):
+        options.add_argument(flag)
+    driver = None
+    try:
+        wait_for_health(url, server)
+        results: dict = {"server_start_s": time.perf_counter() - start}
+        driver = webdriver.Chrome(options=options, service=Service("/usr/bin/chromedriver"))
+
+        def load(page: str) -> float:
+            t0 = time.perf_counter()
+            driver.get(f"{url}/{page}")
+            WebDriverWait(driver, 300, poll_frequency=0.05).until(
+                lambda d: d.find_elements(By.CSS_SELECTOR, READY_SELECTORS[page])
+            )
+            WebDriverWait(driver, 300, poll_frequency=0.05).until(
+                lambda d: (
+                    "Running" not in " ".join(e.text for e in d.find_elements(By.CSS_SELECTOR, '[data-testid="stStatusWidget"]'))
+                )
+            )
+            return time.perf_counter() - t0
+
+        for page in pages:
+            first = load(page)
+            results[page] = {"first_s": first, "warm_s": [load(page) for _ in range(repeats)]}
+        return results
+    finally:
+        if driver is not None:
+            driver.quit()
+        server.terminate()
+        server.wait(timeout=20)
+
+
+def verdict(value: float, goal: float) -> str:
+    return f"{value:6.2f} s  (goal < {goal:g} s: {'met' if value < goal else 'NOT met'})"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--repeats", type=int, default=5, help="warm renders per page (median reported)")
+    parser.add_argument("--no-browser", action="store_true", help="skip the Chromium measurement")
+    args = parser.parse_args()
+
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    load1, load5, _ = os.getloadavg()
+    print(f"Machine: {cores} CPU cores available, load average {load1:.1f} (1 min) / {load5:.1f} (5 min)")
+    from cvcore.analysis.precomputed import _summary
+
+    print(f"Precomputed analysis: {len(_summary()['models'])} models in assets/analysis.json\n")
+
+    met = True
+    print("AppTest (fresh process per page; first = first render after start, warm = median rerun)")
+    for page in PAGES:
+        t = apptest_timings(page, args.repeats)
+        warm = statistics.median(t["warm_s"])
+        met &= t["first_s"] < FIRST_GOAL_S and warm < WARM_GOAL_S
+        print(f"  {page:8s} first {verdict(t['first_s'], FIRST_GOAL_S)}   warm {verdict(warm, WARM_GOAL_S)}")
+        print(f"  {'':8s} first render used {t['first_cpu_s']:.2f} s of CPU (what it would take on an idle core)")
+
+    if not args.no_browser and Path("/usr/bin/chromium").exists():
+        print("\nBrowser (streamlit run + headless Chromium; page load until drawn and the script finished)")
+        b = browser_timings(list(PAGES), args.repeats)
+        print(f"  server start until /_stcore/health answers: {b['server_start_s']:.2f} s")
+        for page in PAGES:
+            warm = statistics.median(b[page]["warm_s"])
+            print(
+                f"  {page:8s} first {verdict(b[page]['first_s'], FIRST_GOAL_S)}   warm reload {warm:6.2f} s (includes the browser's page load)"
+            )
+    elif not args.no_browser:
+        print("\nBrowser measurement skipped: /usr/bin/chromium not found.")
+
+    print(f"\nAppTest goals {'met' if met else 'NOT met'} on this machine at this load.")
+    return 0 if met else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
