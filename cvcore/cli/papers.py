@@ -1,5 +1,43 @@
-"""Placeholder: this subcommand's owner replaces this module."""
+"""`python -m cvcore papers [PAPER]`: each paper's tables, the claim next to what cvlens measures.
+
+Without PAPER: the list of papers. ``all``: every paper's rows. Measuring takes seconds the
+first time (fvcore on the MobileNet variants the precomputed store does not cover).
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from cvcore.cli import add_format_argument
+from cvcore.formatting import render, to_json
 
 
 def register(subparsers) -> None:
-    pass
+    from cvcore.papers.registry import PAPERS
+
+    parser = subparsers.add_parser("papers", help="papers' tables: claim vs measured, with deltas and explanations")
+    parser.add_argument("paper", nargs="?", help=f"one of {', '.join(PAPERS)}, or 'all' (default: list the papers)")
+    parser.add_argument("--table", help="only this table of the paper, e.g. 'Table 6'")
+    add_format_argument(parser, ("table", "csv", "json", "latex"))
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from cvcore.papers.registry import all_rows, get_paper, paper_rows, status_counts
+    from cvcore.papers.tables import claims_table, papers_table
+
+    if args.paper is None:
+        print(render(papers_table(), args.format))
+        return 0
+    rows = all_rows() if args.paper == "all" else paper_rows(get_paper(args.paper).key)
+    if args.table:
+        rows = tuple(r for r in rows if r.table.lower() == args.table.lower())
+    if args.format == "json":
+        print(to_json(list(rows)))
+        return 0
+    counts = ", ".join(f"{n} {status}" for status, n in status_counts(rows).items())
+    title = "All papers" if args.paper == "all" else get_paper(args.paper).citation
+    print(
+        render(claims_table(rows, f"{title}: {len(rows)} claims ({counts}). delta % = (measured - claim) / claim."), args.format)
+    )
+    return 0

@@ -1,0 +1,45 @@
+"""`python -m cvcore papers`: listing, one paper's rows as JSON with the documented fields, errors."""
+
+import json
+
+from cvcore.cli import main
+
+FIELDS = {
+    "paper",
+    "table",
+    "quantity",
+    "claim",
+    "unit",
+    "source",
+    "measured",
+    "delta_pct",
+    "tolerance",
+    "within_tolerance",
+    "status",
+    "note",
+}
+
+
+def test_lists_papers_without_an_argument(capsys):
+    assert main(["papers"]) == 0
+    out = capsys.readouterr().out
+    for key in ("resnet", "mobilenet", "enet", "dilated", "lectures"):
+        assert key in out
+
+
+def test_json_rows_have_the_fields(capsys):
+    assert main(["papers", "dilated", "--format", "json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert len(rows) == 8 and all(FIELDS <= set(r) for r in rows)
+    assert rows[-1]["claim"] == rows[-1]["measured"] == "67x67" and rows[-1]["within_tolerance"] is True
+
+
+def test_latex_and_table_filter(capsys):
+    assert main(["papers", "lectures", "--format", "latex", "--table", "lecture slide"]) == 0
+    out = capsys.readouterr().out
+    assert r"\begin{tabular}" in out and "AlexNet" in out and "Sources:" in out
+
+
+def test_unknown_paper_is_a_clear_error(capsys):
+    assert main(["papers", "nope"]) == 2
+    assert "Unknown paper 'nope'" in capsys.readouterr().err
