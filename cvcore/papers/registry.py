@@ -64,3 +64,33 @@ def all_rows() -> tuple[ClaimRow, ...]:
 
 def status_counts(rows: tuple[ClaimRow, ...]) -> dict[str, int]:
     return {s.value: sum(r.status is s for r in rows) for s in Status if any(r.status is s for r in rows)}
+
+
+@dataclass(frozen=True)
+class PaperLayers:
+    """The per-layer table that goes with a paper (cvcore.analysis.LayerRow rows)."""
+
+    model: str  # catalogue name, or a description for modules outside the catalogue
+    input_size: tuple[int, int]
+    rows: tuple  # LayerRow
+    precomputed: bool
+
+
+def paper_layers(key: str, compute: bool = True) -> PaperLayers | None:
+    """Per-layer table of the paper's model: stored when available, else traced now (``compute``), else None."""
+    from cvcore.analysis import analyze_layers, load_precomputed_layers
+    from cvcore.registry import get_spec
+
+    entry = get_paper(key)
+    if entry.model is None:  # Yu & Koltun's context network is not a catalogue model (its input is C score maps)
+        from cvcore.papers.dilated import INPUT_SIZE, ContextNetwork
+
+        rows = analyze_layers(ContextNetwork(channels=3), INPUT_SIZE, device="cpu")
+        return PaperLayers("context network (C = 3)", INPUT_SIZE, tuple(rows), False)
+    size = get_spec(entry.model).input_size
+    stored = load_precomputed_layers(entry.model)
+    if stored is not None:
+        return PaperLayers(entry.model, size, tuple(stored), True)
+    if not compute:
+        return None
+    return PaperLayers(entry.model, size, tuple(analyze_layers(entry.model, device="cpu")), False)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from cvcore.formatting import Table
+from cvcore.formatting import Table, format_cell
 from cvcore.papers.claims import ClaimRow
 from cvcore.papers.registry import PaperEntry, list_papers
 
@@ -12,15 +12,21 @@ COLUMNS = ["paper", "table", "quantity", "claim", "unit", "measured", "delta_pct
 LABELS = {"delta_pct": "delta %", "status": "verdict"}
 
 
-def claims_table(rows: Sequence[ClaimRow], caption: str = "") -> Table:
+def _text(value) -> str:
+    return "—" if value is None else format_cell(value)
+
+
+def claims_table(rows: Sequence[ClaimRow], caption: str = "", as_text: bool = False) -> Table:
+    """One record per claim; ``as_text`` renders claim and measured as text (tables mixing sizes and numbers)."""
+    show = _text if as_text else (lambda v: v)
     records = [
         {
             "paper": r.paper,
             "table": r.table,
             "quantity": r.quantity,
-            "claim": r.claim,
+            "claim": show(r.claim),
             "unit": r.unit,
-            "measured": r.measured,
+            "measured": show(r.measured),
             "delta_pct": r.delta_pct,
             "tolerance": r.tolerance,
             "status": r.status.value,

@@ -1,4 +1,175 @@
+"""Papers: each paper's tables, the claim next to what cvlens measures, with the delta and the reason.
+
+All numbers come from ``cvcore.papers`` (the same rows as ``python -m cvcore papers PAPER``);
+MobileNet gets an explorer: width multiplier and resolution -> measured mult-adds and
+parameters, drawn against the paper's accuracy vs mult-adds points.
+"""
+
+import math
+
+import plotly.graph_objects as go
 import streamlit as st
 
+from cvcore.analysis.tables import layer_table
+from cvcore.papers.claims import Status
+from cvcore.papers.mobilenet import CITATION as MOBILENET_CITATION
+from cvcore.papers.mobilenet import measure_mobilenet, tradeoff_fit, tradeoff_points
+from cvcore.papers.published import MOBILENET_SEEDS
+from cvcore.papers.registry import PAPERS, get_paper, paper_layers, paper_rows, status_counts
+from cvcore.papers.tables import claims_table
+from dashboard import state
+from dashboard.common import user_errors
+from dashboard.export import download_table, show_figure, show_table
+
+WIDTHS = (0.25, 0.5, 0.75, 1.0)
+RESOLUTION_RANGE = (96, 320, 16)  # min, max, step; the paper's 128..224 inside
+TRADEOFF_SOURCES = (f"{MOBILENET_CITATION}, Tables 5-7 and 9 (accuracy, mult-adds); course copy: {MOBILENET_SEEDS}",)
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def cached_rows(key: str):
+    return paper_rows(key)
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def cached_point(width_mult: float, resolution: int):
+    return measure_mobilenet(width_mult, resolution)
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def cached_layers(key: str, compute: bool):
+    return paper_layers(key, compute=compute)
+
+
+def show_claims(key: str) -> None:
+    with st.spinner("Measuring the paper's models (fvcore; a few seconds the first time)…"):
+        rows = cached_rows(key)
+    counts = status_counts(rows)
+    with st.container(horizontal=True):
+        for status in Status:
+            if status.value in counts:
+                st.metric(status.value.capitalize(), counts[status.value])
+    if Status.OUTSIDE.value in counts:
+        st.error("Some measurements are outside their tolerance without an explanation: see the rows marked OUTSIDE.")
+    exceptions = [r for r in rows if r.status is Status.EXCEPTION]
+    if exceptions:
+        st.warning("**Explained exceptions**\n\n" + "\n".join(f"- *{r.table}, {r.quantity}*: {r.note}" for r in exceptions))
+    tables = list(dict.fromkeys(r.table for r in rows))
+    for i, table in enumerate(tables):
+        in_table = [r for r in rows if r.table == table]
+        st.subheader(table)
+        caption = f"{get_paper(key).citation}, {table}: the paper's claim and cvlens' measurement (delta % = (measured - claim) / claim)."
+        show_table(
+            claims_table(in_table, caption, as_text=True),
+            file_stem=f"{key}_{table}",
+            key=f"{state.PAPERS_TABLE}.{i}",
+            column_config={"delta %": st.column_config.NumberColumn(format="%.2f")},
+        )
+        with st.expander("How each value was measured"):
+            st.dataframe(
+                [{"quantity": r.quantity, "measured with": r.measured_with, "source": r.source} for r in in_table],
+                hide_index=True,
+            )
+    st.caption("Every row of this paper in one file:")
+    download_table(claims_table(rows), file_stem=f"{key}_claims", key=state.PAPERS_ALL)
+
+
+def tradeoff_figure(point) -> go.Figure:
+    points = tradeoff_points()
+    a, b = tradeoff_fit()
+    xs = [p.mmacs for p in points]
+    fig = go.Figure()
+    fig.add_scatter(
+        x=xs,
+        y=[p.accuracy for p in points],
+        mode="markers+text",
+        text=[f"{p.model} ({p.table})" for p in points],
+        textposition="top center",
+        name="paper (ImageNet top-1)",
+    )
+    span = [min(xs + [point.mmacs]) * 0.8, max(xs + [point.mmacs]) * 1.2]
+    fig.add_scatter(
+        x=span,
+        y=[a + b * math.log10(x) for x in span],
+        mode="lines",
+        line={"dash": "dot"},
+        name="log-linear fit to the paper's points",
+    )
+    fig.add_vline(x=point.mmacs, line={"color": "crimson"})
+    fig.add_annotation(
+        x=math.log10(point.mmacs),
+        y=max(p.accuracy for p in points) + 2,
+        text=f"α={point.width_mult:g}, {point.resolution}px",
+        showarrow=False,
+    )
+    fig.update_xaxes(type="log", title="million mult-adds (log scale)")
+    fig.update_yaxes(title="ImageNet top-1 accuracy (%)")
+    fig.update_layout(height=480, margin={"t": 30})
+    return fig
+
+
+def show_explorer() -> None:
+    st.subheader("Explorer: width multiplier α and resolution ρ")
+    st.caption(
+        "Mult-adds and parameters are measured now on cvcore's MobileNetV1 (fvcore, conv + fc, as the paper counts). "
+        "Accuracy cannot be measured here (no trained MobileNetV1 weights): the points are the paper's."
+    )
+    st.session_state.setdefault(state.PAPERS_WIDTH, 1.0)
+    st.session_state.setdefault(state.PAPERS_RESOLUTION, 224)
+    with st.container(horizontal=True):
+        width = st.select_slider("Width multiplier α", WIDTHS, key=state.PAPERS_WIDTH)
+        low, high, step = RESOLUTION_RANGE
+        resolution = st.slider("Input resolution (px)", low, high, step=step, key=state.PAPERS_RESOLUTION)
+    point = None
+    with user_errors(), st.spinner("Counting multiply-adds…"):
+        point = cached_point(float(width), int(resolution))
+    if point is None:
+        return
+    a, b = tradeoff_fit()
+    with st.container(horizontal=True):
+        st.metric("GMACs (conv + fc)", f"{point.mmacs / 1000:.3f}")
+        st.metric("Million mult-adds", f"{point.mmacs:.1f}")
+        st.metric("Parameters", f"{point.mparams:.2f} M")
+        st.metric("fvcore total GMACs", f"{point.fvcore_total_mmacs / 1000:.3f}", help="Also counts batch norm and pooling.")
+    st.caption(
+        f"On the paper's log-linear trend, {point.mmacs:.0f} M mult-adds sits at about "
+        f"{a + b * math.log10(point.mmacs):.1f}% top-1 — read off the fitted line, not a measurement."
+    )
+    show_figure(
+        tradeoff_figure(point),
+        file_stem=f"mobilenet_tradeoff_{width:g}_{resolution}",
+        caption=f"MobileNet accuracy vs mult-adds; the red line is alpha {width:g} at {resolution}px, measured with fvcore on cvcore's MobileNetV1.",
+        key=state.PAPERS_TRADEOFF,
+        sources=TRADEOFF_SOURCES,
+    )
+
+
+def show_layers(key: str) -> None:
+    layers = cached_layers(key, False)
+    if layers is None:
+        if not st.button("Compute the per-layer table (traces the model with fvcore)", key=state.PAPERS_COMPUTE_LAYERS):
+            return
+        with user_errors(), st.spinner("Tracing…"):
+            layers = cached_layers(key, True)
+        if layers is None:
+            return
+    h, w = layers.input_size
+    origin = "stored analysis" if layers.precomputed else "traced now"
+    st.subheader(f"Per-layer table: {layers.model} at {h}x{w}")
+    st.caption(f"From the {origin}; random weights (counts and shapes do not depend on them).")
+    show_table(layer_table(layers.rows), file_stem=f"{key}_{layers.model}_layers", key=state.PAPERS_LAYERS, height=400)
+
+
 st.title("Papers")
-st.info("This page is being built.")
+st.caption("Each paper's tables next to what cvlens measures on the same architecture, with the delta and the reason for it.")
+key = st.selectbox(
+    "Paper", list(PAPERS), format_func=lambda k: f"{PAPERS[k].citation} — {PAPERS[k].title}", key=state.PAPERS_PAPER
+)
+entry = get_paper(key)
+st.markdown((f"[{entry.title}]({entry.link})" if entry.link else entry.title) + f" · course material: `{entry.course_material}`")
+with user_errors():
+    show_claims(key)
+if key == "mobilenet":
+    show_explorer()
+with user_errors():
+    show_layers(key)

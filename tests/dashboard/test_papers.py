@@ -1,0 +1,44 @@
+"""Papers page: every paper renders its tables; the MobileNet explorer follows its sliders."""
+
+import pytest
+
+from cvcore.papers.registry import PAPERS, paper_rows
+from dashboard import state
+
+PAGE = "app_pages/papers.py"
+
+
+@pytest.fixture(scope="module")
+def app():
+    from tests.dashboard.conftest import run_page
+
+    return run_page(PAGE)
+
+
+@pytest.mark.parametrize("key", list(PAPERS))
+def test_page_runs_for_every_paper(app, key):
+    at = app
+    at.selectbox(key=state.PAPERS_PAPER).select(key).run()
+    assert not at.exception and not at.error
+    tables = list(dict.fromkeys(r.table for r in paper_rows(key)))
+    assert [h.value for h in at.subheader][: len(tables)] == tables
+    shown = at.dataframe[0].value
+    first = [r for r in paper_rows(key) if r.table == tables[0]]
+    assert list(shown["quantity"]) == [r.quantity for r in first]
+    assert any(s.value.startswith("Per-layer table") for s in at.subheader)
+
+
+def test_width_slider_changes_the_gmacs_shown(app):
+    at = app
+    at.selectbox(key=state.PAPERS_PAPER).select("mobilenet").run()
+
+    def gmacs():
+        return next(m.value for m in at.metric if m.label == "GMACs (conv + fc)")
+
+    full = gmacs()
+    at.select_slider(key=state.PAPERS_WIDTH).set_value(0.5).run()
+    assert not at.exception
+    half = gmacs()
+    assert float(half) < float(full) / 3  # mult-adds scale with alpha squared (Table 6: 569 -> 149 M)
+    at.slider(key=state.PAPERS_RESOLUTION).set_value(160).run()
+    assert abs(float(gmacs()) * 1000 - 76) / 76 < 0.02  # Table 9: 0.50 MobileNet-160, 76 M mult-adds
