@@ -5,10 +5,20 @@ private one works on a fixed form: a (1, C, H, W) float tensor on the model's de
 an int target, a :class:`~cvcore.attribution.methods.Method` with complete settings.
 All hooks land on a per-call :func:`~cvcore.attribution.isolation.shadow_copy`, so the
 (shared, cached) model is never modified, whatever happens.
+
+Why a per-call copy and not a lock around the shared model: Captum's LayerGradCam puts a
+forward hook on the chosen layer and Guided Backprop hooks every ReLU. On a model shared
+by several threads (Streamlit runs each browser session in its own thread), a hook
+registered by one call would fire inside another call's forward pass, or inside plain
+inference on another page, and a lock would have to cover *every* use of the model, not
+just ours. The copy shares the weight tensors (no memory cost, ~10-40 ms to build), has
+its own hook dictionaries, so concurrent calls cannot see each other's hooks and nothing
+can be left on the shared model even if Captum raises half-way.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -16,7 +26,6 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from captum.attr import (
     GradientShap,
     GuidedBackprop,
@@ -30,6 +39,7 @@ from captum.attr import (
 )
 from torch import nn
 
+from cvcore.attribution.faithfulness import gaussian_blur
 from cvcore.attribution.isolation import shadow_copy
 from cvcore.attribution.layers import default_layer, resolve_layer
 from cvcore.attribution.methods import Method, Sign, get_method
@@ -38,10 +48,20 @@ from cvcore.errors import InvalidInputError
 
 Progress = Callable[[float], None]
 
+# SmoothGrad and Gradient SHAP draw their noise from torch's global generator (Captum offers
+# no generator argument). Seeding it is only reproducible if no other seeded call runs at the
+# same time, so those few lines hold this lock; the rest of every method runs in parallel.
+_GLOBAL_RNG_LOCK = threading.Lock()
+
 
 @dataclass
 class Attribution:
-    """One map: ``values`` is (H, W) float32 at the input's size, read according to ``sign``."""
+    """One map: ``values`` is (H, W) float32 at the input's size, read according to ``sign``.
+
+    ``resolution`` is the grid the method really resolves (Grad-CAM: its layer's h x w,
+    Occlusion: one cell per stride, else the input's H x W); finer detail in ``values``
+    comes from upsampling.
+    """
 
     method: str
     display_name: str
@@ -49,6 +69,7 @@ class Attribution:
     values: np.ndarray = field(repr=False)
     sign: Sign
     time_ms: float
+    resolution: tuple[int, int]
     layer: str | None = None
     settings: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
@@ -98,12 +119,16 @@ def explain(
     batch = _as_batch(inputs, model)
     num_outputs = _num_outputs(model, batch)
     if not 0 <= int(target) < num_outputs:
-        raise InvalidInputError(f"Target class {target} is out of range: this model has {num_outputs} classes (0..{num_outputs - 1}).")
+        raise InvalidInputError(
+            f"Target class {target} is out of range: this model has {num_outputs} classes (0..{num_outputs - 1})."
+        )
     if method.needs_layer and layer is None:
         layer = default_layer(model, family)
     if method.needs_layer:
         resolve_layer(model, layer)  # fail early, with the model's real layer names
-    return _explain(model, batch, method, int(target), layer if method.needs_layer else None, method.settings(dict(settings or {})), progress)
+    return _explain(
+        model, batch, method, int(target), layer if method.needs_layer else None, method.settings(dict(settings or {})), progress
+    )
 
 
 def _as_batch(inputs: torch.Tensor, model: nn.Module) -> torch.Tensor:
@@ -127,21 +152,43 @@ def _num_outputs(model: nn.Module, batch: torch.Tensor) -> int:
         return int(model(batch).shape[1])
 
 
-def _explain(model, batch, method: Method, target: int, layer: str | None, settings: dict, progress: Progress | None) -> Attribution:
+def _explain(
+    model, batch, method: Method, target: int, layer: str | None, settings: dict, progress: Progress | None
+) -> Attribution:
     guided = method.name in ("guided_backprop", "guided_grad_cam")
-    net = shadow_copy(model, guided_relus=guided)
+    # Folding BatchNorm into the convs speeds up the many passes of IG/SmoothGrad/SHAP; layer
+    # methods keep the tree as it is, so that a chosen layer's output means what its name says.
+    net = shadow_copy(model, guided_relus=guided, fold_batchnorm=not method.needs_layer)
     forward = _CountingForward(net, _expected_rows(method, settings, batch), progress)
     layer_module = resolve_layer(net, layer) if layer else None
-    notes = [] if not guided or _has_relus(net) else ["No ReLU modules in this model: the guided rule changed nothing (plain gradient)."]
+    notes = (
+        []
+        if not guided or _has_relus(net)
+        else ["No ReLU modules in this model: the guided rule changed nothing (plain gradient)."]
+    )
     synchronize(batch.device)
     start = time.perf_counter()
-    raw = _RUNNERS[method.name](forward, batch, target, settings, layer_module)  # (1, C, H, W) or (1, 1, H, W)
+    raw = _RUNNERS[method.name](forward, batch, target, settings, layer_module)  # (1, C, H, W) or (1, 1, h, w)
+    size = tuple(batch.shape[-2:])
+    resolution = _native_resolution(method, settings, batch, raw)
+    if tuple(raw.shape[-2:]) != size:  # Grad-CAM: the layer's grid, upsampled to the input
+        raw = LayerAttribution.interpolate(raw, size, interpolate_mode=settings.get("interpolate_mode", "bilinear"))
     synchronize(batch.device)
     elapsed_ms = (time.perf_counter() - start) * 1000
     if progress:
         progress(1.0)
     values = _to_map(raw.detach(), method.sign)
-    return Attribution(method.name, method.display_name, target, values, method.sign, elapsed_ms, layer, settings, notes)
+    return Attribution(
+        method.name, method.display_name, target, values, method.sign, elapsed_ms, resolution, layer, settings, notes
+    )
+
+
+def _native_resolution(method: Method, settings: dict, batch: torch.Tensor, raw: torch.Tensor) -> tuple[int, int]:
+    h, w = batch.shape[-2:]
+    if method.name == "occlusion":
+        _, stride = _occlusion_window(settings, batch)
+        return -(-h // stride), -(-w // stride)
+    return int(raw.shape[-2]), int(raw.shape[-1])
 
 
 def _has_relus(net: nn.Module) -> bool:
@@ -175,18 +222,6 @@ def _occlusion_window(settings: dict, batch: torch.Tensor) -> tuple[int, int]:
     return window, max(1, min(int(settings["stride"]), window))
 
 
-def _blurred(batch: torch.Tensor, sigma: float = 8.0) -> torch.Tensor:
-    """Gaussian blur that keeps the size (a baseline with the photo's colours but no detail)."""
-    radius = int(3 * sigma)
-    x = torch.arange(-radius, radius + 1, dtype=batch.dtype, device=batch.device)
-    kernel = torch.exp(-(x**2) / (2 * sigma**2))
-    kernel = kernel / kernel.sum()
-    c = batch.shape[1]
-    padded = F.pad(batch, (radius, radius, radius, radius), mode="replicate")
-    out = F.conv2d(padded, kernel.view(1, 1, 1, -1).repeat(c, 1, 1, 1), groups=c)
-    return F.conv2d(out, kernel.view(1, 1, -1, 1).repeat(c, 1, 1, 1), groups=c)
-
-
 # --- one runner per registry entry: (forward, batch, target, settings, layer) -> (1, C', H, W) ---
 
 
@@ -196,26 +231,37 @@ def _run_saliency(forward, batch, target, settings, layer):
 
 def _run_integrated_gradients(forward, batch, target, settings, layer):
     return IntegratedGradients(forward).attribute(
-        batch, baselines=torch.zeros_like(batch), target=target, n_steps=settings["n_steps"],
-        method=settings["method"], internal_batch_size=settings["internal_batch_size"],
+        batch,
+        baselines=torch.zeros_like(batch),
+        target=target,
+        n_steps=settings["n_steps"],
+        method=settings["method"],
+        internal_batch_size=settings["internal_batch_size"],
     )
 
 
 def _run_smoothgrad(forward, batch, target, settings, layer):
     stdev = float(settings["noise_level"]) * float(batch.max() - batch.min())
-    with torch.random.fork_rng(devices=[]):
+    with _GLOBAL_RNG_LOCK, torch.random.fork_rng(devices=[]):
         torch.manual_seed(settings["seed"])
         return NoiseTunnel(Saliency(forward)).attribute(
-            batch, nt_type="smoothgrad", nt_samples=settings["nt_samples"],
-            nt_samples_batch_size=settings["nt_samples_batch_size"], stdevs=stdev, target=target, abs=True,
+            batch,
+            nt_type="smoothgrad",
+            nt_samples=settings["nt_samples"],
+            nt_samples_batch_size=settings["nt_samples_batch_size"],
+            stdevs=stdev,
+            target=target,
+            abs=True,
         )
 
 
 def _run_gradient_shap(forward, batch, target, settings, layer):
-    baselines = torch.cat([torch.zeros_like(batch), _blurred(batch)])  # (2, C, H, W)
-    with torch.random.fork_rng(devices=[]):
+    baselines = torch.cat([torch.zeros_like(batch), gaussian_blur(batch, sigma=8.0)])  # (2, C, H, W)
+    with _GLOBAL_RNG_LOCK, torch.random.fork_rng(devices=[]):
         torch.manual_seed(settings["seed"])
-        return GradientShap(forward).attribute(batch, baselines=baselines, n_samples=settings["n_samples"], stdevs=settings["stdevs"], target=target)
+        return GradientShap(forward).attribute(
+            batch, baselines=baselines, n_samples=settings["n_samples"], stdevs=settings["stdevs"], target=target
+        )
 
 
 def _run_guided_backprop(forward, batch, target, settings, layer):
@@ -223,8 +269,7 @@ def _run_guided_backprop(forward, batch, target, settings, layer):
 
 
 def _run_grad_cam(forward, batch, target, settings, layer):
-    cam = LayerGradCam(forward, layer).attribute(batch, target=target, relu_attributions=True)  # (1, 1, h, w)
-    return LayerAttribution.interpolate(cam, tuple(batch.shape[-2:]), interpolate_mode=settings["interpolate_mode"])
+    return LayerGradCam(forward, layer).attribute(batch, target=target, relu_attributions=True)  # (1, 1, h, w)
 
 
 def _run_guided_grad_cam(forward, batch, target, settings, layer):
@@ -236,8 +281,12 @@ def _run_occlusion(forward, batch, target, settings, layer):
     c = batch.shape[1]
     with torch.no_grad():
         return Occlusion(forward).attribute(
-            batch, sliding_window_shapes=(c, window, window), strides=(c, stride, stride), baselines=0.0,
-            target=target, perturbations_per_eval=settings["perturbations_per_eval"],
+            batch,
+            sliding_window_shapes=(c, window, window),
+            strides=(c, stride, stride),
+            baselines=0.0,
+            target=target,
+            perturbations_per_eval=settings["perturbations_per_eval"],
         )
 
 

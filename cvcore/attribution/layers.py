@@ -31,7 +31,7 @@ _FAMILY_LAYERS: dict[str, str | None] = {
     "SqueezeNet": "features",
     "GoogLeNet": "inception5b",
     "Inception": "Mixed_7c",
-    "MaxViT": "blocks",
+    "MaxViT": None,  # blocks is a ModuleList (its hooks never fire): the last block, below
 }
 _NO_CONV_MAP = ("ViT", "Swin", "Swin V2")
 
@@ -41,14 +41,25 @@ def _last_child_name(module: nn.Module) -> str:
 
 
 def default_layer(model: nn.Module, family: str | None = None) -> str:
-    """Dotted path (for ``model.get_submodule``) of the layer Grad-CAM uses by default."""
+    """Dotted path (for ``model.get_submodule``) of the layer Grad-CAM uses by default.
+
+    Adapters (:class:`~cvcore.attribution.segmentation.SegmentationClassScore`) name the
+    attribute holding the real model in ``wrapped_attr``; the path goes through it.
+    """
+    wrapped = getattr(model, "wrapped_attr", None)
+    if wrapped:
+        return f"{wrapped}.{default_layer(getattr(model, wrapped), family)}"
     if family in _NO_CONV_MAP:
-        raise InvalidInputError(f"{family} models have no convolutional feature map; Grad-CAM needs one. Pass a layer explicitly or pick another method.")
+        raise InvalidInputError(
+            f"{family} models have no convolutional feature map; Grad-CAM needs one. Pass a layer explicitly or pick another method."
+        )
     if family is not None and _FAMILY_LAYERS.get(family):
         return _FAMILY_LAYERS[family]
     if family in ("VGG", "AlexNet"):
         relus = [i for i, m in enumerate(model.features) if isinstance(m, nn.ReLU)]
         return f"features.{relus[-1]}"
+    if family == "MaxViT":
+        return f"blocks.{len(model.blocks) - 1}"
     if hasattr(model, "features") and isinstance(model.features, nn.Sequential):
         return f"features.{_last_child_name(model.features)}"
     if hasattr(model, "backbone"):  # torchvision segmentation: the backbone's last stage

@@ -61,7 +61,9 @@ class Method:
         overrides = dict(overrides or {})
         unknown = sorted(set(overrides) - set(self.defaults))
         if unknown:
-            raise InvalidInputError(f"{self.display_name} has no setting {', '.join(unknown)}; it takes {sorted(self.defaults) or 'none'}.")
+            raise InvalidInputError(
+                f"{self.display_name} has no setting {', '.join(unknown)}; it takes {sorted(self.defaults) or 'none'}."
+            )
         return {**self.defaults, **overrides}
 
 
@@ -73,55 +75,92 @@ _METHODS: dict[str, Method] = {
     m.name: m
     for m in (
         Method(
-            "saliency", "Saliency", Saliency, _frozen(abs=True), Cost.FAST, Sign.ABSOLUTE,
+            "saliency",
+            "Saliency",
+            Saliency,
+            _frozen(abs=True),
+            Cost.FAST,
+            Sign.ABSOLUTE,
             paper="Simonyan et al. 2014, arXiv:1312.6034",
             summary="|d score / d pixel|: which pixels would change the score fastest.",
         ),
         Method(
-            "integrated_gradients", "Integrated Gradients", IntegratedGradients,
+            "integrated_gradients",
+            "Integrated Gradients",
+            IntegratedGradients,
             # Baseline: 0 in normalised space, i.e. the dataset's mean colour.
             _frozen(n_steps=32, method="gausslegendre", internal_batch_size=16),
-            Cost.MODERATE, Sign.SIGNED, reports_progress=True,
+            Cost.MODERATE,
+            Sign.SIGNED,
+            reports_progress=True,
             paper="Sundararajan et al. 2017, arXiv:1703.01365",
             summary="Gradients averaged along the straight path from a mean-colour image to the photo, times (photo - baseline).",
         ),
         Method(
-            "smoothgrad", "SmoothGrad", NoiseTunnel,
+            "smoothgrad",
+            "SmoothGrad",
+            NoiseTunnel,
             # noise_level: the noise's standard deviation as a fraction of the input's value range (paper: 10-20 %).
             _frozen(nt_samples=16, nt_samples_batch_size=8, noise_level=0.15, seed=0),
-            Cost.MODERATE, Sign.ABSOLUTE, reports_progress=True,
+            Cost.MODERATE,
+            Sign.ABSOLUTE,
+            reports_progress=True,
             paper="Smilkov et al. 2017, arXiv:1706.03825",
             summary="Saliency averaged over noisy copies of the photo: less speckle.",
         ),
         Method(
-            "gradient_shap", "Gradient SHAP", GradientShap,
+            "gradient_shap",
+            "Gradient SHAP",
+            GradientShap,
             # Baselines drawn from {mean-colour image, blurred photo}; stdevs in normalised units.
             _frozen(n_samples=16, stdevs=0.1, seed=0),
-            Cost.MODERATE, Sign.SIGNED, reports_progress=True,
+            Cost.MODERATE,
+            Sign.SIGNED,
+            reports_progress=True,
             paper="Lundberg & Lee 2017, arXiv:1705.07874",
             summary="Expected gradients x (input - baseline) over random baselines and random points on the path.",
         ),
         Method(
-            "guided_backprop", "Guided Backprop", GuidedBackprop, _frozen(), Cost.FAST, Sign.SIGNED,
+            "guided_backprop",
+            "Guided Backprop",
+            GuidedBackprop,
+            _frozen(),
+            Cost.FAST,
+            Sign.SIGNED,
             paper="Springenberg et al. 2015, arXiv:1412.6806",
             summary="Gradient where every ReLU/ReLU6 also blocks negative gradients: sharp edges, weakly class-specific.",
         ),
         Method(
-            "grad_cam", "Grad-CAM", LayerGradCam, _frozen(interpolate_mode="bilinear"), Cost.FAST, Sign.POSITIVE, needs_layer=True,
+            "grad_cam",
+            "Grad-CAM",
+            LayerGradCam,
+            _frozen(interpolate_mode="bilinear"),
+            Cost.FAST,
+            Sign.POSITIVE,
+            needs_layer=True,
             paper="Selvaraju et al. 2017, arXiv:1610.02391",
             summary="Last conv stage's channels weighted by their mean gradient, ReLU, upsampled to the photo.",
         ),
         Method(
-            "guided_grad_cam", "Guided Grad-CAM", GuidedGradCam, _frozen(interpolate_mode="bilinear"), Cost.FAST, Sign.SIGNED,
+            "guided_grad_cam",
+            "Guided Grad-CAM",
+            GuidedGradCam,
+            _frozen(interpolate_mode="bilinear"),
+            Cost.FAST,
+            Sign.SIGNED,
             needs_layer=True,
             paper="Selvaraju et al. 2017, arXiv:1610.02391",
             summary="Guided Backprop multiplied by the upsampled Grad-CAM: sharp and class-specific.",
         ),
         Method(
-            "occlusion", "Occlusion", Occlusion,
+            "occlusion",
+            "Occlusion",
+            Occlusion,
             # Window and stride in pixels (clipped to the input); occluded with 0 = the mean colour.
             _frozen(window=32, stride=16, perturbations_per_eval=16),
-            Cost.SLOW, Sign.SIGNED, reports_progress=True,
+            Cost.SLOW,
+            Sign.SIGNED,
+            reports_progress=True,
             paper="Zeiler & Fergus 2014, arXiv:1311.2901",
             summary="Score drop when a grey square hides each part of the photo.",
         ),

@@ -1,0 +1,204 @@
+"""Can we trust a map? Deletion and insertion curves (Petsiuk et al. 2018, RISE, arXiv:1806.07421).
+
+Deletion: hide the pixels the map calls most important first and follow the
+target-class probability; a faithful map makes it fall fast, so a *low* area under the
+curve is good. Insertion: start from a blurred photo and put back the most important
+pixels first; a *high* area is good. The same curves for a random map give the
+baseline a real map has to beat (drawn at the map's own resolution, see
+:func:`random_baseline`).
+
+"Hidden" means set to 0 in the model's normalised space, i.e. the training set's mean
+colour (the same baseline Integrated Gradients and Occlusion use); insertion starts
+from a strongly blurred copy, which keeps the colours but no shapes. All perturbed
+images of a curve go through the model in batches, without gradients, directly on the
+(shared) model: a plain forward pass changes nothing on it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from cvcore.errors import InvalidInputError
+
+Progress = Callable[[float], None]
+
+
+@dataclass
+class Curve:
+    """Target-class probability after perturbing a growing share of the pixels."""
+
+    fractions: np.ndarray = field(repr=False)  # (steps + 1,) share of pixels deleted / inserted, 0..1
+    probs: np.ndarray = field(repr=False)  # (steps + 1,) target-class probability at each share
+    auc: float  # trapezoidal area under probs over fractions, 0..1
+
+
+@dataclass
+class Faithfulness:
+    deletion: Curve
+    insertion: Curve
+    maps: int = 1  # how many maps were averaged (random baselines average several)
+
+    @property
+    def deletion_auc(self) -> float:
+        return self.deletion.auc
+
+    @property
+    def insertion_auc(self) -> float:
+        return self.insertion.auc
+
+
+def faithfulness(
+    model: nn.Module,
+    inputs: torch.Tensor,
+    values: np.ndarray,
+    target: int,
+    *,
+    steps: int = 20,
+    batch_size: int = 16,
+    blur_sigma: float = 10.0,
+    progress: Progress | None = None,
+) -> Faithfulness:
+    """Deletion and insertion curves of one (H, W) map for class ``target`` of ``model``.
+
+    ``inputs`` is the preprocessed image the map was computed on ((3, H, W) or (1, 3, H, W));
+    higher map values mean "more important". ``steps`` is the number of equal pixel shares.
+    """
+    batch = _as_batch(inputs, model)
+    order = _ranking(_check_values(values, batch), seed=0)
+    return _faithfulness(model, batch, [order], int(target), _check_steps(steps), batch_size, blur_sigma, progress)
+
+
+def random_baseline(
+    model: nn.Module,
+    inputs: torch.Tensor,
+    target: int,
+    *,
+    resolution: tuple[int, int] | None = None,
+    maps: int = 3,
+    seed: int = 0,
+    steps: int = 20,
+    batch_size: int = 16,
+    blur_sigma: float = 10.0,
+    progress: Progress | None = None,
+) -> Faithfulness:
+    """The same curves for ``maps`` uniformly random maps (fixed ``seed``), averaged point by point.
+
+    ``resolution`` (h, w) is the grid the random values are drawn on before a bilinear
+    upsampling to the image, as Grad-CAM's maps are; default: one value per pixel. Compare
+    a map with random maps *of its own resolution*: a pixel-level random map hides
+    scattered single pixels, which wrecks any image (salt-and-pepper noise is far from
+    anything the model was trained on), while a coarse map hides compact regions; against
+    pixel noise a coarse map would lose for its shape, not for its ranking.
+    """
+    if maps < 1:
+        raise InvalidInputError(f"maps must be at least 1; got {maps}.")
+    batch = _as_batch(inputs, model)
+    size = tuple(batch.shape[-2:])
+    resolution = _check_resolution(resolution or size, size)
+    generator = torch.Generator().manual_seed(seed)
+    values = torch.rand(maps, 1, *resolution, generator=generator)  # (maps, 1, h, w) uniform in [0, 1)
+    if resolution != size:
+        values = F.interpolate(values, size=size, mode="bilinear", align_corners=False)
+    orders = [_ranking(v[0].numpy(), seed=seed + i) for i, v in enumerate(values)]
+    return _faithfulness(model, batch, orders, int(target), _check_steps(steps), batch_size, blur_sigma, progress)
+
+
+def _faithfulness(
+    model, batch, orders: list[np.ndarray], target: int, steps: int, batch_size: int, blur_sigma: float, progress
+) -> Faithfulness:
+    fractions = np.linspace(0.0, 1.0, steps + 1)
+    hidden = torch.zeros_like(batch)  # the mean colour in normalised space
+    blurred = gaussian_blur(batch, blur_sigma)
+    total = 2 * len(orders) * (steps + 1)
+    done = 0
+    deletion, insertion = [], []
+    for order in orders:
+        masks = _masks(order, fractions, batch.shape[-2:], batch.device)  # (steps + 1, 1, H, W), True = perturbed
+        for start_from, fill, sink in ((batch, hidden, deletion), (blurred, batch, insertion)):
+            probs = []
+            for chunk in masks.split(batch_size):
+                images = torch.where(chunk, fill, start_from)  # (chunk, C, H, W)
+                probs.append(_target_prob(model, images, target))
+                done += chunk.shape[0]
+                if progress:
+                    progress(done / total)
+            sink.append(torch.cat(probs).numpy())
+    return Faithfulness(_curve(fractions, np.mean(deletion, axis=0)), _curve(fractions, np.mean(insertion, axis=0)), len(orders))
+
+
+def _curve(fractions: np.ndarray, probs: np.ndarray) -> Curve:
+    probs = probs.astype(np.float64)
+    return Curve(fractions, probs, float(np.trapezoid(probs, fractions)))
+
+
+def _target_prob(model: nn.Module, images: torch.Tensor, target: int) -> torch.Tensor:
+    with torch.inference_mode():
+        logits = model(images)
+    if isinstance(logits, dict):  # torchvision segmentation models
+        raise InvalidInputError("Deletion/insertion curves follow a class probability; they need a classifier.")
+    return logits.float().softmax(dim=1)[:, target].cpu()
+
+
+def _ranking(values: np.ndarray, seed: int) -> np.ndarray:
+    """Pixel indices, most important first; ties (flat regions) broken in a fixed random order."""
+    flat = values.reshape(-1)
+    tiebreak = np.random.default_rng(seed).permutation(flat.size)
+    return np.lexsort((tiebreak, -flat))
+
+
+def _masks(order: np.ndarray, fractions: np.ndarray, size, device) -> torch.Tensor:
+    h, w = size
+    rank = np.empty(order.size, dtype=np.int64)
+    rank[order] = np.arange(order.size)
+    counts = np.rint(fractions * order.size).astype(np.int64)  # pixels perturbed at each step
+    masks = rank[None, :] < counts[:, None]  # (steps + 1, H * W)
+    return torch.from_numpy(masks).view(len(fractions), 1, h, w).to(device)
+
+
+def gaussian_blur(batch: torch.Tensor, sigma: float) -> torch.Tensor:
+    """Separable Gaussian blur with replicated borders, same size as ``batch``."""
+    radius = max(1, min(int(3 * sigma), min(batch.shape[-2:]) - 1))
+    x = torch.arange(-radius, radius + 1, dtype=batch.dtype, device=batch.device)
+    kernel = torch.exp(-(x**2) / (2 * sigma**2))
+    kernel = kernel / kernel.sum()
+    c = batch.shape[1]
+    padded = F.pad(batch, (radius, radius, radius, radius), mode="replicate")
+    out = F.conv2d(padded, kernel.view(1, 1, 1, -1).repeat(c, 1, 1, 1), groups=c)
+    return F.conv2d(out, kernel.view(1, 1, -1, 1).repeat(c, 1, 1, 1), groups=c)
+
+
+def _as_batch(inputs: torch.Tensor, model: nn.Module) -> torch.Tensor:
+    if not isinstance(inputs, torch.Tensor) or not inputs.is_floating_point():
+        raise InvalidInputError("inputs must be a float tensor (a preprocessed image).")
+    batch = inputs.unsqueeze(0) if inputs.dim() == 3 else inputs
+    if batch.dim() != 4 or batch.shape[0] != 1:
+        raise InvalidInputError(f"inputs must be one image, (C, H, W) or (1, C, H, W); got {tuple(inputs.shape)}.")
+    return batch.detach().to(next(model.parameters()).device)
+
+
+def _check_values(values: np.ndarray, batch: torch.Tensor) -> np.ndarray:
+    values = np.asarray(values, dtype=np.float64)
+    if values.shape != tuple(batch.shape[-2:]):
+        raise InvalidInputError(f"The map is {values.shape} but the image is {tuple(batch.shape[-2:])}.")
+    if not np.isfinite(values).all():
+        raise InvalidInputError("The attribution map contains NaN or infinite values.")
+    return values
+
+
+def _check_resolution(resolution, size) -> tuple[int, int]:
+    h, w = (int(v) for v in resolution)
+    if not (1 <= h <= size[0] and 1 <= w <= size[1]):
+        raise InvalidInputError(f"resolution must be between 1x1 and the image's {size[0]}x{size[1]}; got {h}x{w}.")
+    return h, w
+
+
+def _check_steps(steps: int) -> int:
+    if not 1 <= int(steps) <= 1000:
+        raise InvalidInputError(f"steps must be between 1 and 1000; got {steps}.")
+    return int(steps)

@@ -1,0 +1,155 @@
+"""One photo, one classifier, several methods: everything the Saliency page and the
+``explain`` CLI show, from one call.
+
+Classify, pick the target (top-1 unless given), compute each method's map and its
+deletion/insertion curves, and the random-map baseline once for the photo and target.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+from PIL import Image
+from torch import nn
+
+from cvcore.attribution.core import Attribution, explain
+from cvcore.attribution.faithfulness import Faithfulness, faithfulness, random_baseline
+from cvcore.attribution.methods import Cost, get_method
+from cvcore.classify import Classification, classify
+from cvcore.errors import InvalidInputError
+from cvcore.preprocess import denormalize
+from cvcore.registry import ModelSpec
+
+# progress(fraction 0..1, what is running now)
+ReportProgress = Callable[[float, str], None]
+
+_COST_WEIGHT = {Cost.FAST: 1.0, Cost.MODERATE: 6.0, Cost.SLOW: 12.0}
+_CURVES_WEIGHT = 2.0  # one map's deletion + insertion curves, relative to one fast map
+
+
+@dataclass
+class MethodResult:
+    attribution: Attribution
+    faithfulness: Faithfulness | None  # None when curves were not asked for
+    random: Faithfulness | None  # random maps at the same resolution as this map: the baseline
+
+    @property
+    def time_ms(self) -> float:
+        return self.attribution.time_ms
+
+
+@dataclass
+class PhotoExplanation:
+    model: str
+    display_name: str
+    classification: Classification
+    target: int
+    target_label: str
+    target_prob: float  # the model's probability for the target class on the photo
+    image: np.ndarray = field(repr=False)  # (H, W, 3) uint8: the model's view (resized and cropped)
+    results: list[MethodResult] = field(default_factory=list)
+
+    def result(self, method: str) -> MethodResult:
+        name = get_method(method).name
+        return next(r for r in self.results if r.attribution.method == name)
+
+
+def explain_photo(
+    model: nn.Module,
+    spec: ModelSpec,
+    image: Image.Image,
+    methods: Sequence[str],
+    *,
+    target: int | None = None,
+    layer: str | None = None,
+    settings: Mapping[str, Mapping[str, Any]] | None = None,
+    curves: bool = True,
+    curve_steps: int = 20,
+    random_maps: int = 2,
+    seed: int = 0,
+    progress: ReportProgress | None = None,
+) -> PhotoExplanation:
+    """Top-5, then for each of ``methods`` its map (and deletion/insertion curves).
+
+    ``settings`` maps a method name to overrides of its defaults; ``layer`` overrides the
+    Grad-CAM layer; ``random_maps`` random maps (seeded with ``seed``) at each map's own
+    resolution form its baseline (computed once per resolution).
+    """
+    chosen = [get_method(m) for m in methods]
+    if not chosen:
+        raise InvalidInputError("Pick at least one attribution method.")
+    settings = {get_method(k).name: v for k, v in (settings or {}).items()}
+    classification = classify(model, image, spec, k=5)
+    batch = classification.inputs
+    target = classification.top1.index if target is None else int(target)
+    if not 0 <= target < len(spec.categories):
+        raise InvalidInputError(f"Class {target} is out of range: {spec.display_name} has {len(spec.categories)} classes.")
+    plan = _Plan(chosen, curves, random_maps, progress)
+    attributions = []
+    for method in chosen:
+        reporter = plan.reporter(method.display_name, _COST_WEIGHT[method.cost])
+        attributions.append(
+            explain(
+                model,
+                batch,
+                method,
+                target,
+                family=spec.family,
+                layer=layer,
+                settings=settings.get(method.name),
+                progress=reporter,
+            )
+        )
+    randoms: dict[tuple[int, int], Faithfulness] = {}
+    results = []
+    for attribution in attributions:
+        scores = random = None
+        if curves:
+            reporter = plan.reporter(f"{attribution.display_name}: deletion/insertion curves", _CURVES_WEIGHT)
+            scores = faithfulness(model, batch, attribution.values, target, steps=curve_steps, progress=reporter)
+        if curves and random_maps:
+            if attribution.resolution not in randoms:
+                h, w = attribution.resolution
+                reporter = plan.reporter(f"random-map baseline ({h}x{w})", _CURVES_WEIGHT * random_maps)
+                randoms[attribution.resolution] = random_baseline(
+                    model, batch, target, resolution=attribution.resolution, maps=random_maps, seed=seed, steps=curve_steps,
+                    progress=reporter,
+                )  # fmt: skip
+            random = randoms[attribution.resolution]
+        results.append(MethodResult(attribution, scores, random))
+    if progress:
+        progress(1.0, "done")
+    view = (denormalize(batch, spec)[0].permute(1, 2, 0).cpu().numpy() * 255).round().astype(np.uint8)
+    probs = classification_probability(classification, model, target)
+    return PhotoExplanation(spec.name, spec.display_name, classification, target, spec.categories[target], probs, view, results)
+
+
+def classification_probability(classification: Classification, model: nn.Module, target: int) -> float:
+    """The target's probability: from the top-5 when it is there, else one more forward pass."""
+    for p in classification.predictions:
+        if p.index == target:
+            return p.prob
+    with torch.inference_mode():
+        return float(model(classification.inputs).float().softmax(dim=1)[0, target])
+
+
+class _Plan:
+    """Turns per-step progress of each part into one overall fraction, weighted by cost."""
+
+    def __init__(self, methods, curves: bool, random_maps: int, progress: ReportProgress | None):
+        self.progress = progress
+        self.total = sum(_COST_WEIGHT[m.cost] + (_CURVES_WEIGHT if curves else 0.0) for m in methods)
+        self.total += _CURVES_WEIGHT * random_maps * 2 if curves else 0.0  # usually two resolutions: pixels and a layer's
+        self.done = 0.0
+
+    def reporter(self, label: str, weight: float) -> Callable[[float], None] | None:
+        if self.progress is None:
+            return None
+        start = self.done
+        self.done += weight
+        self.progress(start / self.total, label)
+        return lambda fraction: self.progress(min(1.0, (start + weight * fraction) / self.total), label)
