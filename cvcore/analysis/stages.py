@@ -20,8 +20,9 @@ Pure data: tables for display come from :func:`stage_summary_table`,
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from itertools import zip_longest
 
 from cvcore.analysis.complexity import Complexity
@@ -31,6 +32,8 @@ from cvcore.formatting import Table
 from cvcore.registry import get_spec, input_size_or_default
 
 MAX_STRUCTURE_PARTS = 6  # Stage.structure elides the middle of longer stages
+MAX_CONVS_DESCRIBED = 6  # a block with more convolutions is described by its layer count
+MAX_ROWS_MERGED = 20  # one-block stages up to this size may merge into resolution stages
 MAX_PERIOD = 4  # longest block pattern looked for when collapsing repeats ("conv, ReLU" is 2)
 
 
@@ -113,15 +116,32 @@ class Stage:
 
 
 def _block_kind(group: BlockGroup, block: str) -> str:
-    """A block's leaf type, its own module type when it computes something itself, else its name."""
+    """A block in a paper's words: "3x3 conv 64 + 3x3 conv 64", "CNBlock", "ReLU", else its name or size."""
     rows = [r for r in group.rows if r.block == block]
+    convs = [_layer_words(r) for r in rows if _is_conv(r)]
     if len(rows) == 1:
-        return rows[0].type
+        return convs[0] if convs else rows[0].type
     owner = next((r.type for r in rows if r.name == block + OWN_OPS), None)
     if owner:
-        return owner
+        return owner  # a module that computes something itself (layer scale, attention): its class says more
+    if 0 < len(convs) <= MAX_CONVS_DESCRIBED:
+        return " + ".join(convs)
     last = block.rpartition(".")[2]
-    return f"{len(rows)} layers" if last.isdigit() else last
+    return f"{len(rows)} layers" if last.isdigit() else re.sub(r"[_-]?\d+$", "", last)  # "encoder_layer_3" -> "encoder_layer"
+
+
+def _is_conv(row: LayerRow) -> bool:
+    return "Conv" in row.type and row.kernel is not None and bool(row.output_shape) and len(row.output_shape) > 1
+
+
+def _layer_words(row: LayerRow) -> str:
+    """ "3x3 conv 64", "5x5 dw conv 672", "3x3 conv 128 (g=32)"; the ResNet paper's Table 1 style."""
+    channels = row.output_shape[1]
+    kernel = "x".join(str(k) for k in row.kernel)
+    groups = row.groups or 1
+    if groups > 1 and groups == channels:
+        return f"{kernel} dw conv {channels}"
+    return f"{kernel} conv {channels}" + (f" (g={groups})" if groups > 1 else "")
 
 
 # --- grouping ----------------------------------------------------------------------
@@ -145,16 +165,13 @@ def _parent(name: str) -> str:
     return name.rpartition(".")[0]
 
 
-def _jump_before(runs, i) -> tuple[float, float] | None:
-    for _, rows in reversed(runs[:i]):
-        for r in reversed(rows):
-            if r.jump is not None:
-                return r.jump
-    return None
+def _spatial(rows: Sequence[LayerRow]) -> tuple[int, ...] | None:
+    """The last feature map's (H, W) among ``rows``; output sizes, not jumps, tell where resolution drops."""
+    return next((r.output_shape[2:] for r in reversed(rows) if r.output_shape and len(r.output_shape) == 4), None)
 
 
-def _last_jump(rows: Sequence[LayerRow]) -> tuple[float, float] | None:
-    return next((r.jump for r in reversed(rows) if r.jump is not None), None)
+def _spatial_before(runs, i) -> tuple[int, ...] | None:
+    return next((size for _, rows in reversed(runs[:i]) if (size := _spatial(rows)) is not None), None)
 
 
 def _merge_sequential(runs: list[tuple[str, list[LayerRow]]]) -> list[tuple[str, list[LayerRow]]]:
@@ -162,9 +179,10 @@ def _merge_sequential(runs: list[tuple[str, list[LayerRow]]]) -> list[tuple[str,
     merged: list[tuple[list[str], list[LayerRow]]] = []
     close_current = True
     for i, (name, rows) in enumerate(runs):
-        single_block = len({r.block for r in rows}) == 1 and _parent(name) != ""
-        before, after = _jump_before(runs, i), _last_jump(rows)
-        downsamples = before is not None and after is not None and after != before
+        # Only plain layers and small blocks: a one-block stage of hundreds of rows (MaxViT) is a real stage.
+        single_block = len({r.block for r in rows}) == 1 and len(rows) <= MAX_ROWS_MERGED and _parent(name) != ""
+        before, after = _spatial_before(runs, i), _spatial(rows)
+        downsamples = before is not None and after is not None and after < before
         is_pool = len(rows) == 1 and "Pool" in rows[0].type
         can_join = (
             single_block
@@ -181,6 +199,32 @@ def _merge_sequential(runs: list[tuple[str, list[LayerRow]]]) -> list[tuple[str,
         # A downsampling pool ends its stage; a multi-block stage never takes followers.
         close_current = not single_block or (downsamples and is_pool)
     return [(names[0] if len(names) == 1 else f"{names[0]}–{names[-1].rpartition('.')[2]}", rows) for names, rows in merged]
+
+
+def _merge_identical(runs: list[tuple[str, list[LayerRow]]]) -> list[tuple[str, list[LayerRow]]]:
+    """Consecutive identical stages of one container (ViT's encoder_layer_0 ... _11) become one stage
+    whose blocks are the former stages, so that :func:`collapse_repeats` shows them as "x N"."""
+    merged: list[tuple[list[str], list[list[LayerRow]]]] = []
+    for name, rows in runs:
+        previous = merged[-1] if merged else None
+        if (
+            previous is not None
+            and _parent(name) != ""
+            and _parent(previous[0][-1]) == _parent(name)
+            and _block_signature(previous[1][-1], previous[0][-1]) == _block_signature(rows, name)
+        ):
+            previous[0].append(name)
+            previous[1].append(rows)
+        else:
+            merged.append(([name], [rows]))
+    result = []
+    for names, row_lists in merged:
+        if len(names) == 1:
+            result.append((names[0], row_lists[0]))
+        else:
+            rows = [replace(r, block=stage) for stage, stage_rows in zip(names, row_lists) for r in stage_rows]
+            result.append((f"{names[0]}–{names[-1].rpartition('.')[2]}", rows))
+    return result
 
 
 def _block_signature(rows: Sequence[LayerRow], block: str) -> tuple:
@@ -233,7 +277,7 @@ def group_stages(rows: Sequence[LayerRow], merge_sequential: bool = True) -> tup
     """Rows (in execution order, as :func:`~cvcore.analysis.analyze_layers` returns them) grouped by stage."""
     runs = _ordered_groups(rows, key=lambda r: r.stage)
     if merge_sequential:
-        runs = _merge_sequential(runs)
+        runs = _merge_identical(_merge_sequential(runs))
     return tuple(Stage(name, collapse_repeats(stage_rows)) for name, stage_rows in runs)
 
 

@@ -129,3 +129,28 @@ def test_architecture_traces_other_sizes_and_unstored_models(monkeypatch):
     small = architecture("resnet18", (64, 64))
     assert not small.precomputed and small.complexity.input_size == (64, 64)
     assert small.stages()[-1].name == "fc"
+
+
+def test_identical_consecutive_stages_merge_into_one_repeated_stage():
+    # ViT: encoder.layers.encoder_layer_0 ... _2, each its own stage with two blocks.
+    rows = []
+    for i in range(3):
+        stage = f"encoder.layers.encoder_layer_{i}"
+        rows += [
+            _row(f"{stage}.ln", "LayerNorm", stage=stage, block=f"{stage}.ln"),
+            _row(f"{stage}.mlp.0", "Linear", stage=stage, block=f"{stage}.mlp"),
+        ]
+    rows.append(_row("heads", "Linear", stage="heads"))
+    stages = group_stages(rows)
+    assert [s.name for s in stages] == ["encoder.layers.encoder_layer_0–encoder_layer_2", "heads"]
+    assert [g.repeat for g in stages[0].groups] == [3] and stages[0].structure == "[encoder_layer] x 3"
+    assert [s.name for s in group_stages(rows, merge_sequential=False)][:3] == [
+        f"encoder.layers.encoder_layer_{i}" for i in range(3)
+    ]
+
+
+def test_structure_reads_like_the_papers_tables(resnet18_rows, alexnet_rows):
+    stages = {s.name: s for s in group_stages(resnet18_rows)}
+    assert stages["layer1"].structure == "[3x3 conv 64 + 3x3 conv 64] x 2"
+    assert stages["layer2"].structure.startswith("3x3 conv 128 + 3x3 conv 128 + 1x1 conv 128")  # with the downsample
+    assert group_stages(alexnet_rows)[0].structure == "11x11 conv 64; ReLU; MaxPool2d"
