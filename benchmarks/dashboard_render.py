@@ -33,6 +33,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 PAGES = {"models": "app_pages/models.py", "compare": "app_pages/compare.py"}
+URL_PATHS = {"models": "", "compare": "compare"}  # Models is the default page: served at "/", not "/models"
 # What "drawn" means in the browser: the catalogue's table, the chart's points.
 READY_SELECTORS = {"models": '[data-testid="stDataFrame"]', "compare": ".js-plotly-plot .scatterlayer .trace path.point"}
 WARM_GOAL_S = 1.0
@@ -89,7 +90,7 @@ def browser_timings(pages: list[str], repeats: int) -> dict:
 
         def load(page: str) -> float:
             t0 = time.perf_counter()
-            driver.get(f"{url}/{page}")
+            driver.get(f"{url}/{URL_PATHS[page]}")
             WebDriverWait(driver, 300, poll_frequency=0.05).until(
                 lambda d: d.find_elements(By.CSS_SELECTOR, READY_SELECTORS[page])
             )

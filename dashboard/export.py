@@ -22,10 +22,11 @@ from collections.abc import Sequence
 
 import streamlit as st
 
-from cvcore.formatting import Table, provenance, to_csv, to_latex
+from cvcore.formatting import Table, provenance, to_csv, to_latex, versions_line
 
 IMAGE_FORMATS = ("png", "svg")
 IMAGE_SCALE = 2  # PNG at twice the on-screen size: sharp on a projector
+LONG_CAPTION = 400  # characters of provenance shown inline under a table; longer folds away
 CAPTION_WRAP = 95  # characters per caption line inside a figure: fits a half-width chart at 10 px
 
 
@@ -143,6 +144,16 @@ def show_table(table: Table, file_stem: str, key: str, column_config: dict | Non
     ``column_config`` is keyed by the displayed header (the label), as ``st.dataframe`` sees it.
     """
     st.dataframe(table_frame(table), hide_index=True, column_config=column_config, key=f"{key}.frame", **dataframe_kwargs)
-    if table.full_caption:
-        st.caption(table.full_caption)
+    show_caption(table.caption, table.sources)
     download_table(table, file_stem, key)
+
+
+def show_caption(caption: str, sources: Sequence[str] = ()) -> None:
+    """Caption plus provenance under a table; a long list of sources folds into an expander."""
+    line = provenance(sources)
+    if len(line) <= LONG_CAPTION:
+        st.caption(" ".join(p for p in (caption, line) if p))
+        return
+    st.caption(" ".join(p for p in (caption, f"Generated with {versions_line()}.") if p))
+    with st.expander(f"Sources ({len(set(sources))})"):
+        st.caption(line)

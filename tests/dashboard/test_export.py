@@ -64,3 +64,18 @@ def test_helpers_render_downloads_and_captions_in_a_page():
     assert list(at.dataframe[0].value.columns) == ["Alpha", "b"]
     config = json.loads(at.get("plotly_chart")[0].proto.config)
     assert config["toImageButtonOptions"]["filename"] == "my_figure"
+
+
+def _page_with_many_sources():
+    from cvcore.formatting import Table
+    from dashboard.export import show_table
+
+    sources = [f"source number {i} with a long enough description" for i in range(40)]
+    show_table(Table([{"a": 1}], caption="Many sources.", sources=sources), "many", key="t.many")
+
+
+def test_a_long_source_list_folds_into_an_expander_and_stays_in_the_files():
+    at = AppTest.from_function(_page_with_many_sources, default_timeout=60).run()
+    assert not at.exception
+    assert "Many sources." in at.caption[0].value and versions_line() in at.caption[0].value
+    assert at.expander and "source number 39" in at.expander[0].caption[0].value
