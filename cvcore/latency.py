@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import statistics
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -19,6 +20,7 @@ from torch import nn
 from cvcore.analysis.complexity import example_input, resolve_model
 from cvcore.device import resolve_device, synchronize
 from cvcore.errors import AnalysisError, InvalidInputError
+from cvcore.formatting import Table
 
 LATENCY_SOURCE = "measured: cvlens latency benchmark (median of timed runs after warm-up, batch 1)"
 
@@ -93,4 +95,30 @@ def measure_latency(
         runs=runs,
         warmup_runs=warmup_runs,
         threads=torch.get_num_threads(),
+    )
+
+
+def latency_table(results: Sequence[Latency], display_names: Mapping[str, str] | None = None) -> Table:
+    """Measured latencies as a :class:`Table` (median, spread, throughput, conditions)."""
+    display_names = display_names or {}
+    rows = [
+        {
+            "model": display_names.get(r.name, r.name),
+            "latency_ms": round(r.latency_ms, 2),
+            "min_ms": round(r.min_ms, 2),
+            "max_ms": round(r.max_ms, 2),
+            "images_per_s": round(r.images_per_s, 1),
+            "device": r.device,
+            "threads": r.threads,
+            "input": f"{r.input_size[0]}x{r.input_size[1]}",
+            "batch": r.batch_size,
+            "runs": r.runs,
+        }
+        for r in results
+    ]
+    return Table(
+        rows,
+        labels={"latency_ms": "median (ms)", "min_ms": "min (ms)", "max_ms": "max (ms)", "images_per_s": "images/s"},
+        caption="Forward-pass time, median of the timed runs after warm-up; random weights (time depends on the architecture only).",
+        sources=[LATENCY_SOURCE],
     )

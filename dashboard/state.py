@@ -26,6 +26,7 @@ COMPARE_DELTAS = "compare.deltas"
 COMPARE_NOT_PLOTTED = "compare.not_plotted"
 COMPARE_MEASURE = "compare.measure"  # "measure latency" button
 COMPARE_LATENCY = "compare.latency"  # dict name -> latency result, kept for the session
+COMPARE_LATENCY_TABLE = "compare.latency_table"
 
 # --- Architecture page -----------------------------------------------------------
 ARCH_MODEL = "architecture.model"

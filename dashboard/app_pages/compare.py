@@ -7,6 +7,7 @@ latency only for models measured in this session with the button below the chart
 import streamlit as st
 
 from cvcore import compare
+from cvcore.latency import latency_table
 from cvcore.registry import get_spec, model_names
 from dashboard import state
 from dashboard.common import user_errors
@@ -112,15 +113,8 @@ if st.button("Measure latency of the selected models", key=state.COMPARE_MEASURE
     measure_selected([n for n in selected if n not in latencies])
     st.rerun()
 if latencies:
-    st.dataframe(
-        [
-            {
-                "model": get_spec(n).display_name,
-                "latency (ms)": round(r.latency_ms, 2),
-                "min (ms)": round(r.min_ms, 2),
-                "source": r.description,
-            }
-            for n, r in latencies.items()
-        ],
-        hide_index=True,
+    show_table(
+        latency_table(list(latencies.values()), {n: get_spec(n).display_name for n in latencies}),
+        file_stem="cvlens_latency",
+        key=state.COMPARE_LATENCY_TABLE,
     )

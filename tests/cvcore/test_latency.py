@@ -41,3 +41,12 @@ def test_bad_arguments_and_failing_models_raise_typed_errors():
         latency.measure_latency(Recorder(), input_size=(8, 8), runs=0)
     with pytest.raises(AnalysisError, match="Could not run"):
         latency.measure_latency(nn.Linear(5, 5), input_size=(8, 8), warmup_runs=0, runs=1)
+
+
+def test_latency_table_lists_each_result_with_its_conditions():
+    result = latency.measure_latency(Recorder(), input_size=(16, 16), warmup_runs=0, runs=2)
+    table = latency.latency_table([result], {"Recorder": "The recorder"})
+    (row,) = table.rows
+    assert row["model"] == "The recorder" and row["latency_ms"] == round(result.latency_ms, 2)
+    assert row["threads"] == result.threads and row["input"] == "16x16"
+    assert latency.LATENCY_SOURCE in table.full_caption

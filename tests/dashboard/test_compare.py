@@ -63,3 +63,5 @@ def test_measured_latency_becomes_an_x_axis(page_app):
     at.selectbox(key=state.COMPARE_X).select("latency_ms").run()
     fig = _figure(at)
     assert _marker_count(fig) == 2 and "latency" in fig["layout"]["xaxis"]["title"]["text"].lower()
+    table = at.dataframe[-1].value
+    assert len(table) == 2 and "median (ms)" in table.columns
