@@ -11,7 +11,7 @@ from cvcore.analysis.tables import complexity_table, format_field, layer_table, 
 from cvcore.registry import get_spec, model_names
 from dashboard import state
 from dashboard.common import user_errors
-from dashboard.export import download_table, show_table
+from dashboard.export import download_table, show_table, table_frame
 
 DEFAULT_MODEL = "resnet18"
 MAX_SIDE = 1024  # larger inputs take minutes to trace on a 2-core machine
@@ -97,7 +97,7 @@ for stage in stages:
     label = f"**{stage.name}** · {stage.structure} · {stage.params:,} params · {stage.gmacs:.4f} GMACs · out {shape_text(stage.output_shape)} · RF {rf}"
     with st.expander(label):
         table = stage_layer_table(stage, expand_repeats=expand)
-        st.dataframe(table.rows, column_order=table.column_names, hide_index=True)
+        st.dataframe(table_frame(table), hide_index=True)
 st.caption("Every layer of the model in one file:")
 download_table(layer_table(arch.layers, c), file_stem=f"{name}_{size[0]}x{size[1]}_layers", key=state.ARCH_LAYERS)
 

@@ -16,7 +16,7 @@ def test_default_model_shows_stages_layers_and_reconciliation(page_app):
     assert list(summary["stage"]) == [s.name for s in stages] + ["total"]
     assert summary["params"].iloc[-1] == arch.complexity.params
     assert len(at.expander) == len(stages)
-    assert any("x 2" in str(row) for row in at.expander[[s.name for s in stages].index("layer1")].dataframe[0].value["repeat"])
+    assert any("x 2" in str(row) for row in at.expander[[s.name for s in stages].index("layer1")].dataframe[0].value["x N"])
     assert {"fvcore GMACs", "torch GMACs"} <= set(at.dataframe[-1].value.columns)  # reconciliation table last
 
 
