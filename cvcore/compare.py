@@ -354,6 +354,7 @@ def accuracy_figure(chart: ChartData, log_x: bool = True, title: str | None = No
         xaxis_title=chart.x_axis.label + (" — log scale" if log_x else ""),
         yaxis_title=chart.y_axis.label,
         legend_title_text="Family",
+        legend_itemsizing="constant",  # legend dots all the same size, whatever the bubbles
         height=560,
         margin={"l": 60, "r": 20, "t": 60, "b": 60},
     )
