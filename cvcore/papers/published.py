@@ -11,7 +11,8 @@ from dataclasses import dataclass
 
 # --- He et al. 2015, "Deep Residual Learning for Image Recognition" (ResNet) ------------------
 
-RESNET_SEEDS = "seed 004 Part I (Table 1 printed as 'Таблица 2'), seed 001 (Table 1)"
+# seed 004 numbers its tables itself: paper Table 1 is its "Таблица 2", paper Table 2 its "Таблица 3".
+RESNET_SEEDS = "seed 004 Part I, seed 001"
 RESNET_DEPTHS = (18, 34, 50, 101, 152)
 # Table 1, last row: "FLOPs" 1.8 / 3.6 / 3.8 / 7.6 / 11.3 x 10^9; Sec. 3.3 calls them "FLOPs (multiply-adds)".
 RESNET_TABLE1_GFLOPS = {18: 1.8, 34: 3.6, 50: 3.8, 101: 7.6, 152: 11.3}

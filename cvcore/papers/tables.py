@@ -9,6 +9,7 @@ from cvcore.papers.claims import ClaimRow
 from cvcore.papers.registry import PaperEntry, list_papers
 
 COLUMNS = ["paper", "table", "quantity", "claim", "unit", "measured", "delta_pct", "tolerance", "status", "note"]
+COMPACT_COLUMNS = [c for c in COLUMNS if c not in ("paper", "table")]  # a table already titled by paper and table
 LABELS = {"delta_pct": "delta %", "status": "verdict"}
 
 
@@ -16,8 +17,9 @@ def _text(value) -> str:
     return "—" if value is None else format_cell(value)
 
 
-def claims_table(rows: Sequence[ClaimRow], caption: str = "", as_text: bool = False) -> Table:
-    """One record per claim; ``as_text`` renders claim and measured as text (tables mixing sizes and numbers)."""
+def claims_table(rows: Sequence[ClaimRow], caption: str = "", as_text: bool = False, compact: bool = False) -> Table:
+    """One record per claim; ``as_text`` renders claim and measured as text (tables mixing sizes and numbers),
+    ``compact`` leaves out the paper and table columns."""
     show = _text if as_text else (lambda v: v)
     records = [
         {
@@ -37,7 +39,7 @@ def claims_table(rows: Sequence[ClaimRow], caption: str = "", as_text: bool = Fa
         for r in rows
     ]
     caption = caption or "Paper claims next to what cvlens measures; delta % = (measured - claim) / claim."
-    return Table(records, COLUMNS, LABELS, caption, sources=sorted({r.source for r in rows}))
+    return Table(records, COMPACT_COLUMNS if compact else COLUMNS, LABELS, caption, sources=sorted({r.source for r in rows}))
 
 
 def papers_table(papers: Sequence[PaperEntry] | None = None) -> Table:

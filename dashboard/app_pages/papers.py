@@ -23,7 +23,7 @@ from dashboard.export import download_table, show_figure, show_table
 
 WIDTHS = (0.25, 0.5, 0.75, 1.0)
 RESOLUTION_RANGE = (96, 320, 16)  # min, max, step; the paper's 128..224 inside
-TRADEOFF_SOURCES = (f"{MOBILENET_CITATION}, Tables 5-7 and 9 (accuracy, mult-adds); course copy: {MOBILENET_SEEDS}",)
+TRADEOFF_SOURCES = (f"{MOBILENET_CITATION}, Tables 6, 7 and 9 (accuracy, mult-adds); course copy: {MOBILENET_SEEDS}",)
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
@@ -60,10 +60,13 @@ def show_claims(key: str) -> None:
         st.subheader(table)
         caption = f"{get_paper(key).citation}, {table}: the paper's claim and cvlens' measurement (delta % = (measured - claim) / claim)."
         show_table(
-            claims_table(in_table, caption, as_text=True),
+            claims_table(in_table, caption, as_text=True, compact=True),
             file_stem=f"{key}_{table}",
             key=f"{state.PAPERS_TABLE}.{i}",
-            column_config={"delta %": st.column_config.NumberColumn(format="%.2f")},
+            column_config={
+                "delta %": st.column_config.NumberColumn(format="%.2f"),
+                "quantity": st.column_config.TextColumn(width="large"),
+            },
         )
         with st.expander("How each value was measured"):
             st.dataframe(
@@ -84,10 +87,11 @@ def tradeoff_figure(point) -> go.Figure:
         y=[p.accuracy for p in points],
         mode="markers+text",
         text=[f"{p.model} ({p.table})" for p in points],
-        textposition="top center",
+        textposition="top left",
+        textfont={"size": 10},
         name="paper (ImageNet top-1)",
     )
-    span = [min(xs + [point.mmacs]) * 0.8, max(xs + [point.mmacs]) * 1.2]
+    span = [min(xs + [point.mmacs]) / 1.5, max(xs + [point.mmacs]) * 1.5]
     fig.add_scatter(
         x=span,
         y=[a + b * math.log10(x) for x in span],
@@ -96,15 +100,16 @@ def tradeoff_figure(point) -> go.Figure:
         name="log-linear fit to the paper's points",
     )
     fig.add_vline(x=point.mmacs, line={"color": "crimson"})
-    fig.add_annotation(
-        x=math.log10(point.mmacs),
-        y=max(p.accuracy for p in points) + 2,
-        text=f"α={point.width_mult:g}, {point.resolution}px",
-        showarrow=False,
+    fig.add_scatter(
+        x=[point.mmacs],
+        y=[a + b * math.log10(point.mmacs)],
+        mode="markers",
+        marker={"color": "crimson", "symbol": "diamond-open", "size": 12},
+        name=f"α={point.width_mult:g}, {point.resolution}px: measured mult-adds, accuracy read off the fit",
     )
-    fig.update_xaxes(type="log", title="million mult-adds (log scale)")
-    fig.update_yaxes(title="ImageNet top-1 accuracy (%)")
-    fig.update_layout(height=480, margin={"t": 30})
+    fig.update_xaxes(type="log", title="million mult-adds (log scale)", range=[math.log10(v) for v in span])
+    fig.update_yaxes(title="ImageNet top-1 accuracy (%)", range=[40, 78])
+    fig.update_layout(height=520, margin={"t": 60}, legend={"orientation": "h", "yanchor": "bottom", "y": 1.02})
     return fig
 
 
