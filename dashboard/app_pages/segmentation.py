@@ -147,7 +147,8 @@ def show_downloads(stem: str, image, results: dict, opacity: float) -> None:
 def show_before_after(image, done: dict, opacity: float) -> None:
     name = st.selectbox("Model", list(done), key=state.SEG_WIPE_MODEL, format_func=lambda n: done[n].display_name)
     position = st.slider("Divider (left: segmentation, right: photo)", 0.0, 1.0, 0.5, 0.01, key=state.SEG_WIPE)
-    st.image(wipe(image, overlay(image, done[name], opacity), position), width="stretch")
+    picture, _ = st.columns([3, 1])  # a full-width photo would be taller than the screen
+    picture.image(wipe(image, overlay(image, done[name], opacity), position), width="stretch")
 
 
 def show_tables(stem: str, done: dict) -> None:
@@ -169,7 +170,8 @@ def show_tables(stem: str, done: dict) -> None:
                 table, f"{stem}_{name}_classes", f"{state.SEG_TABLES}.{name}.classes",
                 column_config={"color": st.column_config.TextColumn("colour")},
             )  # fmt: skip
-            st.markdown(" ".join(f":color[■]{{foreground='{r['color']}'}} {r['class']}" for r in rows[:12]))
+            swatches = [f':color[■]{{foreground="{r["color"]}"}} {r["class"].strip("_")}' for r in rows[:12]]
+            st.markdown(" · ".join(swatches) + (" · …" if len(rows) > 12 else ""))
 
 
 def show_disagreement(image, done: dict) -> None:
@@ -178,14 +180,16 @@ def show_disagreement(image, done: dict) -> None:
         st.info("Choose two models that produce results to see where they disagree.")
         return
     a = st.selectbox("First model", names, key=state.SEG_DIFF_A, format_func=lambda n: done[n].display_name)
-    b = st.selectbox("Second model", names, index=1, key=state.SEG_DIFF_B, format_func=lambda n: done[n].display_name)
+    others = [n for n in names if n != a]  # never the same model twice, even when an old choice survives a rerun
+    b = st.selectbox("Second model", others, key=state.SEG_DIFF_B, format_func=lambda n: done[n].display_name)
     try:
         d = disagreement(done[a], done[b])
     except CvlensError as exc:
         st.info(str(exc))
         return
     st.metric("Pixels labelled differently", f"{100 * d.fraction:.1f}%")
-    st.image(disagreement_image(image, d), caption="Red: the two models disagree; grey: they agree.", width="stretch")
+    picture, _ = st.columns([3, 1])
+    picture.image(disagreement_image(image, d), caption="Red: the two models disagree; grey: they agree.", width="stretch")
 
 
 def show_ground_truth(done: dict) -> None:

@@ -115,3 +115,21 @@ def test_cached_segmenter_overlay_disagreement_and_ground_truth(page_app):
     # A mask that does not belong to the photo: a message, not a crash.
     at.file_uploader(key=state.SEG_MASK_UPLOAD).set_value(("wrong.png", voc_mask_png(50, 50), "image/png")).run()
     assert not at.exception and any("do not belong together" in e.value for e in at.error)
+
+
+def test_two_voc_segmenters_get_a_disagreement_map_and_a_legend(page_app):
+    second = "deeplabv3_mobilenet_v3_large"
+    write_random_checkpoint(LRASPP)
+    write_random_checkpoint(second)
+    at = page_app(PAGE)
+    at.multiselect(key=state.SEG_MODELS).set_value([LRASPP, second]).run()
+    assert not at.exception and not at.error
+    [metric] = at.metric
+    current = {name: r for (_, name), r in results_of(at).items()}
+    expected = float((current[LRASPP].labels != current[second].labels).mean())
+    assert metric.value == f"{100 * expected:.1f}%"
+    legends = [m.value for m in at.markdown if ":color[■]" in m.value]
+    assert len(legends) == 2 and all('foreground="#' in text for text in legends)
+    timings = at.dataframe[0].value
+    assert list(timings["model"]) == ["LR-ASPP-MobileNet-v3-large", "DeepLabV3-MobileNet-v3-large"]
+    assert (timings["forward_ms"] > 0).all()
