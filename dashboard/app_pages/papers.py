@@ -21,7 +21,7 @@ from dashboard import state
 from dashboard.common import user_errors
 from dashboard.export import download_table, show_figure, show_table
 
-WIDTHS = (0.25, 0.5, 0.75, 1.0)
+WIDTH_RANGE = (0.25, 1.0, 0.05)  # min, max, step; the paper's 0.25, 0.5, 0.75, 1.0 on the grid
 RESOLUTION_RANGE = (96, 320, 16)  # min, max, step; the paper's 128..224 inside
 TRADEOFF_SOURCES = (f"{MOBILENET_CITATION}, Tables 6, 7 and 9 (accuracy, mult-adds); course copy: {MOBILENET_SEEDS}",)
 
@@ -122,12 +122,12 @@ def show_explorer() -> None:
     st.session_state.setdefault(state.PAPERS_WIDTH, 1.0)
     st.session_state.setdefault(state.PAPERS_RESOLUTION, 224)
     with st.container(horizontal=True):
-        width = st.select_slider("Width multiplier α", WIDTHS, key=state.PAPERS_WIDTH)
+        width = st.slider("Width multiplier α", *WIDTH_RANGE[:2], step=WIDTH_RANGE[2], key=state.PAPERS_WIDTH)
         low, high, step = RESOLUTION_RANGE
         resolution = st.slider("Input resolution (px)", low, high, step=step, key=state.PAPERS_RESOLUTION)
     point = None
     with user_errors(), st.spinner("Counting multiply-adds…"):
-        point = cached_point(float(width), int(resolution))
+        point = cached_point(round(float(width), 2), int(resolution))
     if point is None:
         return
     a, b = tradeoff_fit()

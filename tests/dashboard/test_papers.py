@@ -36,7 +36,7 @@ def test_width_slider_changes_the_gmacs_shown(app):
         return next(m.value for m in at.metric if m.label == "GMACs (conv + fc)")
 
     full = gmacs()
-    at.select_slider(key=state.PAPERS_WIDTH).set_value(0.5).run()
+    at.slider(key=state.PAPERS_WIDTH).set_value(0.5).run()
     assert not at.exception
     half = gmacs()
     assert float(half) < float(full) / 3  # mult-adds scale with alpha squared (Table 6: 569 -> 149 M)
