@@ -1,0 +1,51 @@
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from cvcore.attribution.methods import Sign
+from cvcore.attribution.overlays import COLORMAPS, colorize, colormap_table, normalize_map, overlay, to_png
+from cvcore.errors import InvalidInputError
+
+
+@pytest.mark.parametrize("name", COLORMAPS)
+def test_colormap_tables(name):
+    table = colormap_table(name)
+    assert table.shape == (256, 3) and table.dtype == np.uint8
+
+
+def test_normalize_ranges_per_sign():
+    values = np.linspace(-2, 4, 100, dtype=np.float32).reshape(10, 10)
+    assert normalize_map(values, Sign.SIGNED, percentile=100).min() == pytest.approx(-0.5)
+    assert normalize_map(values, Sign.ABSOLUTE).min() >= 0
+    assert normalize_map(values, Sign.POSITIVE).min() == 0
+    assert not normalize_map(np.zeros((4, 4)), Sign.SIGNED).any()
+
+
+def test_colorize_signed_zero_is_transparent_and_extremes_differ():
+    values = np.zeros((8, 8), dtype=np.float32)
+    values[0, 0], values[0, 1] = -1.0, 1.0
+    rgba = colorize(values, Sign.SIGNED, alpha=1.0, percentile=100)
+    assert rgba.shape == (8, 8, 4) and rgba.dtype == np.uint8
+    assert rgba[4, 4, 3] == 0 and rgba[0, 0, 3] == 255 and rgba[0, 1, 3] == 255
+    assert rgba[0, 0, 2] > rgba[0, 0, 0] and rgba[0, 1, 0] > rgba[0, 1, 2]  # blue against, red for
+
+
+def test_overlay_keeps_the_photo_where_the_map_is_zero():
+    photo = np.random.default_rng(0).integers(0, 256, (12, 10, 3), dtype=np.uint8)
+    values = np.zeros((12, 10), dtype=np.float32)
+    values[:3] = 5.0
+    out = overlay(photo, values, Sign.POSITIVE, alpha=0.5)
+    assert out.shape == (12, 10, 4) and out.dtype == np.uint8 and (out[..., 3] == 255).all()
+    assert np.array_equal(out[5:, :, :3], photo[5:])
+    assert not np.array_equal(out[:3, :, :3], photo[:3])
+    with pytest.raises(InvalidInputError, match="map is"):
+        overlay(photo, values[:5], Sign.POSITIVE)
+    with pytest.raises(InvalidInputError, match="alpha"):
+        overlay(photo, values, Sign.POSITIVE, alpha=2)
+
+
+def test_png_round_trip():
+    rgba = colorize(np.random.default_rng(1).random((9, 7)).astype(np.float32), Sign.ABSOLUTE)
+    assert np.array_equal(np.asarray(Image.open(io.BytesIO(to_png(rgba)))), rgba)
