@@ -1,5 +1,7 @@
 """Architecture page: stage tables, x N collapsing, reconciliation, other input sizes, two-model diff."""
 
+import pytest
+
 from cvcore.analysis.stages import architecture
 from dashboard import state
 
@@ -46,3 +48,17 @@ def test_two_model_diff(page_app):
     assert not at.exception and not at.error
     diff = at.dataframe[-1].value
     assert "Δ params" in diff.columns and "layer1" in set(diff["stage (ResNet-18)"])
+
+
+# A transformer, a segmentation net at 520x520, concatenating branches, a bundled-weights family.
+@pytest.mark.parametrize("name", ["vit_b_16", "deeplabv3_mobilenet_v3_large", "googlenet", "efficientnet_lite0"])
+def test_other_families_render_at_their_default_size(page_app, name):
+    from cvcore.analysis import load_precomputed
+
+    if name not in load_precomputed():
+        pytest.skip(f"{name} is not in the stored analysis yet (tracing it here would be slow)")
+    at = page_app(PAGE)
+    at.selectbox(key=state.ARCH_MODEL).select(name).run()
+    assert not at.exception and not at.error
+    assert any("read from the stored analysis" in c.value for c in at.caption)
+    assert at.dataframe[0].value["params"].iloc[-1] == load_precomputed()[name].params

@@ -154,3 +154,25 @@ def test_structure_reads_like_the_papers_tables(resnet18_rows, alexnet_rows):
     assert stages["layer1"].structure == "[3x3 conv 64 + 3x3 conv 64] x 2"
     assert stages["layer2"].structure.startswith("3x3 conv 128 + 3x3 conv 128 + 1x1 conv 128")  # with the downsample
     assert group_stages(alexnet_rows)[0].structure == "11x11 conv 64; ReLU; MaxPool2d"
+
+
+def test_every_stored_model_groups_without_losing_a_row():
+    from cvcore.analysis import load_precomputed, load_precomputed_layers
+
+    stored = load_precomputed()
+    if not stored:
+        pytest.skip("assets/analysis.json holds no models yet")
+    for name, complexity in stored.items():
+        rows = load_precomputed_layers(name)
+        if rows is None:
+            continue
+        for merge in (True, False):
+            stages = group_stages(rows, merge_sequential=merge)
+            assert sorted(r.name for s in stages for r in s.rows) == sorted(r.name for r in rows), name
+            total = stage_summary_table(stages).rows[-1]
+            assert total["params"] == complexity.params, name
+            assert total["gmacs"] == pytest.approx(complexity.gmacs, abs=1e-3), name
+            for stage in stages:
+                collapsed = stage_layer_table(stage)
+                assert sum(g.repeat * len(g.first_rows) for g in stage.groups) == len(stage.rows), (name, stage.name)
+                assert len(collapsed.rows) == sum(len(g.first_rows) if g.repeat > 1 else len(g.rows) for g in stage.groups)
