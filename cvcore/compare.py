@@ -303,8 +303,9 @@ def hover_lines(point: ModelPoint) -> list[str]:
         if q is None:
             continue
         unit = AXES[key].short
-        value = f"{q.value:.3f}" if abs(q.value) < 10 else f"{q.value:.1f}"
-        lines.append(f"{unit}: {value} — {q.kind}, {q.source}")
+        value = f"{q.value:.2f}" if key in Y_AXES else f"{q.value:.3f}" if abs(q.value) < 10 else f"{q.value:.1f}"
+        provenance = q.source if q.source.startswith(q.kind) else f"{q.kind}: {q.source}"
+        lines.append(f"{unit}: {value} — {provenance}")
     return lines
 
 
