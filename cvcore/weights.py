@@ -22,6 +22,7 @@ import socket
 import threading
 import urllib.error
 from collections.abc import Callable, Iterable, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
@@ -177,6 +178,7 @@ def resolve_names(names: Sequence[str] = (), set_name: str | None = None) -> lis
 # --- fetching (online) ------------------------------------------------------------------------
 
 PROBE_TIMEOUT_S = 3.0
+DOWNLOAD_STALL_S = 60.0  # no byte for this long: give up with WeightsDownloadError instead of hanging
 
 
 def can_reach(url: str, timeout_s: float = PROBE_TIMEOUT_S) -> bool:
@@ -228,6 +230,17 @@ def fetch(names: Iterable[str], *, progress: bool = True, reachable: Callable[[s
     return results
 
 
+@contextmanager
+def _socket_timeout(seconds: float):
+    """torch.hub's urlopen has no timeout: a stalled connection would hang forever. Process-wide, so CLI use only."""
+    previous = socket.getdefaulttimeout()
+    socket.setdefaulttimeout(seconds)
+    try:
+        yield
+    finally:
+        socket.setdefaulttimeout(previous)
+
+
 def _download(spec: ModelSpec, *, progress: bool, reachable: Callable[[str], bool]) -> None:
     url = spec.weights.url
     if not reachable(url):
@@ -240,7 +253,8 @@ def _download(spec: ModelSpec, *, progress: bool, reachable: Callable[[str], boo
     try:
         # torchvision's own path: torch.hub downloads to a temporary file, checks the sha256
         # prefix in the file name, then moves it into checkpoint_dir().
-        _tv_weights(spec).get_state_dict(progress=progress, check_hash=True, weights_only=True, map_location="cpu")
+        with _socket_timeout(DOWNLOAD_STALL_S):
+            _tv_weights(spec).get_state_dict(progress=progress, check_hash=True, weights_only=True, map_location="cpu")
     except RuntimeError as exc:
         if "hash" in str(exc):
             raise WeightsIntegrityError(

@@ -27,6 +27,7 @@ COMPARE_NOT_PLOTTED = "compare.not_plotted"
 COMPARE_MEASURE = "compare.measure"  # "measure latency" button
 COMPARE_LATENCY = "compare.latency"  # dict name -> latency result, kept for the session
 COMPARE_LATENCY_TABLE = "compare.latency_table"
+COMPARE_KEPT = "compare.kept"  # task -> selected models; survives leaving the page (widget state does not)
 
 # --- Architecture page -----------------------------------------------------------
 ARCH_MODEL = "architecture.model"
@@ -39,6 +40,7 @@ ARCH_SUMMARY = "architecture.summary"  # export widgets derive their keys from t
 ARCH_LAYERS = "architecture.layers"
 ARCH_RECONCILIATION = "architecture.reconciliation"
 ARCH_DIFF = "architecture.diff"
+ARCH_KEPT = "architecture.kept"  # model and input size; survives leaving the page
 
 # --- Segmentation page -----------------------------------------------------------
 SEG_SOURCE = "segmentation.source"  # "sample" or "upload"

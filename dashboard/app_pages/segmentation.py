@@ -174,6 +174,14 @@ def show_tables(stem: str, done: dict) -> None:
             st.markdown(" · ".join(swatches) + (" · …" if len(rows) > 12 else ""))
 
 
+def show_confidence(done: dict) -> None:
+    st.caption("Softmax probability of the chosen class at each pixel: white = certain, black = unsure.")
+    for column, result in zip(st.columns(len(done)), done.values()):
+        column.image(
+            result.confidence, clamp=True, width="stretch", caption=f"{result.display_name}: mean {result.confidence.mean():.2f}"
+        )
+
+
 def show_disagreement(image, done: dict) -> None:
     names = list(done)
     if len(names) < 2:
@@ -257,13 +265,15 @@ else:
         )
     if done:
         show_downloads(stem, image, results, opacity)
-        before_after, tables, compare, truth = st.tabs(
-            ["Before / after", "Legend, areas and time", "Disagreement", "Ground truth"]
+        before_after, tables, confidence, compare, truth = st.tabs(
+            ["Before / after", "Legend, areas and time", "Confidence", "Disagreement", "Ground truth"]
         )
         with before_after:
             show_before_after(image, done, opacity)
         with tables:
             show_tables(stem, done)
+        with confidence:
+            show_confidence(done)
         with compare:
             show_disagreement(image, done)
         with truth:

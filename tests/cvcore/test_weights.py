@@ -216,3 +216,31 @@ def test_every_torch_load_in_cvcore_is_weights_only():
             calls.append((path.name, match.group(1)))
     assert calls, "expected at least one torch.load call in cvcore"
     assert all("weights_only=True" in args for _, args in calls), calls
+
+
+def test_a_corrupt_download_is_refused_by_torch_hubs_hash_check(torch_home, tmp_path, monkeypatch):
+    """The real torch.hub download path, served locally: content that does not match the name's sha256 prefix."""
+    import functools
+    import http.server
+    import threading
+
+    served = tmp_path / "served"
+    served.mkdir()
+    file_name = get_spec(LRASPP).weights.file_name
+    (served / file_name).write_bytes(b"corrupt bytes")
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(served))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/{file_name}"
+
+    class LocalWeights:  # stands in for the torchvision enum member, whose URL is on the internet
+        def get_state_dict(self, **kwargs):
+            return torch.hub.load_state_dict_from_url(url, **kwargs)
+
+    monkeypatch.setattr("cvcore.weights._tv_weights", lambda spec: LocalWeights())
+    try:
+        with pytest.raises(WeightsIntegrityError, match="corrupt"):
+            fetch([LRASPP], progress=False, reachable=lambda u: True)
+    finally:
+        server.shutdown()
+    assert weight_status(LRASPP).state is WeightState.MISSING  # nothing half-written was kept
