@@ -41,9 +41,14 @@ def shape_text(shape) -> str:
 
 
 names = model_names()
-st.session_state.setdefault(state.ARCH_MODEL, DEFAULT_MODEL if DEFAULT_MODEL in names else names[0])
-if state.ARCH_INPUT_H not in st.session_state:
+# Streamlit forgets widget values when the user visits another page: restore them from a kept copy.
+kept = st.session_state.setdefault(state.ARCH_KEPT, {})
+if state.ARCH_MODEL not in st.session_state:
+    st.session_state[state.ARCH_MODEL] = kept.get("model", DEFAULT_MODEL if DEFAULT_MODEL in names else names[0])
+if state.ARCH_INPUT_H not in st.session_state or state.ARCH_INPUT_W not in st.session_state:
     reset_input_size()
+    if kept.get("model") == st.session_state[state.ARCH_MODEL]:
+        st.session_state[state.ARCH_INPUT_H], st.session_state[state.ARCH_INPUT_W] = kept["size"]
 
 st.title("Architecture")
 with st.container(horizontal=True, vertical_alignment="bottom"):
@@ -59,6 +64,7 @@ with st.container(horizontal=True, vertical_alignment="bottom"):
 
 spec = get_spec(name)
 size = (int(height), int(width))
+kept.update(model=name, size=size)
 arch = None
 with user_errors():
     arch = load(name, size)

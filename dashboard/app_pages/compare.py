@@ -44,16 +44,19 @@ st.caption(
 
 task = st.segmented_control("Task", TASKS, default=TASKS[0], required=True, key=state.COMPARE_TASK)
 names = model_names(task)
-models_key = f"{state.COMPARE_MODELS}.{task}"  # one selection per task: switching back keeps it
+models_key = f"{state.COMPARE_MODELS}.{task}"  # one widget per task: a selection never mixes tasks
+# Streamlit forgets a widget's value once it is not drawn (other task, other page): keep a copy.
+kept = st.session_state.setdefault(state.COMPARE_KEPT, {})
 selected = st.multiselect(
     "Models",
     names,
-    default=list(compare.default_selection(task)),
+    default=kept.get(task, list(compare.default_selection(task))),
     format_func=lambda n: get_spec(n).display_name,
     key=models_key,
     placeholder="Pick models to compare",
 )
 
+kept[task] = selected
 latencies = st.session_state.get(state.COMPARE_LATENCY, {})
 x_choices = [k for k in compare.X_AXES if k != "latency_ms" or any(n in latencies for n in selected)]
 with st.container(horizontal=True, vertical_alignment="bottom"):

@@ -62,3 +62,14 @@ def test_other_families_render_at_their_default_size(page_app, name):
     assert not at.exception and not at.error
     assert any("read from the stored analysis" in c.value for c in at.caption)
     assert at.dataframe[0].value["params"].iloc[-1] == load_precomputed()[name].params
+
+
+def test_model_and_size_survive_a_visit_to_another_page(page_app):
+    at = page_app(PAGE)
+    at.selectbox(key=state.ARCH_MODEL).select("alexnet").run()
+    at.number_input(key=state.ARCH_INPUT_H).set_value(200).run()
+    at.switch_page("app_pages/models.py").run()
+    at.switch_page(PAGE).run()
+    assert not at.exception
+    assert at.selectbox(key=state.ARCH_MODEL).value == "alexnet"
+    assert (at.number_input(key=state.ARCH_INPUT_H).value, at.number_input(key=state.ARCH_INPUT_W).value) == (200, 224)

@@ -65,3 +65,16 @@ def test_measured_latency_becomes_an_x_axis(page_app):
     assert _marker_count(fig) == 2 and "latency" in fig["layout"]["xaxis"]["title"]["text"].lower()
     table = at.dataframe[-1].value
     assert len(table) == 2 and "median (ms)" in table.columns
+
+
+def test_selection_survives_a_visit_to_another_page_and_task(page_app):
+    at = page_app(PAGE)
+    at.multiselect(key=f"{state.COMPARE_MODELS}.classification").set_value(["resnet18", "alexnet"]).run()
+    at.segmented_control(key=state.COMPARE_TASK).set_value("segmentation").run()
+    at.segmented_control(key=state.COMPARE_TASK).set_value("classification").run()
+    assert at.multiselect(key=f"{state.COMPARE_MODELS}.classification").value == ["resnet18", "alexnet"]
+    at.switch_page("app_pages/models.py").run()
+    at.switch_page(PAGE).run()
+    assert not at.exception
+    assert at.multiselect(key=f"{state.COMPARE_MODELS}.classification").value == ["resnet18", "alexnet"]
+    assert _marker_count(_figure(at)) == 2
