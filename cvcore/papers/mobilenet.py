@@ -129,7 +129,7 @@ def _note(row: MobileNetRow, quantity: str) -> str:
         return _OTHER_NOTES[row.torchvision]
     if quantity == "mult-adds":
         return "Conv + fc multiply-adds (fvcore's total also counts batch norm, about 2% more)."
-    return "The paper rounds parameters to 0.1 M (0.01 M in Table 9)."
+    return "The paper gives parameters to 0.01 M here." if row.table == "Table 9" else "The paper rounds parameters to 0.1 M."
 
 
 def claims() -> tuple[Claim, ...]:
