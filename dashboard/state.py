@@ -13,6 +13,7 @@ MODELS_FAMILIES = "models.families"
 MODELS_YEARS = "models.years"
 MODELS_SEARCH = "models.search"
 MODELS_TABLE = "models.table"  # export widgets (dashboard.export) derive their keys from it
+MODELS_KEPT = "models.kept"  # the filters; survive leaving the page (widget state does not)
 
 # --- Compare page ----------------------------------------------------------------
 COMPARE_TASK = "compare.task"

@@ -29,11 +29,19 @@ st.caption(
 rows = cached_catalogue_rows()
 years = sorted({r.year for r in rows})
 
+# Streamlit forgets widget values when the user visits another page: restore the filters from a kept copy.
+filters = {state.MODELS_TASK: None, state.MODELS_FAMILIES: [], state.MODELS_YEARS: (years[0], years[-1]), state.MODELS_SEARCH: ""}
+kept = st.session_state.setdefault(state.MODELS_KEPT, {})
+for key, default in filters.items():
+    if key not in st.session_state:
+        st.session_state[key] = kept.get(key, default)
+
 with st.container(horizontal=True):
     task = st.selectbox("Task", TASKS, index=None, placeholder="All tasks", key=state.MODELS_TASK)
     families = st.multiselect("Family", sorted({r.family for r in rows}), key=state.MODELS_FAMILIES, placeholder="All families")
-    year_range = st.slider("Year", years[0], years[-1], (years[0], years[-1]), key=state.MODELS_YEARS)
+    year_range = st.slider("Year", years[0], years[-1], key=state.MODELS_YEARS)
     search = st.text_input("Search", key=state.MODELS_SEARCH, placeholder="name, family or paper title")
+kept.update({key: st.session_state[key] for key in filters})
 
 shown = filter_catalogue(rows, task=task, families=families, years=year_range, search=search)
 if not shown:

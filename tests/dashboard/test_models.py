@@ -31,3 +31,13 @@ def test_filters_narrow_the_table(page_app):
     assert names and all("resnet" in n for n in names)
     at.text_input(key=state.MODELS_SEARCH).input("no such model").run()
     assert not at.dataframe and any("No model matches" in i.value for i in at.info)
+
+
+def test_filters_survive_a_visit_to_another_page(page_app):
+    at = page_app(PAGE)
+    at.text_input(key=state.MODELS_SEARCH).input("mobilenet").run()
+    shown = len(at.dataframe[0].value)
+    at.switch_page("app_pages/compare.py").run()
+    at.switch_page(PAGE).run()
+    assert not at.exception and not at.warning
+    assert at.text_input(key=state.MODELS_SEARCH).value == "mobilenet" and len(at.dataframe[0].value) == shown
