@@ -59,12 +59,25 @@ SEG_MASK_UPLOAD = "segmentation.mask_upload"
 SEG_TABLES = "segmentation.tables"  # prefix for table download keys
 
 # --- Saliency page ---------------------------------------------------------------
+SAL_SOURCE = "saliency.source"
 SAL_SAMPLE = "saliency.sample"
 SAL_UPLOAD = "saliency.upload"
 SAL_MODELS = "saliency.models"
 SAL_METHODS = "saliency.methods"
 SAL_TARGET = "saliency.target"
-SAL_RESULTS = "saliency.results"
+SAL_OPACITY = "saliency.opacity"
+SAL_ABSOLUTE = "saliency.absolute"
+SAL_RESULTS = "saliency.results"  # (photo digest, model, method, target) -> MethodResult or error message
+SAL_BASELINES = "saliency.baselines"  # (photo digest, model, target) -> {resolution: random-map Faithfulness}
+SAL_CLASSIFY = "saliency.classify"  # (photo digest, model) -> PhotoExplanation-free top-5 (Classification)
+SAL_DOWNLOADS = "saliency.downloads"  # prefix of download-button keys
+SAL_TABLES = "saliency.tables"  # prefix of table/figure export keys
+SAL_FV_MODEL = "saliency.fv_model"
+SAL_FV_CLASS = "saliency.fv_class"
+SAL_FV_STEPS = "saliency.fv_steps"
+SAL_FV_SIZE = "saliency.fv_size"
+SAL_FV_RUN = "saliency.fv_run"
+SAL_FV_RESULTS = "saliency.fv_results"  # (model, class, steps, size) -> ClassMaximization
 
 # --- Papers page -----------------------------------------------------------------
 PAPERS_PAPER = "papers.paper"

@@ -72,12 +72,15 @@ def explain_photo(
     random_maps: int = 2,
     seed: int = 0,
     progress: ReportProgress | None = None,
+    baselines: dict[tuple[int, int], Faithfulness] | None = None,
 ) -> PhotoExplanation:
     """Top-5, then for each of ``methods`` its map (and deletion/insertion curves).
 
     ``settings`` maps a method name to overrides of its defaults; ``layer`` overrides the
     Grad-CAM layer; ``random_maps`` random maps (seeded with ``seed``) at each map's own
-    resolution form its baseline (computed once per resolution).
+    resolution form its baseline (computed once per resolution). Pass the same dict as
+    ``baselines`` to calls for the same photo, model, target and curve settings to reuse
+    the random baselines already computed (it is filled in place).
     """
     chosen = [get_method(m) for m in methods]
     if not chosen:
@@ -104,7 +107,7 @@ def explain_photo(
                 progress=reporter,
             )
         )
-    randoms: dict[tuple[int, int], Faithfulness] = {}
+    randoms = baselines if baselines is not None else {}
     results = []
     for attribution in attributions:
         scores = random = None

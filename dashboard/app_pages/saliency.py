@@ -1,4 +1,326 @@
+"""Saliency: which pixels does a classifier look at, and can the map be trusted?
+
+Widgets -> cvcore.attribution.explain_photo -> display. Every map is stored in session
+state under (photo, model, method, target), so reruns and page switches recompute
+nothing; random-map baselines are shared between the maps of one photo, model and
+target. Models come from the process-wide cache and are only read (cvcore works on
+per-call copies for anything that needs hooks).
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+import plotly.graph_objects as go
 import streamlit as st
 
+from cvcore.attribution import (
+    Sign,
+    explain_photo,
+    first_layer_filters,
+    get_method,
+    list_methods,
+    maximize_class,
+    overlay,
+    to_png,
+)
+from cvcore.classify import classify
+from cvcore.errors import CvlensError
+from cvcore.formatting import Table
+from cvcore.images import ACCEPTED_EXTENSIONS, decode_image
+from cvcore.registry import Task, get_spec, list_models
+from cvcore.samples import list_samples
+from cvcore.weights import weight_status
+from dashboard import state
+from dashboard.common import cached_model, user_errors
+from dashboard.export import safe_stem, show_figure, show_table
+
+MAX_MODELS = 3
+DEFAULT_MODEL = "efficientnet_lite0"
+DEFAULT_METHODS = ["grad_cam", "saliency"]
+TOP1 = -1  # target option: each model's own top-1 class
+MAX_STORED_RESULTS = 60  # maps per session; the oldest go first
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def decode(data: bytes):
+    """The upload as an RGB image; raises ImageDecodeError (not cached) for files that are not images."""
+    return decode_image(data).image
+
+
+@st.cache_data(max_entries=1, show_spinner=False)
+def trained_classifiers() -> list[str]:
+    return [s.name for s in list_models(Task.CLASSIFICATION) if weight_status(s.name).available]
+
+
+def choose_photo() -> tuple[str, bytes] | None:
+    source = st.radio(
+        "Photo", ["sample", "upload"], key=state.SAL_SOURCE, horizontal=True,
+        format_func={"sample": "Bundled sample", "upload": "Upload a photo"}.get,
+    )  # fmt: skip
+    if source == "sample":
+        samples = {s.file: s for s in list_samples()}
+        chosen = st.selectbox("Sample photo", list(samples), key=state.SAL_SAMPLE, format_func=lambda f: samples[f].title)
+        st.caption(samples[chosen].credit)
+        return chosen, samples[chosen].path.read_bytes()
+    upload = st.file_uploader("Photo (JPEG, PNG, WebP, BMP, TIFF, GIF)", type=list(ACCEPTED_EXTENSIONS), key=state.SAL_UPLOAD)
+    return (upload.name, upload.getvalue()) if upload else None
+
+
+def top5(digest: str, image, names: list[str]) -> dict:
+    """Each model's Classification (or its error message), stored per photo."""
+    stored: dict = st.session_state.setdefault(state.SAL_CLASSIFY, {})
+    for name in names:
+        if (digest, name) not in stored:
+            try:
+                stored[(digest, name)] = classify(cached_model(name), image, get_spec(name), k=5)
+            except CvlensError as exc:
+                stored[(digest, name)] = str(exc)
+    return {name: stored[(digest, name)] for name in names}
+
+
+def run_maps(digest: str, image, names: list[str], methods: list[str], target: int, classes: dict) -> None:
+    """Compute the (model, method) cells not stored yet, one explain_photo call per model, with a progress bar."""
+    results: dict = st.session_state.setdefault(state.SAL_RESULTS, {})
+    baselines: dict = st.session_state.setdefault(state.SAL_BASELINES, {})
+    todo = {}
+    for name in names:
+        if isinstance(classes[name], str):
+            continue
+        goal = classes[name].top1.index if target == TOP1 else target
+        missing = [m for m in methods if (digest, name, m, goal) not in results]
+        if missing:
+            todo[name] = (goal, missing)
+    if not todo:
+        return
+    bar = st.progress(0.0, text="Starting…")
+    for i, (name, (goal, missing)) in enumerate(todo.items()):
+        spec = get_spec(name)
+
+        def progress(fraction: float, label: str, i=i, spec=spec) -> None:
+            bar.progress(min(1.0, (i + fraction) / len(todo)), text=f"{spec.display_name}: {label}")
+
+        for method in missing:  # one call per method, so that one failing method does not hide the others
+            try:
+                report = explain_photo(
+                    cached_model(name), spec, image, [method], target=goal, progress=progress,
+                    baselines=baselines.setdefault((digest, name, goal), {}),
+                )  # fmt: skip
+                results[(digest, name, method, goal)] = (report.results[0], report.image)
+            except CvlensError as exc:
+                results[(digest, name, method, goal)] = str(exc)
+    bar.empty()
+    while len(results) > MAX_STORED_RESULTS:
+        results.pop(next(iter(results)))
+
+
+def show_top5(stem: str, names: list[str], classes: dict) -> None:
+    columns = st.columns(len(names))
+    for column, name in zip(columns, names):
+        with column:
+            result = classes[name]
+            if isinstance(result, str):
+                st.error(result)
+                continue
+            rows = [{"rank": i + 1, "class": p.label, "index": p.index, "prob": p.prob} for i, p in enumerate(result.predictions)]
+            show_table(
+                Table(rows, labels={"prob": "probability"}, caption=f"{get_spec(name).display_name}: top-5 (softmax)."),
+                f"{stem}_{name}_top5", f"{state.SAL_TABLES}.{name}.top5",
+            )  # fmt: skip
+
+
+def cell_caption(result) -> str:
+    a, f, r = result.attribution, result.faithfulness, result.random
+    h, w = a.resolution
+    return (
+        f"{a.time_ms:.0f} ms · deletion AUC {f.deletion_auc:.3f} (random {r.deletion_auc:.3f}) · "
+        f"insertion AUC {f.insertion_auc:.3f} (random {r.insertion_auc:.3f}) · {h}x{w} map"
+        + (f" · layer {a.layer}" if a.layer else "")
+    )
+
+
+def show_grid(stem: str, digest: str, names: list[str], methods: list[str], target: int, classes: dict) -> dict:
+    """Methods as rows, models as columns; returns the computed cells for the curves."""
+    opacity = st.slider("Overlay opacity", 0.0, 1.0, 0.6, 0.05, key=state.SAL_OPACITY)
+    absolute = st.toggle("Magnitudes only (show signed maps as absolute values)", key=state.SAL_ABSOLUTE)
+    results: dict = st.session_state.get(state.SAL_RESULTS, {})
+    done = {}
+    header = st.columns(len(names))
+    for column, name in zip(header, names):
+        column.markdown(f"**{get_spec(name).display_name}**")
+    for method in methods:
+        st.markdown(f"##### {get_method(method).display_name}")
+        st.caption(get_method(method).summary + f" ({get_method(method).paper})")
+        columns = st.columns(len(names))
+        for column, name in zip(columns, names):
+            with column:
+                if isinstance(classes[name], str):
+                    continue
+                goal = classes[name].top1.index if target == TOP1 else target
+                cell = results.get((digest, name, method, goal))
+                if cell is None:
+                    st.info("Not computed yet.")
+                    continue
+                if isinstance(cell, str):
+                    st.error(cell)
+                    continue
+                result, view = cell
+                a = result.attribution
+                picture = overlay(view, a.values, Sign.ABSOLUTE if absolute else a.sign, alpha=opacity)
+                st.image(picture, caption=f"target: {get_spec(name).categories[goal]} ({goal})", width="stretch")
+                st.caption(cell_caption(result))
+                for note in a.notes:
+                    st.caption(f"⚠️ {note}")
+                st.download_button(
+                    "PNG", to_png(picture), f"{safe_stem(f'{stem}_{name}_{method}_{goal}')}.png", mime="image/png",
+                    key=f"{state.SAL_DOWNLOADS}.{name}.{method}", on_click="ignore", icon=":material/download:",
+                )  # fmt: skip
+                done[(name, method)] = result
+    return done
+
+
+def show_curves(stem: str, names: list[str], done: dict) -> None:
+    st.markdown("##### Deletion curves")
+    st.caption(
+        "Target-class probability as the most-attributed pixels are replaced by the mean colour, a growing share at a "
+        "time (Petsiuk et al. 2018, RISE). A faithful map makes it fall fast: lower area is better. Dashed: random "
+        "maps at the same resolution as the map (pixel-level random noise would wreck any photo for its shape alone)."
+    )
+    for name in names:
+        cells = {m: r for (n, m), r in done.items() if n == name}
+        if not cells:
+            continue
+        fig = go.Figure()
+        randoms = {}
+        for result in cells.values():
+            d = result.faithfulness.deletion
+            fig.add_scatter(x=d.fractions, y=d.probs, mode="lines", name=f"{result.attribution.display_name} ({d.auc:.3f})")
+            randoms[result.attribution.resolution] = result.random
+        for (h, w), random in randoms.items():
+            d = random.deletion
+            fig.add_scatter(
+                x=d.fractions, y=d.probs, mode="lines", line={"dash": "dash", "color": "grey"},
+                name=f"random {h}x{w}, mean of {random.maps} ({d.auc:.3f})",
+            )  # fmt: skip
+        fig.update_layout(
+            title=get_spec(name).display_name, xaxis_title="share of pixels deleted", yaxis_title="target-class probability",
+            height=380, margin={"t": 50},
+        )  # fmt: skip
+        show_figure(
+            fig, f"{stem}_{name}_deletion", f"Deletion curves of {get_spec(name).display_name}; AUC in brackets.",
+            f"{state.SAL_TABLES}.{name}.curves",
+        )  # fmt: skip
+
+
+def attribution_tab(stem: str, digest: str, image, names: list[str]) -> None:
+    classes = top5(digest, image, names)
+    show_top5(stem, names, classes)
+    first = next((c for c in classes.values() if not isinstance(c, str)), None)
+    if first is None:
+        return
+    categories = get_spec(names[0]).categories
+    target = st.selectbox(
+        "Target class", [TOP1, *range(len(categories))], key=state.SAL_TARGET,
+        format_func=lambda i: "Top-1 of each model" if i == TOP1 else f"{categories[i]} ({i})",
+        help="The class whose score the maps explain. Default: each model's own top-1.",
+    )  # fmt: skip
+    st.session_state.setdefault(state.SAL_METHODS, DEFAULT_METHODS)
+    methods = st.multiselect(
+        "Methods", [m.name for m in list_methods()], key=state.SAL_METHODS,
+        format_func=lambda n: f"{get_method(n).display_name} ({get_method(n).cost.value})",
+    )  # fmt: skip
+    if not methods:
+        st.info("Choose at least one method.")
+        return
+    run_maps(digest, image, names, methods, target, classes)
+    done = show_grid(stem, digest, names, methods, target, classes)
+    if done:
+        show_curves(stem, names, done)
+
+
+def features_tab(names: list[str]) -> None:
+    name = st.selectbox("Model", names, key=state.SAL_FV_MODEL, format_func=lambda n: get_spec(n).display_name)
+    spec = get_spec(name)
+    model = cached_model(name)
+    grid = first_layer_filters(model)
+    left, right = st.columns(2)
+    with left:
+        st.markdown("##### First-layer filters")
+        st.image(grid.image, width="stretch")
+        st.caption(
+            f"{grid.filters} kernels of {grid.layer} ({grid.kernel_size[0]}x{grid.kernel_size[1]}), each scaled to its own range; grey = 0."
+        )
+        st.download_button(
+            "PNG", to_png(grid.image), f"{safe_stem(name)}_first_layer_filters.png", mime="image/png",
+            key=f"{state.SAL_DOWNLOADS}.filters", on_click="ignore", icon=":material/download:",
+        )  # fmt: skip
+    with right:
+        st.markdown("##### Class maximisation")
+        st.caption(
+            "Gradient ascent on the input for one class, maximising a_y(x) - λ‖x‖² with random jitter and periodic blur "
+            "(Simonyan et al. 2014; Yosinski et al. 2015). Runs on a copy; the shared model is not changed."
+        )
+        target = st.selectbox(
+            "Class", range(len(spec.categories)), index=282 if len(spec.categories) > 282 else 0, key=state.SAL_FV_CLASS,
+            format_func=lambda i: f"{spec.categories[i]} ({i})",
+        )  # fmt: skip
+        steps = st.slider("Steps", 10, 200, 40, 10, key=state.SAL_FV_STEPS)
+        size = st.select_slider("Size (px)", [64, 96, 128, 160, 224], value=128, key=state.SAL_FV_SIZE)
+        stored: dict = st.session_state.setdefault(state.SAL_FV_RESULTS, {})
+        key = (name, target, steps, size)
+        if st.button("Run class maximisation", key=state.SAL_FV_RUN) and key not in stored:
+            bar = st.progress(0.0, text="Optimising the input…")
+            p = spec.preprocessing
+            stored[key] = maximize_class(
+                model, target, mean=p.mean, std=p.std, size=(size, size), steps=steps,
+                progress=lambda f: bar.progress(f, text=f"Optimising the input… {f:.0%}"),
+            )  # fmt: skip
+            bar.empty()
+        if key in stored:
+            result = stored[key]
+            st.image(
+                result.image, caption=f"{spec.categories[target]}: {steps} steps, {result.time_ms / 1000:.1f} s", width="stretch"
+            )
+            st.line_chart({"class score (logit)": result.scores}, height=160)
+            st.download_button(
+                "PNG", to_png(result.image), f"{safe_stem(f'{name}_maximise_{target}')}.png", mime="image/png",
+                key=f"{state.SAL_DOWNLOADS}.maximise", on_click="ignore", icon=":material/download:",
+            )  # fmt: skip
+
+
+# --- page ---------------------------------------------------------------------------------
+
 st.title("Saliency")
-st.info("This page is being built.")
+st.caption(
+    "Which pixels does a classifier look at? Attribution maps from Captum (gradients, Integrated Gradients, SmoothGrad, "
+    "Gradient SHAP, Guided Backprop, Grad-CAM, Occlusion), each with deletion/insertion scores against random maps, "
+    "and the lecture's feature visualisations."
+)
+
+photo = choose_photo()
+choices = trained_classifiers()
+st.session_state.setdefault(state.SAL_MODELS, [DEFAULT_MODEL] if DEFAULT_MODEL in choices else choices[:1])
+names = st.multiselect(
+    f"Models (up to {MAX_MODELS}; classifiers whose trained weights are on this machine)", choices,
+    max_selections=MAX_MODELS, key=state.SAL_MODELS,
+    format_func=lambda n: get_spec(n).display_name,
+)  # fmt: skip
+
+image = None
+if photo is not None:
+    with user_errors():
+        image = decode(photo[1])
+if photo is None:
+    st.info("Upload a photo or pick a bundled sample.")
+elif image is None:
+    st.warning("This file could not be read; upload another one (your earlier results are kept).")
+elif not names:
+    st.info("Choose at least one model.")
+else:
+    digest = hashlib.sha256(photo[1]).hexdigest()[:16]
+    stem = photo[0].rsplit(".", 1)[0]
+    maps_tab, features = st.tabs(["Attribution maps", "Filters and class maximisation"])
+    with maps_tab, user_errors():
+        attribution_tab(stem, digest, image, names)
+    with features, user_errors():
+        features_tab(names)

@@ -1,0 +1,77 @@
+"""Saliency page: the bundled cat with EfficientNet-Lite0, a hostile upload, feature visualisation."""
+
+import io
+
+from PIL import Image
+from streamlit.testing.v1 import AppTest
+
+from cvcore.attribution import MethodResult
+from cvcore.samples import get_sample
+from dashboard import state
+
+from .conftest import APP, APP_TIMEOUT_S
+
+PAGE = "app_pages/saliency.py"
+LITE = "efficientnet_lite0"
+
+
+def saliency_app(methods: list[str]) -> AppTest:
+    at = AppTest.from_file(str(APP), default_timeout=APP_TIMEOUT_S)
+    at.session_state[state.SAL_METHODS] = methods  # one fast method keeps the test short
+    return at.switch_page(PAGE).run()
+
+
+def cells(at) -> dict:
+    return at.session_state[state.SAL_RESULTS]
+
+
+def test_sample_shows_top5_a_map_its_scores_and_downloads():
+    at = saliency_app(["grad_cam"])
+    assert not at.exception and not at.error
+    top5 = at.dataframe[0].value
+    assert len(top5) == 5 and "cat" in top5["class"][0]
+    [(key, cell)] = cells(at).items()
+    result, view = cell
+    assert key[1:3] == (LITE, "grad_cam") and isinstance(result, MethodResult) and view.shape == (224, 224, 3)
+    assert result.faithfulness.deletion_auc >= 0 and result.random.maps >= 1
+    assert any("deletion AUC" in c.value and "random" in c.value for c in at.caption)
+    labels = [b.proto.label for b in at.get("download_button")]
+    assert labels.count("PNG") >= 2  # the map, the filter grid
+    assert len(at.get("image")) >= 2 and len(at.get("plotly_chart")) == 1  # map + filters; deletion curves
+    # Results survive a rerun: changing the opacity recomputes nothing.
+    at.slider(key=state.SAL_OPACITY).set_value(0.3).run()
+    assert not at.exception and cells(at)[key] is cell
+    # Another target class: a new map next to the stored one.
+    at.selectbox(key=state.SAL_TARGET).set_value(281).run()
+    assert not at.exception and (key[0], LITE, "grad_cam", 281) in cells(at) and key in cells(at)
+
+
+def test_bad_upload_is_an_error_and_the_page_keeps_working():
+    at = AppTest.from_file(str(APP), default_timeout=APP_TIMEOUT_S)
+    at.session_state[state.SAL_METHODS] = ["saliency"]
+    at.session_state[state.SAL_SOURCE] = "upload"
+    at.switch_page(PAGE).run()
+    assert not at.exception and any("Upload a photo" in i.value for i in at.info)
+    buffer = io.BytesIO()
+    Image.open(get_sample("chelsea").path).resize((160, 120)).save(buffer, format="JPEG")
+    good = ("cat.jpg", buffer.getvalue(), "image/jpeg")
+    at.file_uploader(key=state.SAL_UPLOAD).set_value(good).run()
+    assert not at.exception and not at.error and len(cells(at)) == 1
+    stored = dict(cells(at))
+    at.file_uploader(key=state.SAL_UPLOAD).set_value(("bad.png", b"not an image", "image/png")).run()
+    assert not at.exception
+    assert any("not an image" in e.value for e in at.error)
+    assert cells(at) == stored  # nothing lost
+    at.file_uploader(key=state.SAL_UPLOAD).set_value(good).run()  # back to the good photo: shown again, not recomputed
+    assert not at.exception and not at.error and all(cells(at)[k] is v for k, v in stored.items())
+    assert len(at.get("image")) >= 2  # the map and the filter grid
+
+
+def test_class_maximisation_runs_on_demand():
+    at = saliency_app(["grad_cam"])
+    at.slider(key=state.SAL_FV_STEPS).set_value(10)
+    at.select_slider(key=state.SAL_FV_SIZE).set_value(64)
+    at.button(key=state.SAL_FV_RUN).click().run()
+    assert not at.exception and not at.error
+    [(key, result)] = at.session_state[state.SAL_FV_RESULTS].items()
+    assert key == (LITE, 282, 10, 64) and result.image.shape == (64, 64, 3) and len(result.scores) == 10
