@@ -137,8 +137,8 @@ def _tv_weights(spec: ModelSpec):
 
 # --- named sets -----------------------------------------------------------------------------
 
-# The Saliency page's default classifiers (issue 5 names EfficientNet-Lite as the offline
-# default; ResNet-50 and VGG-16 are the classic Grad-CAM subjects).
+# The Saliency page's default (EfficientNet-Lite0, bundled; dashboard/app_pages/saliency.py) and
+# the classic Grad-CAM subjects it lists as soon as their weights are cached (ResNet-50, VGG-16).
 SALIENCY_DEFAULTS = ("efficientnet_lite0", "resnet50", "vgg16")
 
 
