@@ -155,7 +155,7 @@ def weight_sets() -> dict[str, tuple[str, ...]]:
     defense = tuple(dict.fromkeys((*DEFAULT_SEED, *SEGMENTATION_DEFAULTS, *SALIENCY_DEFAULTS)))
     return {
         "defense": defense,
-        "segmentation": tuple(s.name for s in list_models("segmentation")),
+        "segmentation": tuple(s.name for s in list_models("segmentation") if s.weights.kind is WeightsKind.TORCHVISION),
         "all": tuple(s.name for s in list_models() if s.weights.kind is WeightsKind.TORCHVISION),
     }
 
@@ -211,23 +211,58 @@ class FetchResult:
     downloaded: bool  # False when it was already cached or bundled
 
 
-def fetch(names: Iterable[str], *, progress: bool = True, reachable: Callable[[str], bool] | None = None) -> list[FetchResult]:
+def fetch(
+    names: Iterable[str],
+    *,
+    progress: bool = True,
+    reachable: Callable[[str], bool] | None = None,
+    command: str | None = None,
+) -> list[FetchResult]:
     """Download torchvision checkpoints into torch.hub's cache through torchvision itself.
 
     Already cached or bundled weights are skipped; architecture-only entries are reported
-    as unavailable. Raises :class:`WeightsDownloadError` at once when the download host
-    cannot be reached, and :class:`WeightsIntegrityError` when the sha256 check fails.
+    as unavailable. Raises :class:`WeightsDownloadError` before downloading anything when
+    the download host cannot be reached (the message lists every missing file and repeats
+    ``command``, the fetch command to run elsewhere), and :class:`WeightsIntegrityError`
+    when the sha256 check fails.
     """
+    names = list(names)
+    statuses = {name: weight_status(name) for name in names}
+    todo = [
+        get_spec(name)
+        for name, status in statuses.items()
+        if status.state is WeightState.MISSING and get_spec(name).weights.kind is WeightsKind.TORCHVISION
+    ]
+    if todo and not (reachable or can_reach)(todo[0].weights.url):
+        raise WeightsDownloadError(
+            _offline_message(todo, command or f"python -m cvcore weights fetch {' '.join(s.name for s in todo)}")
+        )
+    downloading = {spec.name for spec in todo}
     results = []
-    for name in names:
-        status = weight_status(name)
-        spec = get_spec(name)
-        if status.available or status.state is WeightState.UNAVAILABLE or spec.weights.kind is not WeightsKind.TORCHVISION:
+    for name, status in statuses.items():
+        if name not in downloading:
             results.append(FetchResult(name, status.state, status.path, False))
             continue
-        _download(spec, progress=progress, reachable=reachable or can_reach)
+        spec = get_spec(name)
+        _download(spec, progress=progress)
         results.append(FetchResult(name, WeightState.CACHED, checkpoint_dir() / spec.weights.file_name, True))
     return results
+
+
+def _offline_message(missing: Sequence[ModelSpec], command: str) -> str:
+    files = [s.weights.file_name for s in missing]
+    size_mb = sum(s.weights.file_size_mb or 0 for s in missing)
+    what = (
+        f"{files[0]} ({size_mb:.1f} MB)"
+        if len(files) == 1
+        else f"{len(files)} checkpoints ({size_mb:,.0f} MB: {', '.join(files)})"
+    )
+    return (
+        f"Cannot reach {urlparse(missing[0].weights.url).hostname}: this machine looks offline, so {what} cannot be "
+        f"downloaded. On a machine with internet run `{command}` (files land in that machine's "
+        f"{Path('~/.cache/torch/hub/checkpoints')} or $TORCH_HOME/hub/checkpoints), then copy them here with "
+        f"`python -m cvcore weights import {' '.join(files) if len(files) <= 3 else 'FILE...'}`."
+    )
 
 
 @contextmanager
@@ -241,15 +276,8 @@ def _socket_timeout(seconds: float):
         socket.setdefaulttimeout(previous)
 
 
-def _download(spec: ModelSpec, *, progress: bool, reachable: Callable[[str], bool]) -> None:
+def _download(spec: ModelSpec, *, progress: bool) -> None:
     url = spec.weights.url
-    if not reachable(url):
-        raise WeightsDownloadError(
-            f"Cannot reach {urlparse(url).hostname}: this machine looks offline, so {spec.weights.file_name} "
-            f"({spec.weights.file_size_mb:.1f} MB) cannot be downloaded. On a machine with internet run "
-            f"`{fetch_command(spec.name)}` (or download {url}), then copy the file here with "
-            f"`python -m cvcore weights import {spec.weights.file_name}`."
-        )
     try:
         # torchvision's own path: torch.hub downloads to a temporary file, checks the sha256
         # prefix in the file name, then moves it into checkpoint_dir().

@@ -59,7 +59,8 @@ def run_fetch(args: argparse.Namespace) -> int:
     from cvcore.weights import fetch, resolve_names
 
     names = resolve_names(args.models, args.set_name)
-    for result in fetch(names, progress=not args.no_progress):
+    command = " ".join(["python -m cvcore weights fetch", *args.models, *(["--set", args.set_name] if args.set_name else [])])
+    for result in fetch(names, progress=not args.no_progress, command=command):
         verb = "downloaded" if result.downloaded else result.state.value
         print(f"{result.name}: {verb}" + (f" ({result.path})" if result.path else ""))
     return 0
