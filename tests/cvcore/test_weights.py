@@ -244,3 +244,12 @@ def test_a_corrupt_download_is_refused_by_torch_hubs_hash_check(torch_home, tmp_
     finally:
         server.shutdown()
     assert weight_status(LRASPP).state is WeightState.MISSING  # nothing half-written was kept
+
+
+def test_offline_fetch_of_a_set_lists_every_missing_file_and_the_users_command(torch_home, capsys, monkeypatch):
+    monkeypatch.setattr("cvcore.weights.can_reach", lambda url, timeout_s=3.0: False)
+    assert main(["weights", "fetch", "--set", "segmentation"]) == 2
+    err = capsys.readouterr().err
+    assert "`python -m cvcore weights fetch --set segmentation`" in err
+    for name in weight_sets()["segmentation"]:
+        assert get_spec(name).weights.file_name in err
