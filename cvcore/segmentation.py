@@ -16,6 +16,7 @@ instance can serve several threads at once. CUDA runs under fp16 autocast.
 
 from __future__ import annotations
 
+import functools
 import io
 import time
 from collections.abc import Sequence
@@ -87,7 +88,9 @@ def voc_palette(num_classes: int = 256) -> np.ndarray:
     return palette.astype(np.uint8)
 
 
-_VOC_PALETTE_BYTES = voc_palette(256).tobytes()
+@functools.cache
+def _palette_bytes() -> bytes:
+    return voc_palette(256).tobytes()
 
 
 # --- results ------------------------------------------------------------------------------------
@@ -327,7 +330,7 @@ def colorize(result: SegmentationResult) -> np.ndarray:
     """(H, W, 3) uint8: each pixel in its class's palette colour."""
     if len(result.categories) <= 256:  # Pillow's palette lookup (C) is ~5x faster than NumPy's fancy indexing
         indexed = Image.fromarray(result.labels.astype(np.uint8), mode="P")
-        indexed.putpalette(_VOC_PALETTE_BYTES)
+        indexed.putpalette(_palette_bytes())
         return np.asarray(indexed.convert("RGB"))
     return result.palette[result.labels]
 
