@@ -1,0 +1,92 @@
+"""Speed of the attribution methods: EfficientNet-Lite0, 224 px, CPU with 2 threads by default.
+
+Goals (issue 5): Saliency and Grad-CAM under 0.5 s per map; Integrated Gradients with 32
+steps (batched) under 5 s. Each method is run ``--warmup`` times first (oneDNN builds its
+kernels for each new shape on the first calls, which take seconds), then ``--runs``
+times; the median wall-clock time of the whole :func:`cvcore.attribution.explain` call
+(per-call model copy included) is printed next to its goal, with the minimum and the
+process CPU time. The load average is printed too: on a shared machine other processes
+slow every figure down (wall time well above CPU time / threads means we waited for a core).
+
+    python benchmarks/saliency_speed.py [--threads 2] [--runs 5] [--device cpu] [--all]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+GOALS_S = {"saliency": 0.5, "grad_cam": 0.5, "integrated_gradients": 5.0}
+FAST_EXTRA = ("guided_backprop", "guided_grad_cam", "smoothgrad", "gradient_shap", "occlusion")
+
+
+def measure(model, batch, method: str, target: int, runs: int, warmup: int) -> tuple[list[float], list[float]]:
+    """(wall seconds, process CPU seconds) of each timed run."""
+    from cvcore.attribution import explain
+    from cvcore.device import synchronize
+
+    for _ in range(warmup):
+        explain(model, batch, method, target, family="EfficientNet-Lite")
+    wall, cpu = [], []
+    for _ in range(runs):
+        synchronize(batch.device)
+        start, start_cpu = time.perf_counter(), time.process_time()
+        explain(model, batch, method, target, family="EfficientNet-Lite")
+        synchronize(batch.device)
+        wall.append(time.perf_counter() - start)
+        cpu.append(time.process_time() - start_cpu)
+    return wall, cpu
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--threads", type=int, default=2, help="torch intra-op threads (default: %(default)s)")
+    parser.add_argument("--runs", type=int, default=7, help="timed runs per method (default: %(default)s)")
+    parser.add_argument("--warmup", type=int, default=2, help="untimed runs per method first (default: %(default)s)")
+    parser.add_argument("--device", default="cpu", help="cpu, cuda, ... (default: %(default)s)")
+    parser.add_argument("--all", action="store_true", help="also time the other methods (no goals)")
+    args = parser.parse_args()
+
+    import torch
+    from PIL import Image
+
+    from cvcore.classify import classify
+    from cvcore.device import resolve_device
+    from cvcore.registry import get_spec
+    from cvcore.samples import get_sample
+    from cvcore.weights import load_model
+
+    torch.set_num_threads(args.threads)
+    device = resolve_device(args.device)
+    spec = get_spec("efficientnet_lite0")
+    model = load_model(spec.name, device=device)
+    top = classify(model, Image.open(get_sample("chelsea").path), spec, k=1)
+    batch, target = top.inputs, top.top1.index
+    print(f"EfficientNet-Lite0, input {tuple(batch.shape)}, target {top.top1.label} ({target}), device {device}, "
+          f"torch {torch.__version__} with {torch.get_num_threads()} threads, {platform.processor() or platform.machine()}")  # fmt: skip
+    print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())} (cores on this machine: {os.cpu_count()})")
+    methods = list(GOALS_S) + (list(FAST_EXTRA) if args.all else [])
+    print(f"{'method':<22} {'median s':>9} {'min s':>7} {'max s':>7} {'CPU s':>7}  goal (on the median)")
+    failed = []
+    for method in methods:
+        times, cpu = measure(model, batch, method, target, args.runs, args.warmup)
+        median = statistics.median(times)
+        goal = GOALS_S.get(method)
+        verdict = "" if goal is None else f"< {goal:.1f} s: {'met' if median < goal else 'NOT met'}"
+        if goal is not None and median >= goal:
+            failed.append(method)
+        print(f"{method:<22} {median:>9.3f} {min(times):>7.3f} {max(times):>7.3f} {statistics.median(cpu):>7.3f}  {verdict}")
+    print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    print("all goals met" if not failed else f"goals not met: {', '.join(failed)}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
