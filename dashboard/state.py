@@ -57,6 +57,9 @@ SEG_DIFF_A = "segmentation.diff_a"
 SEG_DIFF_B = "segmentation.diff_b"
 SEG_MASK_UPLOAD = "segmentation.mask_upload"
 SEG_TABLES = "segmentation.tables"  # prefix for table download keys
+SEG_KEPT = "segmentation.kept"  # copies of the choices above; survive leaving the page (widget state does not)
+SEG_KEPT_UPLOADS = "segmentation.kept_uploads"  # [(name, bytes)]: a file uploader cannot be refilled
+SEG_FORGET_UPLOADS = "segmentation.forget_uploads"
 
 # --- Saliency page ---------------------------------------------------------------
 SAL_SOURCE = "saliency.source"

@@ -68,13 +68,22 @@ def choose_photos() -> list[tuple[str, bytes]]:
         chosen = st.selectbox("Sample photo", list(samples), key=state.SEG_SAMPLE, format_func=lambda f: samples[f].title)
         st.caption(samples[chosen].credit)
         return [(chosen, samples[chosen].path.read_bytes())]
+    returning = state.SEG_UPLOADS not in st.session_state  # first draw since the user came back to this page
     uploads = st.file_uploader(
         "Photos (JPEG, PNG, WebP, BMP, TIFF, GIF)",
         type=list(ACCEPTED_EXTENSIONS),
         accept_multiple_files=True,
         key=state.SEG_UPLOADS,
     )
-    return [(u.name, u.getvalue()) for u in uploads or []]
+    if uploads or not returning:  # what the uploader holds, including the user emptying it
+        st.session_state[state.SEG_KEPT_UPLOADS] = [(u.name, u.getvalue()) for u in uploads or []]
+    kept = st.session_state.get(state.SEG_KEPT_UPLOADS, [])
+    if kept and not uploads:
+        st.caption(f"Showing the {len(kept)} photo(s) uploaded before you left this page: {', '.join(n for n, _ in kept)}.")
+        if st.button("Forget them", key=state.SEG_FORGET_UPLOADS):
+            st.session_state[state.SEG_KEPT_UPLOADS] = []
+            st.rerun()
+    return kept
 
 
 def decode_all(files: list[tuple[str, bytes]]) -> list[tuple[str, str, object, float]]:
@@ -233,13 +242,25 @@ st.caption(
     "every position of the last feature map — a coarse class map from a classifier, not a trained segmenter."
 )
 
-files = choose_photos()
 choices = model_choices()
+# Streamlit forgets widget values when the user visits another page: restore them from a kept copy.
+widget_defaults = {
+    state.SEG_SOURCE: "sample",
+    state.SEG_SAMPLE: list_samples()[0].file,
+    state.SEG_MODELS: [m for m in DEFAULT_MODELS if m in choices],
+    state.SEG_OPACITY: 0.5,
+}
+kept_choices = st.session_state.setdefault(state.SEG_KEPT, {})
+for key, default in widget_defaults.items():
+    if key not in st.session_state:
+        st.session_state[key] = kept_choices.get(key, default)
+
+files = choose_photos()
 models = st.multiselect(
-    f"Models (up to {MAX_MODELS})", choices, default=[m for m in DEFAULT_MODELS if m in choices],
-    max_selections=MAX_MODELS, key=state.SEG_MODELS, format_func=model_label,
-)  # fmt: skip
-opacity = st.slider("Overlay opacity", 0.0, 1.0, 0.5, 0.05, key=state.SEG_OPACITY)
+    f"Models (up to {MAX_MODELS})", choices, max_selections=MAX_MODELS, key=state.SEG_MODELS, format_func=model_label
+)
+opacity = st.slider("Overlay opacity", 0.0, 1.0, step=0.05, key=state.SEG_OPACITY)
+kept_choices.update({key: st.session_state[key] for key in widget_defaults})
 
 photos = decode_all(files)
 if not files:

@@ -133,3 +133,23 @@ def test_two_voc_segmenters_get_a_disagreement_map_and_a_legend(page_app):
     timings = at.dataframe[0].value
     assert list(timings["model"]) == ["LR-ASPP-MobileNet-v3-large", "DeepLabV3-MobileNet-v3-large"]
     assert (timings["forward_ms"] > 0).all()
+
+
+def test_choices_and_uploads_survive_a_visit_to_another_page(page_app):
+    at = page_app(PAGE)
+    at.multiselect(key=state.SEG_MODELS).set_value([LITE])
+    at.slider(key=state.SEG_OPACITY).set_value(0.8)
+    at.radio(key=state.SEG_SOURCE).set_value("upload").run()
+    cat = get_sample("chelsea").path.read_bytes()
+    at.file_uploader(key=state.SEG_UPLOADS).set_value([("mine.png", cat, "image/png")]).run()
+    assert not at.exception and not at.error
+    at.switch_page("app_pages/models.py").run()
+    at.switch_page(PAGE).run()
+    assert not at.exception and not at.error
+    assert at.multiselect(key=state.SEG_MODELS).value == [LITE]
+    assert at.slider(key=state.SEG_OPACITY).value == 0.8
+    assert at.radio(key=state.SEG_SOURCE).value == "upload"
+    assert any("uploaded before you left this page: mine.png" in c.value for c in at.caption)
+    assert [b.proto.label for b in at.get("download_button")][:1] == ["EfficientNet-Lite0 (coarse map): overlay PNG"]
+    at.button(key=state.SEG_FORGET_UPLOADS).click().run()
+    assert not at.exception and any("Upload one or more photos" in i.value for i in at.info)
