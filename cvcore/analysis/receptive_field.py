@@ -34,9 +34,19 @@ _CONV = {"conv2d", "conv1d", "_conv_depthwise2d"}
 _TRANSPOSED = {"conv_transpose2d"}
 _POOL = {"max_pool2d", "avg_pool2d", "max_pool2d_with_indices", "_max_pool2d", "lp_pool2d"}
 _GLOBAL_OPS = {
-    "adaptive_avg_pool2d", "adaptive_max_pool2d", "adaptive_max_pool2d_with_indices", "_adaptive_max_pool2d",
-    "scaled_dot_product_attention", "multi_head_attention_forward", "softmax", "bmm", "matmul", "einsum", "baddbmm",
+    "adaptive_avg_pool2d",
+    "adaptive_max_pool2d",
+    "adaptive_max_pool2d_with_indices",
+    "_adaptive_max_pool2d",
+    "scaled_dot_product_attention",
+    "multi_head_attention_forward",
+    "softmax",
+    "bmm",
+    "matmul",
+    "einsum",
+    "baddbmm",
 }
+_REDUCTIONS = {"mean", "sum", "amax", "amin", "std", "var", "logsumexp"}
 _UPSAMPLE = {"interpolate", "upsample", "upsample_bilinear", "upsample_nearest", "max_unpool2d"}
 
 
@@ -53,10 +63,11 @@ def _arg(args, kwargs, index: int, name: str, default):
 
 
 def _grow(field: Field, kernel, stride, dilation) -> Field:
-    if field.is_global:
-        return field
+    jump = tuple(j * s for j, s in zip(field.jump, stride))
+    if field.is_global:  # after squeeze-excitation or attention: the field stays whole, strides still count
+        return Field(field.rf, jump)
     rf = tuple(int(r + (k - 1) * d * j) for r, k, d, j in zip(field.rf, kernel, dilation, field.jump))
-    return Field(rf, tuple(j * s for j, s in zip(field.jump, stride)))
+    return Field(rf, jump)
 
 
 def _merge(fields: list[Field]) -> Field:
@@ -86,9 +97,24 @@ def _output_field(func, args, kwargs, inputs: list[Field]) -> Field:
         stride = _pair(_arg(args, kwargs, 3, "stride", 1))
         up = Field(merged.rf, tuple(j / s for j, s in zip(merged.jump, stride)))
         return _grow(up, tuple(weight.shape[-2:]), (1, 1), _pair(_arg(args, kwargs, 6, "dilation", 1)))
-    if name in _GLOBAL_OPS:
+    if name in _GLOBAL_OPS or _mixes_positions(name, args, kwargs):
         return Field((GLOBAL, GLOBAL), merged.jump)
     return merged
+
+
+def _mixes_positions(name: str, args, kwargs) -> bool:
+    """A reduction over H or W (squeeze-excitation's mean), or flattening C, H and W into features
+    (a sequence of positions, as ViT's flatten(2), keeps its fields)."""
+    x = args[0] if args and isinstance(args[0], torch.Tensor) else None
+    if x is None or x.dim() != 4:
+        return False
+    if name in _REDUCTIONS:
+        dims = _arg(args, kwargs, 1, "dim", None)
+        dims = range(4) if dims is None else ([dims] if isinstance(dims, int) else dims)
+        return any(d % 4 >= 2 for d in dims)
+    if name == "flatten":
+        return _arg(args, kwargs, 1, "start_dim", 0) % 4 <= 1 and _arg(args, kwargs, 2, "end_dim", -1) % 4 >= 2
+    return False
 
 
 class ReceptiveFieldTracker(TorchFunctionMode):

@@ -86,3 +86,4 @@ def test_stored_analysis_matches_a_fresh_measurement(name):
     layers = load_precomputed_layers(name)
     assert [r.name for r in layers] == [r.name for r in fresh.layers]
     assert [r.receptive_field for r in layers] == [r.receptive_field for r in fresh.layers]
+    assert [r.jump for r in layers] == [r.jump for r in fresh.layers]

@@ -6,7 +6,9 @@ from cvcore.analysis import GLOBAL, analyze_layers, receptive_fields
 
 def dilated_stack() -> nn.Sequential:
     # Yu & Koltun 2016, Table 1: 3x3 convolutions with dilation 1, 1, 2, 4, 8, 16, 1.
-    return nn.Sequential(*[nn.Conv2d(3 if i == 0 else 4, 4, 3, padding=d, dilation=d) for i, d in enumerate([1, 1, 2, 4, 8, 16, 1])])
+    return nn.Sequential(
+        *[nn.Conv2d(3 if i == 0 else 4, 4, 3, padding=d, dilation=d) for i, d in enumerate([1, 1, 2, 4, 8, 16, 1])]
+    )
 
 
 def test_dilated_context_network_receptive_fields():
@@ -24,7 +26,9 @@ def test_stride_multiplies_the_jump_and_pooling_grows_the_field():
 
 
 def test_asymmetric_kernels_and_global_pooling():
-    model = nn.Sequential(nn.Conv2d(3, 4, (5, 1), padding=(2, 0)), nn.Conv2d(4, 4, (1, 5), padding=(0, 2)), nn.AdaptiveAvgPool2d(1))
+    model = nn.Sequential(
+        nn.Conv2d(3, 4, (5, 1), padding=(2, 0)), nn.Conv2d(4, 4, (1, 5), padding=(0, 2)), nn.AdaptiveAvgPool2d(1)
+    )
     fields = receptive_fields(model, (32, 32))
     assert fields["0"].rf == (5, 1) and fields["1"].rf == (5, 5)
     assert fields["2"].rf == (GLOBAL, GLOBAL)
@@ -46,3 +50,35 @@ def test_functional_merge_takes_the_largest_field_and_leaves_no_hooks():
     assert {r.name: r.receptive_field for r in rows} == {"small": (3, 3), "large": (5, 5)}
     assert all(not m._forward_hooks and not m._forward_pre_hooks for m in model.modules())
     assert not hasattr(torch.zeros(1), "_cvlens_field")
+
+
+class SqueezeExcite(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3, stride=2, padding=1)
+        self.fc = nn.Conv2d(4, 4, 1)
+        self.down = nn.Conv2d(4, 4, 3, stride=2, padding=1)
+
+    def forward(self, x):
+        x = self.conv(x)
+        x = x * torch.sigmoid(self.fc(x.mean((2, 3), keepdim=True)))  # the gate sees the whole input
+        return self.down(x)
+
+
+def test_strides_after_a_global_gate_still_multiply_the_jump():
+    fields = receptive_fields(SqueezeExcite(), (32, 32))
+    assert fields["conv"].jump == (2, 2)
+    assert fields["down"].rf == (GLOBAL, GLOBAL) and fields["down"].jump == (4, 4)
+
+
+def test_efficientnet_last_feature_map_has_the_network_stride():
+    from cvcore.registry import build_model
+
+    fields = receptive_fields(build_model("efficientnet_b0"), (224, 224))
+    assert fields["features.8"].jump == (32, 32)  # 224 px in, 7x7 out
+
+
+def test_flattening_into_features_makes_the_field_global():
+    model = nn.Sequential(nn.Conv2d(3, 4, 3, stride=2, padding=1), nn.Flatten(), nn.Linear(4 * 8 * 8, 10))
+    fields = receptive_fields(model, (16, 16))
+    assert fields["0"].rf == (3, 3) and fields["2"].rf == (GLOBAL, GLOBAL)
