@@ -17,28 +17,22 @@ call a key from ``dashboard.state``.
 from __future__ import annotations
 
 import re
-import textwrap
 from collections.abc import Sequence
 
 import streamlit as st
 
+from cvcore.figures import figure_caption, standalone_html, with_caption  # noqa: F401 (re-exported for pages)
 from cvcore.formatting import Table, provenance, to_csv, to_latex, versions_line
 
 IMAGE_FORMATS = ("png", "svg")
 IMAGE_SCALE = 2  # PNG at twice the on-screen size: sharp on a projector
 LONG_CAPTION = 400  # characters of provenance shown inline under a table; longer folds away
-CAPTION_WRAP = 95  # characters per caption line inside a figure: fits a half-width chart at 10 px
 
 
 def safe_stem(file_stem: str) -> str:
     """A file name stem without spaces or characters file systems dislike ("ResNet-50 @ 224" -> "ResNet-50_224")."""
     stem = re.sub(r"[^A-Za-z0-9._-]+", "_", file_stem).strip("._")
     return stem or "cvlens"
-
-
-def figure_caption(caption: str, sources: Sequence[str] = ()) -> str:
-    """The caption exported with a figure: the caller's text, then sources and versions."""
-    return " ".join(p for p in (caption.strip(), provenance(sources)) if p)
 
 
 def plotly_config(file_stem: str, image_format: str = "png", scale: int = IMAGE_SCALE) -> dict:
@@ -49,40 +43,6 @@ def plotly_config(file_stem: str, image_format: str = "png", scale: int = IMAGE_
         "toImageButtonOptions": {"format": image_format, "filename": safe_stem(file_stem), "scale": scale},
         "displaylogo": False,
     }
-
-
-def with_caption(fig, caption: str):
-    """A copy of ``fig`` with ``caption`` written under the plot area (the caller's figure is untouched)."""
-    import plotly.graph_objects as go
-
-    captioned = go.Figure(fig)
-    lines = textwrap.wrap(caption, CAPTION_WRAP) or [""]
-    margin = captioned.layout.margin
-    bottom = (margin.b if margin.b is not None else 80) + 14 * len(lines)
-    captioned.add_annotation(
-        text="<br>".join(lines),
-        xref="paper",
-        yref="paper",
-        x=0,
-        y=0,
-        xanchor="left",
-        yanchor="top",
-        yshift=-(bottom - 14 * len(lines) - 4),  # below the x-axis title
-        align="left",
-        showarrow=False,
-        font={"size": 10, "color": "grey"},
-    )
-    height = captioned.layout.height
-    captioned.update_layout(
-        margin={"b": bottom},
-        height=(height + 14 * len(lines)) if height else None,
-    )
-    return captioned
-
-
-def standalone_html(fig) -> str:
-    """The figure as one HTML file that works offline (plotly.js embedded, not fetched from a CDN)."""
-    return fig.to_html(include_plotlyjs=True, full_html=True)
 
 
 def show_figure(fig, file_stem: str, caption: str, key: str, sources: Sequence[str] = ()) -> None:

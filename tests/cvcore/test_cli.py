@@ -43,3 +43,18 @@ def test_analyze_latex(capsys):
 def test_unknown_model_is_a_message_not_a_traceback(capsys):
     code, _, err = run(capsys, "analyze", "resnet5")
     assert code == 2 and err.startswith("error: Unknown model 'resnet5'") and "resnet50" in err
+
+
+def test_compare_prints_deltas_and_writes_a_captioned_offline_chart(capsys, tmp_path):
+    html = tmp_path / "chart.html"
+    code, out, _ = run(capsys, "compare", "resnet18", "resnet50", "mobilenet_v2", "--format", "csv", "--html", str(html))
+    rows = [line for line in out.splitlines() if line and not line.startswith("#")]
+    assert code == 0 and len(rows) == 4 and rows[1].startswith("ResNet-18 (baseline),")
+    assert rows[2].endswith(",yes") and rows[3].endswith(",yes")  # ResNet-18 is dominated by MobileNet-v2
+    page = html.read_text()
+    assert "Generated with cvlens" in page and "<script src=\"http" not in page  # plotly.js embedded: works offline
+
+
+def test_compare_rejects_a_score_of_another_task(capsys):
+    code, _, err = run(capsys, "compare", "resnet18", "--y", "miou")
+    assert code == 2 and "not a classification score" in err
