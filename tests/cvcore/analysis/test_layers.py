@@ -33,5 +33,8 @@ def test_top_level_ops_get_their_own_row():
 def test_stage_of_skips_generic_containers():
     assert stage_of("features.3.block.0.0") == ("features.3", "features.3.block")
     assert stage_of("layer3.1.conv2") == ("layer3", "layer3.1")
-    assert stage_of("encoder.layers.encoder_layer_0.mlp.0") == ("encoder.layers.encoder_layer_0", "encoder.layers.encoder_layer_0.mlp")
+    assert stage_of("encoder.layers.encoder_layer_0.mlp.0") == (
+        "encoder.layers.encoder_layer_0",
+        "encoder.layers.encoder_layer_0.mlp",
+    )
     assert stage_of("fc") == ("fc", "fc")
