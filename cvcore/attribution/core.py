@@ -155,10 +155,12 @@ def _num_outputs(model: nn.Module, batch: torch.Tensor) -> int:
 def _explain(
     model, batch, method: Method, target: int, layer: str | None, settings: dict, progress: Progress | None
 ) -> Attribution:
+    synchronize(batch.device)
+    start = time.perf_counter()  # the whole cost of a map, the per-call copy included
     guided = method.name in ("guided_backprop", "guided_grad_cam")
     # Folding BatchNorm into the convs speeds up the many passes of IG/SmoothGrad/SHAP; layer
     # methods keep the tree as it is, so that a chosen layer's output means what its name says.
-    net = shadow_copy(model, guided_relus=guided, fold_batchnorm=not method.needs_layer)
+    net = shadow_copy(model, guided_relus=guided, fold_batchnorm=not method.needs_layer, channels_last=True)
     forward = _CountingForward(net, _expected_rows(method, settings, batch), progress)
     layer_module = resolve_layer(net, layer) if layer else None
     notes = (
@@ -166,8 +168,9 @@ def _explain(
         if not guided or _has_relus(net)
         else ["No ReLU modules in this model: the guided rule changed nothing (plain gradient)."]
     )
-    synchronize(batch.device)
-    start = time.perf_counter()
+    batch = batch.contiguous(memory_format=torch.channels_last)  # the copy's layout (see shadow_copy)
+    if method.name != "occlusion":  # our own detached tensor: Captum would set this itself, with a warning
+        batch = batch.requires_grad_(True)
     raw = _RUNNERS[method.name](forward, batch, target, settings, layer_module)  # (1, C, H, W) or (1, 1, h, w)
     size = tuple(batch.shape[-2:])
     resolution = _native_resolution(method, settings, batch, raw)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import warnings
 from pathlib import Path
 
 from cvcore.attribution import explain_photo, get_method, method_names, overlay, to_png
@@ -40,6 +41,8 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    # Captum announces the temporary ReLU hooks of Guided Backprop (removed again, on a copy): noise here.
+    warnings.filterwarnings("ignore", message="Setting backward hooks on ReLU activations", module="captum")
     spec = get_spec(args.model)
     get_method(args.method)  # a typo fails before the model loads
     if args.out is not None and args.out.suffix.lower() != ".png":

@@ -48,7 +48,7 @@ def decode(data: bytes):
     return decode_image(data).image
 
 
-@st.cache_data(max_entries=1, show_spinner=False)
+@st.cache_data(max_entries=1, ttl=60, show_spinner=False)  # weights fetched meanwhile appear within a minute
 def trained_classifiers() -> list[str]:
     return [s.name for s in list_models(Task.CLASSIFICATION) if weight_status(s.name).available]
 
