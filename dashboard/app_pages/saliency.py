@@ -115,7 +115,7 @@ def run_maps(digest: str, image, names: list[str], methods: list[str], target: i
 
 
 def show_top5(stem: str, names: list[str], classes: dict) -> None:
-    columns = st.columns(len(names))
+    columns = st.columns(MAX_MODELS)  # fixed width: one model does not get a screen-wide map
     for column, name in zip(columns, names):
         with column:
             result = classes[name]
@@ -145,13 +145,13 @@ def show_grid(stem: str, digest: str, names: list[str], methods: list[str], targ
     absolute = st.toggle("Magnitudes only (show signed maps as absolute values)", key=state.SAL_ABSOLUTE)
     results: dict = st.session_state.get(state.SAL_RESULTS, {})
     done = {}
-    header = st.columns(len(names))
+    header = st.columns(MAX_MODELS)  # fixed width: one model does not get a screen-wide map
     for column, name in zip(header, names):
         column.markdown(f"**{get_spec(name).display_name}**")
     for method in methods:
         st.markdown(f"##### {get_method(method).display_name}")
         st.caption(get_method(method).summary + f" ({get_method(method).paper})")
-        columns = st.columns(len(names))
+        columns = st.columns(MAX_MODELS)  # fixed width: one model does not get a screen-wide map
         for column, name in zip(columns, names):
             with column:
                 if isinstance(classes[name], str):

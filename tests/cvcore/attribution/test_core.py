@@ -101,7 +101,12 @@ def test_bad_inputs_are_typed_errors(tiny_net):
 
 
 def test_four_threads_of_grad_cam_on_one_model_match_serial():
-    """Streamlit serves sessions from threads sharing one cached model: hooks must not cross calls."""
+    """Streamlit serves sessions from threads sharing one cached model: hooks must not cross calls.
+
+    Captum's LayerGradCam run directly on the shared model fails this test: a thread's layer
+    hook catches another thread's activations ("The differentiated Tensor ... appears to not
+    have been used in the graph"); cvcore's per-call copies keep each call's hooks apart.
+    """
     from cvcore.weights import load_model
 
     model = load_model("efficientnet_lite0", device="cpu")
