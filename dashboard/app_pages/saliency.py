@@ -79,7 +79,12 @@ def top5(digest: str, image, names: list[str]) -> dict:
     return {name: stored[(digest, name)] for name in names}
 
 
-def run_maps(digest: str, image, names: list[str], methods: list[str], target: int, classes: dict) -> None:
+def cell_key(digest: str, name: str, method: str, goal: int, layer: str) -> tuple:
+    """Where a map is stored: the layer only matters to the methods that use one."""
+    return digest, name, method, goal, layer if get_method(method).needs_layer else ""
+
+
+def run_maps(digest: str, image, names: list[str], methods: list[str], target: int, classes: dict, layer: str) -> None:
     """Compute the (model, method) cells not stored yet, one explain_photo call per model, with a progress bar."""
     results: dict = st.session_state.setdefault(state.SAL_RESULTS, {})
     baselines: dict = st.session_state.setdefault(state.SAL_BASELINES, {})
@@ -88,7 +93,7 @@ def run_maps(digest: str, image, names: list[str], methods: list[str], target: i
         if isinstance(classes[name], str):
             continue
         goal = classes[name].top1.index if target == TOP1 else target
-        missing = [m for m in methods if (digest, name, m, goal) not in results]
+        missing = [m for m in methods if cell_key(digest, name, m, goal, layer) not in results]
         if missing:
             todo[name] = (goal, missing)
     if not todo:
@@ -103,12 +108,12 @@ def run_maps(digest: str, image, names: list[str], methods: list[str], target: i
         for method in missing:  # one call per method, so that one failing method does not hide the others
             try:
                 report = explain_photo(
-                    cached_model(name), spec, image, [method], target=goal, progress=progress,
+                    cached_model(name), spec, image, [method], target=goal, layer=layer or None, progress=progress,
                     baselines=baselines.setdefault((digest, name, goal), {}),
                 )  # fmt: skip
-                results[(digest, name, method, goal)] = (report.results[0], report.image)
+                results[cell_key(digest, name, method, goal, layer)] = (report.results[0], report.image)
             except CvlensError as exc:
-                results[(digest, name, method, goal)] = str(exc)
+                results[cell_key(digest, name, method, goal, layer)] = str(exc)
     bar.empty()
     while len(results) > MAX_STORED_RESULTS:
         results.pop(next(iter(results)))
@@ -139,7 +144,7 @@ def cell_caption(result) -> str:
     )
 
 
-def show_grid(stem: str, digest: str, names: list[str], methods: list[str], target: int, classes: dict) -> dict:
+def show_grid(stem: str, digest: str, names: list[str], methods: list[str], target: int, classes: dict, layer: str) -> dict:
     """Methods as rows, models as columns; returns the computed cells for the curves."""
     opacity = st.slider("Overlay opacity", 0.0, 1.0, 0.6, 0.05, key=state.SAL_OPACITY)
     absolute = st.toggle("Magnitudes only (show signed maps as absolute values)", key=state.SAL_ABSOLUTE)
@@ -157,7 +162,7 @@ def show_grid(stem: str, digest: str, names: list[str], methods: list[str], targ
                 if isinstance(classes[name], str):
                     continue
                 goal = classes[name].top1.index if target == TOP1 else target
-                cell = results.get((digest, name, method, goal))
+                cell = results.get(cell_key(digest, name, method, goal, layer))
                 if cell is None:
                     st.info("Not computed yet.")
                     continue
@@ -232,8 +237,14 @@ def attribution_tab(stem: str, digest: str, image, names: list[str]) -> None:
     if not methods:
         st.info("Choose at least one method.")
         return
-    run_maps(digest, image, names, methods, target, classes)
-    done = show_grid(stem, digest, names, methods, target, classes)
+    layer = ""
+    if any(get_method(m).needs_layer for m in methods):
+        layer = st.text_input(
+            "Grad-CAM layer (blank: each family's last conv stage)", key=state.SAL_LAYER, placeholder="e.g. stages.5",
+            help="A dotted module path inside the model, as in the Architecture page's layer table.",
+        ).strip()  # fmt: skip
+    run_maps(digest, image, names, methods, target, classes, layer)
+    done = show_grid(stem, digest, names, methods, target, classes, layer)
     if done:
         show_curves(stem, names, done)
 

@@ -43,7 +43,10 @@ def test_sample_shows_top5_a_map_its_scores_and_downloads():
     assert not at.exception and cells(at)[key] is cell
     # Another target class: a new map next to the stored one.
     at.selectbox(key=state.SAL_TARGET).set_value(281).run()
-    assert not at.exception and (key[0], LITE, "grad_cam", 281) in cells(at) and key in cells(at)
+    assert not at.exception and (key[0], LITE, "grad_cam", 281, "") in cells(at) and key in cells(at)
+    # A layer that is not in the model: its real top-level modules in an error, the rest of the page intact.
+    at.text_input(key=state.SAL_LAYER).input("nope").run()
+    assert not at.exception and any("'nope' is not in this model" in e.value and "stages" in e.value for e in at.error)
 
 
 def test_bad_upload_is_an_error_and_the_page_keeps_working():
