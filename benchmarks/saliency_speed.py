@@ -8,7 +8,13 @@ times; the median wall-clock time of the whole :func:`cvcore.attribution.explain
 process CPU time. The load average is printed too: on a shared machine other processes
 slow every figure down (wall time well above CPU time / threads means we waited for a core).
 
-    python benchmarks/saliency_speed.py [--threads 2] [--runs 5] [--device cpu] [--all]
+OpenMP's default wait policy spins at every barrier; on cores shared with other busy
+processes a thread then burns its time slice waiting for a descheduled sibling, and one
+fwd+bwd pass of Lite0 measured 0.1 s to 3.2 s depending on the neighbours. The script
+therefore sets ``OMP_WAIT_POLICY=PASSIVE`` (before torch loads) unless told otherwise
+with ``--omp-wait-policy default``; the same variable helps the dashboard on such machines.
+
+    python benchmarks/saliency_speed.py [--threads 2] [--runs 7] [--device cpu] [--all] [--omp-wait-policy passive]
 """
 
 from __future__ import annotations
@@ -52,7 +58,15 @@ def main() -> int:
     parser.add_argument("--warmup", type=int, default=2, help="untimed runs per method first (default: %(default)s)")
     parser.add_argument("--device", default="cpu", help="cpu, cuda, ... (default: %(default)s)")
     parser.add_argument("--all", action="store_true", help="also time the other methods (no goals)")
+    parser.add_argument(
+        "--omp-wait-policy", choices=("passive", "active", "default"), default="passive",
+        help="OMP_WAIT_POLICY for this run; 'default' leaves the environment as it is (default: %(default)s)",
+    )  # fmt: skip
     args = parser.parse_args()
+    if args.omp_wait_policy != "default":
+        if "torch" in sys.modules:
+            raise RuntimeError("OMP_WAIT_POLICY must be set before torch is imported")
+        os.environ["OMP_WAIT_POLICY"] = args.omp_wait_policy.upper()
 
     import torch
     from PIL import Image
@@ -71,7 +85,8 @@ def main() -> int:
     batch, target = top.inputs, top.top1.index
     print(f"EfficientNet-Lite0, input {tuple(batch.shape)}, target {top.top1.label} ({target}), device {device}, "
           f"torch {torch.__version__} with {torch.get_num_threads()} threads, {platform.processor() or platform.machine()}")  # fmt: skip
-    print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())} (cores on this machine: {os.cpu_count()})")
+    print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())} (cores on this machine: {os.cpu_count()}), "
+          f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', '(unset)')}")  # fmt: skip
     methods = list(GOALS_S) + (list(FAST_EXTRA) if args.all else [])
     print(f"{'method':<22} {'median s':>9} {'min s':>7} {'max s':>7} {'CPU s':>7}  goal (on the median)")
     failed = []

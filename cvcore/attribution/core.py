@@ -244,7 +244,7 @@ def _run_integrated_gradients(forward, batch, target, settings, layer):
 
 
 def _run_smoothgrad(forward, batch, target, settings, layer):
-    stdev = float(settings["noise_level"]) * float(batch.max() - batch.min())
+    stdev = float(settings["noise_level"]) * float(batch.detach().max() - batch.detach().min())
     with _GLOBAL_RNG_LOCK, torch.random.fork_rng(devices=[]):
         torch.manual_seed(settings["seed"])
         return NoiseTunnel(Saliency(forward)).attribute(
