@@ -160,7 +160,7 @@ def _explain(
     guided = method.name in ("guided_backprop", "guided_grad_cam")
     # Folding BatchNorm into the convs speeds up the many passes of IG/SmoothGrad/SHAP; layer
     # methods keep the tree as it is, so that a chosen layer's output means what its name says.
-    net = shadow_copy(model, guided_relus=guided, fold_batchnorm=not method.needs_layer, channels_last=True)
+    net = shadow_copy(model, guided_relus=guided, fold_batchnorm=not method.needs_layer)
     forward = _CountingForward(net, _expected_rows(method, settings, batch), progress)
     layer_module = resolve_layer(net, layer) if layer else None
     notes = (
@@ -168,7 +168,6 @@ def _explain(
         if not guided or _has_relus(net)
         else ["No ReLU modules in this model: the guided rule changed nothing (plain gradient)."]
     )
-    batch = batch.contiguous(memory_format=torch.channels_last)  # the copy's layout (see shadow_copy)
     if method.name != "occlusion":  # our own detached tensor: Captum would set this itself, with a warning
         batch = batch.requires_grad_(True)
     raw = _RUNNERS[method.name](forward, batch, target, settings, layer_module)  # (1, C, H, W) or (1, 1, h, w)

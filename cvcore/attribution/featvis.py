@@ -106,7 +106,7 @@ def maximize_class(
     """
     _check(target, size, steps, lr, l2, jitter, blur_every)
     device = next(model.parameters()).device
-    net = shadow_copy(model, fold_batchnorm=True, channels_last=True)
+    net = shadow_copy(model, fold_batchnorm=True)
     mean_t = torch.tensor(mean, dtype=torch.float32, device=device).view(1, 3, 1, 1)
     std_t = torch.tensor(std, dtype=torch.float32, device=device).view(1, 3, 1, 1)
     low, high = (0 - mean_t) / std_t, (1 - mean_t) / std_t  # the normalised values of black and white

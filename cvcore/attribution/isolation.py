@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import copy
 
-import torch
 import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval
@@ -35,9 +34,7 @@ class GuidedReLU6(nn.ReLU):
         return F.relu6(x)
 
 
-def shadow_copy(
-    model: nn.Module, *, guided_relus: bool = False, fold_batchnorm: bool = False, channels_last: bool = False
-) -> nn.Module:
+def shadow_copy(model: nn.Module, *, guided_relus: bool = False, fold_batchnorm: bool = False) -> nn.Module:
     """A per-call copy of ``model``'s module tree sharing its parameter and buffer storage.
 
     Parameters in the copy are detached (``requires_grad=False``), so autograd only
@@ -46,9 +43,7 @@ def shadow_copy(
     non-in-place, in the copy only. With ``fold_batchnorm`` every ``Conv2d`` directly
     followed by a ``BatchNorm2d`` in a ``Sequential`` is fused into one conv (exact in
     eval mode up to float rounding; about 1.5x faster backward passes on CPU); the
-    BatchNorm's slot keeps its name as an ``nn.Identity``. With ``channels_last`` the
-    copy's 4-D weights get their own channels-last copies (oneDNN's preferred layout; up to 2x
-    faster passes through EfficientNet-Lite on our CPU, never slower). The copy is in eval mode.
+    BatchNorm's slot keeps its name as an ``nn.Identity``. The copy is in eval mode.
     """
     memo: dict[int, nn.Module] = {}
 
@@ -74,18 +69,7 @@ def shadow_copy(
     shadow = copy_module(model).eval()
     if fold_batchnorm:
         _fold_batchnorms(shadow)
-    if channels_last:
-        _to_channels_last(shadow)
     return shadow
-
-
-def _to_channels_last(shadow: nn.Module) -> None:
-    for module in shadow.modules():
-        for name, param in module._parameters.items():
-            if param is not None and param.dim() == 4:
-                module._parameters[name] = nn.Parameter(
-                    param.detach().contiguous(memory_format=torch.channels_last), requires_grad=False
-                )
 
 
 def _fold_batchnorms(shadow: nn.Module) -> None:
