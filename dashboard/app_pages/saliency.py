@@ -188,7 +188,7 @@ def show_curves(stem: str, names: list[str], done: dict) -> None:
     st.markdown("##### Deletion curves")
     st.caption(
         "Target-class probability as the most-attributed pixels are replaced by the mean colour, a growing share at a "
-        "time (Petsiuk et al. 2018, RISE). A faithful map makes it fall fast: lower area is better. Dashed: random "
+        "time (Petsiuk et al. 2018, RISE). A faithful map makes it fall fast: lower area is better. Grey: random "
         "maps at the same resolution as the map (pixel-level random noise would wreck any photo for its shape alone)."
     )
     for name in names:
@@ -201,10 +201,10 @@ def show_curves(stem: str, names: list[str], done: dict) -> None:
             d = result.faithfulness.deletion
             fig.add_scatter(x=d.fractions, y=d.probs, mode="lines", name=f"{result.attribution.display_name} ({d.auc:.3f})")
             randoms[result.attribution.resolution] = result.random
-        for (h, w), random in randoms.items():
+        for ((h, w), random), dash in zip(randoms.items(), ("dash", "dot", "dashdot", "longdash")):
             d = random.deletion
             fig.add_scatter(
-                x=d.fractions, y=d.probs, mode="lines", line={"dash": "dash", "color": "grey"},
+                x=d.fractions, y=d.probs, mode="lines", line={"dash": dash, "color": "grey"},
                 name=f"random {h}x{w}, mean of {random.maps} ({d.auc:.3f})",
             )  # fmt: skip
         fig.update_layout(
