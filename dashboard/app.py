@@ -3,8 +3,14 @@
 One file per page under ``app_pages/``; pages are thin (widgets, one cvcore call, display).
 """
 
+import os
 import sys
 from pathlib import Path
+
+# Several browser sessions run inference on threads of this one process: OpenMP workers
+# that spin while waiting would steal the cores the other sessions need. Read by the
+# OpenMP runtime when torch loads, so it must come before any torch import.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 # `streamlit run` puts only this folder on sys.path; cvcore and dashboard live one level up.
 ROOT = Path(__file__).resolve().parent.parent

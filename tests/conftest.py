@@ -1,5 +1,10 @@
+import os
 import sys
 from pathlib import Path
+
+# The browser test serves the app from a second process while pytest computes: spinning
+# OpenMP waits would make each starve the other on a 2-core machine. Set before torch loads.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import pytest
 
