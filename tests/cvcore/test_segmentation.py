@@ -27,6 +27,7 @@ from cvcore.segmentation import (
     overlay,
     segment,
     top_class,
+    top_class_parallel,
     voc_palette,
     wipe,
 )
@@ -167,6 +168,13 @@ def test_top_class_matches_softmax_argmax():
     probabilities, expected = logits.softmax(0).max(0)
     assert np.array_equal(labels, expected.numpy()) and labels[0, 0] == 0
     np.testing.assert_allclose(confidence, probabilities.numpy(), atol=1e-6)
+
+
+def test_banded_top_class_equals_the_single_pass():
+    rng = np.random.default_rng(0)
+    logits = rng.standard_normal((21, 301, 37)).astype(np.float32)  # bands of unequal height
+    serial, banded = top_class(logits), top_class_parallel(logits)
+    assert np.array_equal(serial[0], banded[0]) and np.array_equal(serial[1], banded[1])
 
 
 def test_label_mask_png_round_trips(coarse_cat, small_photo, lraspp_random):
