@@ -42,3 +42,13 @@ def user_errors():
         yield
     except CvlensError as exc:
         st.error(str(exc))
+
+
+def pick_sample(key: str) -> tuple[str, bytes]:
+    """A bundled photo (with its credit line) chosen in a selectbox: (file name, bytes)."""
+    from cvcore.samples import list_samples
+
+    samples = {s.file: s for s in list_samples()}
+    chosen = st.selectbox("Sample photo", list(samples), key=key, format_func=lambda f: samples[f].title)
+    st.caption(samples[chosen].credit)
+    return chosen, samples[chosen].path.read_bytes()

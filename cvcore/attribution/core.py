@@ -39,7 +39,7 @@ from captum.attr import (
 )
 from torch import nn
 
-from cvcore.attribution.faithfulness import gaussian_blur
+from cvcore.attribution.faithfulness import as_image_batch, gaussian_blur
 from cvcore.attribution.isolation import shadow_copy
 from cvcore.attribution.layers import default_layer, resolve_layer
 from cvcore.attribution.methods import Method, Sign, get_method
@@ -116,7 +116,7 @@ def explain(
     (B, classes). Long methods call ``progress(fraction)``.
     """
     method = method if isinstance(method, Method) else get_method(method)
-    batch = _as_batch(inputs, model)
+    batch = as_image_batch(inputs, model)
     num_outputs = _num_outputs(model, batch)
     if not 0 <= int(target) < num_outputs:
         raise InvalidInputError(
@@ -129,16 +129,6 @@ def explain(
     return _explain(
         model, batch, method, int(target), layer if method.needs_layer else None, method.settings(dict(settings or {})), progress
     )
-
-
-def _as_batch(inputs: torch.Tensor, model: nn.Module) -> torch.Tensor:
-    if not isinstance(inputs, torch.Tensor) or not inputs.is_floating_point():
-        raise InvalidInputError("inputs must be a float tensor (a preprocessed image).")
-    batch = inputs.unsqueeze(0) if inputs.dim() == 3 else inputs
-    if batch.dim() != 4 or batch.shape[0] != 1:
-        raise InvalidInputError(f"inputs must be one image, (C, H, W) or (1, C, H, W); got {tuple(inputs.shape)}.")
-    device = next(model.parameters()).device
-    return batch.detach().to(device)
 
 
 def _num_outputs(model: nn.Module, batch: torch.Tensor) -> int:

@@ -69,7 +69,7 @@ def faithfulness(
     ``inputs`` is the preprocessed image the map was computed on ((3, H, W) or (1, 3, H, W));
     higher map values mean "more important". ``steps`` is the number of equal pixel shares.
     """
-    batch = _as_batch(inputs, model)
+    batch = as_image_batch(inputs, model)
     order = _ranking(_check_values(values, batch), seed=0)
     return _faithfulness(model, batch, [order], int(target), _check_steps(steps), batch_size, blur_sigma, progress)
 
@@ -98,7 +98,7 @@ def random_baseline(
     """
     if maps < 1:
         raise InvalidInputError(f"maps must be at least 1; got {maps}.")
-    batch = _as_batch(inputs, model)
+    batch = as_image_batch(inputs, model)
     size = tuple(batch.shape[-2:])
     resolution = _check_resolution(resolution or size, size)
     generator = torch.Generator().manual_seed(seed)
@@ -173,7 +173,8 @@ def gaussian_blur(batch: torch.Tensor, sigma: float) -> torch.Tensor:
     return F.conv2d(out, kernel.view(1, 1, -1, 1).repeat(c, 1, 1, 1), groups=c)
 
 
-def _as_batch(inputs: torch.Tensor, model: nn.Module) -> torch.Tensor:
+def as_image_batch(inputs: torch.Tensor, model: nn.Module) -> torch.Tensor:
+    """One preprocessed image as a detached (1, C, H, W) batch on the model's device."""
     if not isinstance(inputs, torch.Tensor) or not inputs.is_floating_point():
         raise InvalidInputError("inputs must be a float tensor (a preprocessed image).")
     batch = inputs.unsqueeze(0) if inputs.dim() == 3 else inputs

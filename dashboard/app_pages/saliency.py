@@ -29,10 +29,9 @@ from cvcore.errors import CvlensError
 from cvcore.formatting import Table
 from cvcore.images import ACCEPTED_EXTENSIONS, decode_image
 from cvcore.registry import Task, get_spec, list_models
-from cvcore.samples import list_samples
 from cvcore.weights import weight_status
 from dashboard import state
-from dashboard.common import cached_model, user_errors
+from dashboard.common import cached_model, pick_sample, user_errors
 from dashboard.export import safe_stem, show_figure, show_table
 
 MAX_MODELS = 3
@@ -59,10 +58,7 @@ def choose_photo() -> tuple[str, bytes] | None:
         format_func={"sample": "Bundled sample", "upload": "Upload a photo"}.get,
     )  # fmt: skip
     if source == "sample":
-        samples = {s.file: s for s in list_samples()}
-        chosen = st.selectbox("Sample photo", list(samples), key=state.SAL_SAMPLE, format_func=lambda f: samples[f].title)
-        st.caption(samples[chosen].credit)
-        return chosen, samples[chosen].path.read_bytes()
+        return pick_sample(state.SAL_SAMPLE)
     upload = st.file_uploader("Photo (JPEG, PNG, WebP, BMP, TIFF, GIF)", type=list(ACCEPTED_EXTENSIONS), key=state.SAL_UPLOAD)
     return (upload.name, upload.getvalue()) if upload else None
 

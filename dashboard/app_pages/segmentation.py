@@ -35,7 +35,7 @@ from cvcore.segmentation import (
 from cvcore.voc import read_label_mask, score
 from cvcore.weights import weight_status
 from dashboard import state
-from dashboard.common import cached_model
+from dashboard.common import cached_model, pick_sample
 from dashboard.export import safe_stem, show_table
 
 MAX_MODELS = 4
@@ -64,10 +64,7 @@ def choose_photos() -> list[tuple[str, bytes]]:
         format_func={"sample": "Bundled sample", "upload": "Upload photos"}.get,
     )  # fmt: skip
     if source == "sample":
-        samples = {s.file: s for s in list_samples()}
-        chosen = st.selectbox("Sample photo", list(samples), key=state.SEG_SAMPLE, format_func=lambda f: samples[f].title)
-        st.caption(samples[chosen].credit)
-        return [(chosen, samples[chosen].path.read_bytes())]
+        return [pick_sample(state.SEG_SAMPLE)]
     returning = state.SEG_UPLOADS not in st.session_state  # first draw since the user came back to this page
     uploads = st.file_uploader(
         "Photos (JPEG, PNG, WebP, BMP, TIFF, GIF)",
