@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 PAGES = {"models": "app_pages/models.py", "compare": "app_pages/compare.py"}
-URL_PATHS = {"models": "", "compare": "compare"}  # Models is the default page: served at "/", not "/models"
+URL_PATHS = {"models": "models", "compare": "compare"}
 # What "drawn" means in the browser: the catalogue's table, the chart's points.
 READY_SELECTORS = {"models": '[data-testid="stDataFrame"]', "compare": ".js-plotly-plot .scatterlayer .trace path.point"}
 WARM_GOAL_S = 1.0

@@ -26,8 +26,9 @@ PAGES_DIR = Path(__file__).parent / "app_pages"
 st.set_page_config(page_title="cvlens", page_icon="🔍", layout="wide")
 
 pages = {
+    "": [st.Page(PAGES_DIR / "home.py", title="Home", icon="🏠", url_path="home", default=True)],
     "Compare models": [
-        st.Page(PAGES_DIR / "models.py", title="Models", icon="📚", url_path="models", default=True),
+        st.Page(PAGES_DIR / "models.py", title="Models", icon="📚", url_path="models"),
         st.Page(PAGES_DIR / "compare.py", title="Compare", icon="📈", url_path="compare"),
         st.Page(PAGES_DIR / "architecture.py", title="Architecture", icon="🧱", url_path="architecture"),
         st.Page(PAGES_DIR / "papers.py", title="Papers", icon="📄", url_path="papers"),

@@ -71,3 +71,14 @@ def test_compare_page_draws_the_default_chart(streamlit_server, browser, tmp_pat
     assert browser.find_elements(By.CSS_SELECTOR, ".js-plotly-plot svg.main-svg")
     assert not error_boxes(browser), error_boxes(browser)
     assert (tmp_path / "compare.png").stat().st_size > 10_000
+
+
+def test_every_page_has_its_own_url(streamlit_server, browser):
+    """A bookmarked or slide-pasted URL opens its page, not Streamlit's "Page not found" dialog."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    browser.get(f"{streamlit_server}/models")
+    WebDriverWait(browser, DRAW_TIMEOUT_S, poll_frequency=0.5).until(lambda d: d.find_elements(By.CSS_SELECTOR, "h1"))
+    assert "Models" in browser.find_element(By.CSS_SELECTOR, "h1").text
+    assert not browser.find_elements(By.CSS_SELECTOR, '[data-testid="stDialog"]')
