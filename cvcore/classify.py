@@ -14,7 +14,7 @@ import torch
 from PIL import Image
 from torch import nn
 
-from cvcore.device import synchronize
+from cvcore.device import model_device, synchronize
 from cvcore.errors import InvalidInputError
 from cvcore.preprocess import to_batch
 from cvcore.registry import ModelSpec, Task
@@ -55,7 +55,7 @@ def classify(model: nn.Module, image: Image.Image, spec: ModelSpec, *, k: int = 
         raise InvalidInputError(f"{spec.display_name} is a {spec.task.value} model, not a classifier.")
     if k < 1:
         raise InvalidInputError(f"k must be at least 1; got {k}.")
-    device = next(model.parameters()).device
+    device = model_device(model)
     batch = to_batch(image, spec).to(device)
     synchronize(device)
     start = time.perf_counter()

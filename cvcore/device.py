@@ -33,3 +33,10 @@ def synchronize(device: torch.device) -> None:
     """Wait for queued kernels so that a timer measures the work, not the launch."""
     if device.type == "cuda":
         torch.cuda.synchronize(device)
+
+
+def model_device(model: torch.nn.Module) -> torch.device:
+    """Where ``model`` lives: its first parameter's device, else its first buffer's, else CPU."""
+    for tensor in (*model.parameters(), *model.buffers()):
+        return tensor.device
+    return torch.device("cpu")

@@ -30,7 +30,7 @@ from PIL import Image
 from torch import nn
 from torchvision.transforms import v2 as T
 
-from cvcore.device import synchronize
+from cvcore.device import model_device, synchronize
 from cvcore.errors import InvalidInputError
 from cvcore.preprocess import transform_for
 from cvcore.registry import ModelSpec, Task, WeightsKind, get_spec, list_models
@@ -250,10 +250,6 @@ def _resize_back(labels: np.ndarray, confidence: np.ndarray, size: tuple[int, in
     return labels.astype(np.uint16, copy=False), np.clip(confidence, 0, 1)
 
 
-def _device_of(model: nn.Module) -> torch.device:
-    return next(model.parameters()).device
-
-
 def segment(
     image: Image.Image,
     name: str,
@@ -275,7 +271,7 @@ def segment(
 
         model = load_model(name)
     coarse = spec.task is Task.CLASSIFICATION
-    device = _device_of(model)
+    device = model_device(model)
     image = image.convert("RGB")
     width, height = image.size
 

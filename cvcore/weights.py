@@ -120,9 +120,9 @@ def load_model(name: str, *, device: str | torch.device | None = None) -> nn.Mod
         state = convert_packaged_state_dict(state, model)
         model.load_state_dict(state)
     else:
-        from cvcore.models.torchvision_models import _builder, finalize_after_load
+        from cvcore.models.torchvision_models import finalize_after_load
 
-        model = _builder(name, _tv_weights(spec), finalize=False)
+        model = spec.builder(finalize=False)  # torchvision's architecture overrides, minus post-load fixes
         model.load_state_dict(state)
         finalize_after_load(name, model)
     return model.eval().to(resolve_device(device))

@@ -24,6 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from cvcore.device import model_device
 from cvcore.errors import InvalidInputError
 
 Progress = Callable[[float], None]
@@ -180,7 +181,7 @@ def as_image_batch(inputs: torch.Tensor, model: nn.Module) -> torch.Tensor:
     batch = inputs.unsqueeze(0) if inputs.dim() == 3 else inputs
     if batch.dim() != 4 or batch.shape[0] != 1:
         raise InvalidInputError(f"inputs must be one image, (C, H, W) or (1, C, H, W); got {tuple(inputs.shape)}.")
-    return batch.detach().to(next(model.parameters()).device)
+    return batch.detach().to(model_device(model))
 
 
 def _check_values(values: np.ndarray, batch: torch.Tensor) -> np.ndarray:

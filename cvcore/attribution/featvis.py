@@ -25,6 +25,7 @@ from torch import nn
 
 from cvcore.attribution.faithfulness import gaussian_blur
 from cvcore.attribution.isolation import shadow_copy
+from cvcore.device import model_device
 from cvcore.errors import InvalidInputError
 
 Progress = Callable[[float], None]
@@ -105,7 +106,7 @@ def maximize_class(
     ``blur_every`` steps a Gaussian blur of ``blur_sigma`` px is applied (0 = never).
     """
     _check(target, size, steps, lr, l2, jitter, blur_every)
-    device = next(model.parameters()).device
+    device = model_device(model)
     net = shadow_copy(model, fold_batchnorm=True)
     mean_t = torch.tensor(mean, dtype=torch.float32, device=device).view(1, 3, 1, 1)
     std_t = torch.tensor(std, dtype=torch.float32, device=device).view(1, 3, 1, 1)

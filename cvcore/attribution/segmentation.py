@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from cvcore.attribution.core import Attribution, Progress, explain
+from cvcore.attribution.faithfulness import as_image_batch
 from cvcore.attribution.methods import Method
 from cvcore.errors import InvalidInputError
 
@@ -75,8 +76,8 @@ def explain_segmentation(
     backbone's last stage. Raises :class:`InvalidInputError` when no pixel is predicted
     as ``target_class`` (its score would be identically zero).
     """
-    batch = inputs.unsqueeze(0) if inputs.dim() == 3 else inputs
-    scorer = SegmentationClassScore(model, batch.detach())
+    batch = as_image_batch(inputs, model)  # validated, detached, on the model's device
+    scorer = SegmentationClassScore(model, batch)
     present = scorer.present_classes()
     if int(target_class) not in present:
         names = [categories[k] if categories else str(k) for k in present]

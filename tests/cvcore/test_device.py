@@ -22,3 +22,14 @@ def test_bad_device_is_a_typed_error(monkeypatch):
     if not torch.cuda.is_available():
         with pytest.raises(InvalidInputError, match="CUDA is not available"):
             resolve_device("cuda")
+
+
+def test_model_device_falls_back_to_buffers_then_cpu():
+    import torch
+    from torch import nn
+
+    from cvcore.device import model_device
+
+    assert model_device(nn.Linear(2, 2)) == torch.device("cpu")
+    assert model_device(nn.BatchNorm2d(2, affine=False)) == torch.device("cpu")  # buffers only
+    assert model_device(nn.ReLU()) == torch.device("cpu")  # nothing at all: no StopIteration
