@@ -27,6 +27,7 @@ COMPARE_DELTAS = "compare.deltas"
 COMPARE_NOT_PLOTTED = "compare.not_plotted"
 COMPARE_MEASURE = "compare.measure"  # "measure latency" button
 COMPARE_LATENCY = "compare.latency"  # dict name -> latency result, kept for the session
+COMPARE_LATENCY_ERRORS = "compare.latency_errors"  # dict name -> message; shown after the rerun
 COMPARE_LATENCY_TABLE = "compare.latency_table"
 COMPARE_KEPT = "compare.kept"  # task -> selected models; survives leaving the page (widget state does not)
 

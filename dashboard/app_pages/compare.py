@@ -7,6 +7,7 @@ latency only for models measured in this session with the button below the chart
 import streamlit as st
 
 from cvcore import compare
+from cvcore.errors import CvlensError
 from cvcore.latency import latency_table
 from cvcore.registry import get_spec, model_names
 from dashboard import state
@@ -26,13 +27,20 @@ def cached_latency(name: str):
 
 
 def measure_selected(names: list[str]) -> None:
+    """Measure and keep results and errors in session state: the page reruns right after."""
     results = st.session_state.setdefault(state.COMPARE_LATENCY, {})
+    errors = st.session_state.setdefault(state.COMPARE_LATENCY_ERRORS, {})
     progress = st.progress(0.0)
-    for i, name in enumerate(names):
-        progress.progress(i / len(names), text=f"Measuring {get_spec(name).display_name}…")
-        with user_errors():
-            results[name] = cached_latency(name)
-    progress.empty()
+    try:
+        for i, name in enumerate(names):
+            progress.progress(i / len(names), text=f"Measuring {get_spec(name).display_name}…")
+            try:
+                results[name] = cached_latency(name)
+                errors.pop(name, None)
+            except CvlensError as exc:
+                errors[name] = str(exc)
+    finally:
+        progress.empty()
 
 
 st.title("Compare")
@@ -115,6 +123,8 @@ st.caption(
 if st.button("Measure latency of the selected models", key=state.COMPARE_MEASURE, icon=":material/timer:"):
     measure_selected([n for n in selected if n not in latencies])
     st.rerun()
+for name, message in st.session_state.get(state.COMPARE_LATENCY_ERRORS, {}).items():
+    st.error(f"{get_spec(name).display_name}: {message}")
 if latencies:
     show_table(
         latency_table(list(latencies.values()), {n: get_spec(n).display_name for n in latencies}),

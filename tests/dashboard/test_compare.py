@@ -67,6 +67,23 @@ def test_measured_latency_becomes_an_x_axis(page_app):
     assert len(table) == 2 and "median (ms)" in table.columns
 
 
+def test_a_failed_latency_measurement_stays_on_screen_after_the_rerun(page_app, monkeypatch):
+    import cvcore.latency
+    from cvcore.errors import InvalidInputError
+
+    def fail(name, **_):
+        raise InvalidInputError(f"cannot time {name} here")
+
+    monkeypatch.setattr(cvcore.latency, "measure_latency", fail)
+    at = page_app(PAGE)
+    at.multiselect(key=f"{state.COMPARE_MODELS}.classification").set_value(["shufflenet_v2_x0_5"]).run()
+    at.button(key=state.COMPARE_MEASURE).click().run()
+    assert not at.exception
+    assert any("cannot time shufflenet_v2_x0_5 here" in e.value for e in at.error)
+    at.toggle(key=state.COMPARE_LOG_X).set_value(False).run()  # an unrelated rerun keeps the message
+    assert any("cannot time shufflenet_v2_x0_5 here" in e.value for e in at.error)
+
+
 def test_selection_survives_a_visit_to_another_page_and_task(page_app):
     at = page_app(PAGE)
     at.multiselect(key=f"{state.COMPARE_MODELS}.classification").set_value(["resnet18", "alexnet"]).run()
