@@ -173,7 +173,7 @@ def show_grid(stem: str, digest: str, names: list[str], methods: list[str], targ
                 for note in a.notes:
                     st.caption(f"⚠️ {note}")
                 st.download_button(
-                    "PNG", to_png(picture), f"{safe_stem(f'{stem}_{name}_{method}_{goal}')}.png", mime="image/png",
+                    "PNG", lambda picture=picture: to_png(picture), f"{safe_stem(f'{stem}_{name}_{method}_{goal}')}.png", mime="image/png",
                     key=f"{state.SAL_DOWNLOADS}.{name}.{method}", on_click="ignore", icon=":material/download:",
                 )  # fmt: skip
                 done[(name, method)] = result
@@ -258,7 +258,7 @@ def features_tab(names: list[str]) -> None:
             f"{grid.filters} kernels of {grid.layer} ({grid.kernel_size[0]}x{grid.kernel_size[1]}), each scaled to its own range; grey = 0."
         )
         st.download_button(
-            "PNG", to_png(grid.image), f"{safe_stem(name)}_first_layer_filters.png", mime="image/png",
+            "PNG", lambda: to_png(grid.image), f"{safe_stem(name)}_first_layer_filters.png", mime="image/png",
             key=f"{state.SAL_DOWNLOADS}.filters", on_click="ignore", icon=":material/download:",
         )  # fmt: skip
     with right:
@@ -290,7 +290,7 @@ def features_tab(names: list[str]) -> None:
             )
             st.line_chart({"class score (logit)": result.scores}, height=160)
             st.download_button(
-                "PNG", to_png(result.image), f"{safe_stem(f'{name}_maximise_{target}')}.png", mime="image/png",
+                "PNG", lambda: to_png(result.image), f"{safe_stem(f'{name}_maximise_{target}')}.png", mime="image/png",
                 key=f"{state.SAL_DOWNLOADS}.maximise", on_click="ignore", icon=":material/download:",
             )  # fmt: skip
 

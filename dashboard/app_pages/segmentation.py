@@ -134,17 +134,18 @@ def show_overlays(image, results: dict, opacity: float) -> None:
 
 
 def show_downloads(stem: str, image, results: dict, opacity: float) -> None:
+    # PNGs are encoded on click only (callable data): a full-size overlay costs tens of ms per model and rerun.
     for name, result in results.items():
         if isinstance(result, str):
             continue
         base = safe_stem(f"{stem}_{name}")
         with st.container(horizontal=True):
             st.download_button(
-                f"{result.display_name}: overlay PNG", png_bytes(overlay(image, result, opacity)), f"{base}_overlay.png",
+                f"{result.display_name}: overlay PNG", lambda r=result: png_bytes(overlay(image, r, opacity)), f"{base}_overlay.png",
                 mime="image/png", key=f"{state.SEG_TABLES}.{name}.overlay", on_click="ignore",
             )  # fmt: skip
             st.download_button(
-                f"{result.display_name}: label mask PNG", label_mask_png(result), f"{base}_mask.png",
+                f"{result.display_name}: label mask PNG", lambda r=result: label_mask_png(r), f"{base}_mask.png",
                 mime="image/png", key=f"{state.SEG_TABLES}.{name}.mask", on_click="ignore",
                 help="Pixel value = class index (VOC palette PNG; 16-bit greyscale for ImageNet's 1000 classes).",
             )  # fmt: skip
