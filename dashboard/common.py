@@ -44,6 +44,24 @@ def user_errors():
         st.error(str(exc))
 
 
+def restore_choices(kept_key: str, defaults: dict) -> dict:
+    """Put back the user's widget values before the widgets are drawn; returns the kept copy.
+
+    Streamlit drops the state of widgets that a run does not draw, so a visit to another
+    page would reset them. Pass the returned dict to :func:`remember_choices` after drawing.
+    """
+    kept = st.session_state.setdefault(kept_key, {})
+    for key, default in defaults.items():
+        if key not in st.session_state:
+            st.session_state[key] = kept.get(key, default)
+    return kept
+
+
+def remember_choices(kept: dict, keys) -> None:
+    """Copy the widget values drawn in this run into the kept dict from :func:`restore_choices`."""
+    kept.update({key: st.session_state[key] for key in keys if key in st.session_state})
+
+
 def pick_sample(key: str) -> tuple[str, bytes]:
     """A bundled photo (with its credit line) chosen in a selectbox: (file name, bytes)."""
     from cvcore.samples import list_samples

@@ -82,6 +82,8 @@ SAL_FV_CLASS = "saliency.fv_class"
 SAL_FV_STEPS = "saliency.fv_steps"
 SAL_FV_SIZE = "saliency.fv_size"
 SAL_FV_RUN = "saliency.fv_run"
+SAL_KEPT = "saliency.kept"  # widget values kept across page visits (widget state is dropped)
+SAL_KEPT_UPLOAD = "saliency.kept_upload"  # (name, bytes) of the last upload: a file uploader cannot be refilled
 SAL_FV_RESULTS = "saliency.fv_results"  # (model, class, steps, size) -> ClassMaximization
 
 # --- Papers page -----------------------------------------------------------------

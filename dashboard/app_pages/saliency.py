@@ -29,9 +29,10 @@ from cvcore.errors import CvlensError
 from cvcore.formatting import Table
 from cvcore.images import ACCEPTED_EXTENSIONS, decode_image
 from cvcore.registry import Task, get_spec, list_models
+from cvcore.samples import list_samples
 from cvcore.weights import weight_status
 from dashboard import state
-from dashboard.common import cached_model, pick_sample, user_errors
+from dashboard.common import cached_model, pick_sample, remember_choices, restore_choices, user_errors
 from dashboard.export import safe_stem, show_figure, show_table
 
 MAX_MODELS = 3
@@ -59,8 +60,14 @@ def choose_photo() -> tuple[str, bytes] | None:
     )  # fmt: skip
     if source == "sample":
         return pick_sample(state.SAL_SAMPLE)
+    returning = state.SAL_UPLOAD not in st.session_state  # first draw since the user came back to this page
     upload = st.file_uploader("Photo (JPEG, PNG, WebP, BMP, TIFF, GIF)", type=list(ACCEPTED_EXTENSIONS), key=state.SAL_UPLOAD)
-    return (upload.name, upload.getvalue()) if upload else None
+    if upload or not returning:  # what the uploader holds, including the user removing the photo
+        st.session_state[state.SAL_KEPT_UPLOAD] = (upload.name, upload.getvalue()) if upload else None
+    kept = st.session_state.get(state.SAL_KEPT_UPLOAD)
+    if kept and not upload:
+        st.caption(f"Showing {kept[0]}, uploaded before you left this page.")
+    return kept
 
 
 def top5(digest: str, image, names: list[str]) -> dict:
@@ -142,7 +149,7 @@ def cell_caption(result) -> str:
 
 def show_grid(stem: str, digest: str, names: list[str], methods: list[str], target: int, classes: dict, layer: str) -> dict:
     """Methods as rows, models as columns; returns the computed cells for the curves."""
-    opacity = st.slider("Overlay opacity", 0.0, 1.0, 0.6, 0.05, key=state.SAL_OPACITY)
+    opacity = st.slider("Overlay opacity", 0.0, 1.0, step=0.05, key=state.SAL_OPACITY)
     absolute = st.toggle("Magnitudes only (show signed maps as absolute values)", key=state.SAL_ABSOLUTE)
     results: dict = st.session_state.get(state.SAL_RESULTS, {})
     done = {}
@@ -225,7 +232,6 @@ def attribution_tab(stem: str, digest: str, image, names: list[str]) -> None:
         format_func=lambda i: "Top-1 of each model" if i == TOP1 else f"{categories[i]} ({i})",
         help="The class whose score the maps explain. Default: each model's own top-1.",
     )  # fmt: skip
-    st.session_state.setdefault(state.SAL_METHODS, DEFAULT_METHODS)
     methods = st.multiselect(
         "Methods", [m.name for m in list_methods()], key=state.SAL_METHODS,
         format_func=lambda n: f"{get_method(n).display_name} ({get_method(n).cost.value})",
@@ -304,9 +310,21 @@ st.caption(
     "and the lecture's feature visualisations."
 )
 
-photo = choose_photo()
 choices = trained_classifiers()
-st.session_state.setdefault(state.SAL_MODELS, [DEFAULT_MODEL] if DEFAULT_MODEL in choices else choices[:1])
+widget_defaults = {
+    state.SAL_SOURCE: "sample",
+    state.SAL_SAMPLE: list_samples()[0].file,
+    state.SAL_MODELS: [DEFAULT_MODEL] if DEFAULT_MODEL in choices else choices[:1],
+    state.SAL_METHODS: DEFAULT_METHODS,
+    state.SAL_TARGET: TOP1,
+    state.SAL_LAYER: "",
+    state.SAL_OPACITY: 0.6,
+    state.SAL_ABSOLUTE: False,
+}
+kept_choices = restore_choices(state.SAL_KEPT, widget_defaults)
+# A kept model whose weights have since gone is no longer an option.
+st.session_state[state.SAL_MODELS] = [n for n in st.session_state[state.SAL_MODELS] if n in choices]
+photo = choose_photo()
 names = st.multiselect(
     f"Models (up to {MAX_MODELS}; classifiers whose trained weights are on this machine)", choices,
     max_selections=MAX_MODELS, key=state.SAL_MODELS,
@@ -331,3 +349,5 @@ else:
         attribution_tab(stem, digest, image, names)
     with features, user_errors():
         features_tab(names)
+
+remember_choices(kept_choices, widget_defaults)

@@ -78,3 +78,20 @@ def test_class_maximisation_runs_on_demand():
     assert not at.exception and not at.error
     [(key, result)] = at.session_state[state.SAL_FV_RESULTS].items()
     assert key == (LITE, 282, 10, 64) and result.image.shape == (64, 64, 3) and len(result.scores) == 10
+
+
+def test_choices_and_upload_survive_a_visit_to_another_page():
+    at = saliency_app(["saliency"])
+    at.slider(key=state.SAL_OPACITY).set_value(0.3).run()
+    at.radio(key=state.SAL_SOURCE).set_value("upload").run()
+    buffer = io.BytesIO()
+    Image.open(get_sample("coffee").path).resize((160, 120)).save(buffer, format="JPEG")
+    at.file_uploader(key=state.SAL_UPLOAD).set_value(("mug.jpg", buffer.getvalue(), "image/jpeg")).run()
+    assert not at.exception
+    at.switch_page("app_pages/models.py").run()
+    at.switch_page(PAGE).run()
+    assert not at.exception and not at.error
+    assert at.slider(key=state.SAL_OPACITY).value == 0.3
+    assert at.multiselect(key=state.SAL_METHODS).value == ["saliency"]
+    assert at.radio(key=state.SAL_SOURCE).value == "upload"
+    assert any("mug.jpg, uploaded before you left" in c.value for c in at.caption)
