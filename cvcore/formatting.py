@@ -17,19 +17,9 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
+from cvcore.versions import versions_line  # noqa: F401 (re-exported: captions and exports use it)
+
 FORMATS = ("table", "csv", "json", "latex")
-
-
-def versions_line() -> str:
-    import torch
-    import torchvision
-
-    import cvcore
-
-    return (
-        f"cvlens {cvcore.__version__}, torch {torch.__version__.split('+')[0]}, "
-        f"torchvision {torchvision.__version__.split('+')[0]}"
-    )
 
 
 def provenance(sources: Sequence[str] = ()) -> str:

@@ -6,42 +6,51 @@ Returns data (dataclasses with units in field names); formatting lives in
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import importlib
+from typing import TYPE_CHECKING
 
-import torch
-from torch import nn
+# Exported lazily (PEP 562): reading the stored results (``load_precomputed``) and their
+# dataclasses must not import torch and fvcore, which would cost a cold page seconds.
+_EXPORTS = {
+    "Complexity": "results",
+    "OperatorCount": "results",
+    "ModelAnalysis": "model_analysis",
+    "analyze": "model_analysis",
+    "analyze_complexity": "complexity",
+    "example_input": "complexity",
+    "measure": "complexity",
+    "resolve_model": "complexity",
+    "LayerRow": "layers",
+    "analyze_layers": "layers",
+    "layer_rows": "layers",
+    "receptive_fields": "layers",
+    "stage_of": "layers",
+    "load_precomputed": "precomputed",
+    "load_precomputed_layers": "precomputed",
+    "precompute_catalogue": "precomputed",
+    "GLOBAL": "receptive_field",
+    "Field": "receptive_field",
+}
 
-from cvcore.analysis.complexity import Complexity, OperatorCount, analyze_complexity, example_input, measure, resolve_model
-from cvcore.analysis.layers import LayerRow, analyze_layers, layer_rows, receptive_fields, stage_of
-from cvcore.analysis.precomputed import load_precomputed, load_precomputed_layers, precompute_catalogue
-from cvcore.analysis.receptive_field import GLOBAL, Field
-from cvcore.device import resolve_device
+if TYPE_CHECKING:
+    from cvcore.analysis.complexity import analyze_complexity, example_input, measure, resolve_model
+    from cvcore.analysis.layers import LayerRow, analyze_layers, layer_rows, receptive_fields, stage_of
+    from cvcore.analysis.model_analysis import ModelAnalysis, analyze
+    from cvcore.analysis.precomputed import load_precomputed, load_precomputed_layers, precompute_catalogue
+    from cvcore.analysis.receptive_field import GLOBAL, Field
+    from cvcore.analysis.results import Complexity, OperatorCount
 
 
-@dataclass(frozen=True)
-class ModelAnalysis:
-    complexity: Complexity
-    layers: tuple[LayerRow, ...] | None  # None unless per_layer was asked for
-
-    @property
-    def uncounted_ops(self) -> dict[str, int]:
-        return self.complexity.uncounted_ops
+def __getattr__(name: str):
+    if name not in _EXPORTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
 
 
-def analyze(
-    model_or_name: nn.Module | str,
-    input_size: tuple[int, int] | None = None,
-    device: str | torch.device | None = None,
-    per_layer: bool = False,
-) -> ModelAnalysis:
-    """Complexity (and optionally the per-layer table) from one fvcore trace."""
-    name, model, size = resolve_model(model_or_name, input_size)
-    dev = resolve_device(device)
-    model = model.to(dev)
-    x = example_input(size, dev)
-    complexity, fv = measure(model, name, size, x)
-    layers = tuple(layer_rows(model, name, size, x, fv.by_module())) if per_layer else None
-    return ModelAnalysis(complexity, layers)
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS))
 
 
 __all__ = [
@@ -55,8 +64,10 @@ __all__ = [
     "analyze_complexity",
     "analyze_layers",
     "example_input",
+    "layer_rows",
     "load_precomputed",
     "load_precomputed_layers",
+    "measure",
     "precompute_catalogue",
     "receptive_fields",
     "resolve_model",

@@ -12,55 +12,19 @@ import logging
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 
 import torch
 from fvcore.nn import FlopCountAnalysis
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
+from cvcore.analysis.results import Complexity, OperatorCount
 from cvcore.device import resolve_device
 from cvcore.errors import AnalysisError
 from cvcore.models._utils import count_parameters
 from cvcore.registry import build_model, get_spec, input_size_or_default
 
 GIGA = 1e9
-
-
-@dataclass(frozen=True)
-class OperatorCount:
-    """One operator type counted by both tools, in GMACs (torch's FLOPs halved)."""
-
-    operator: str
-    fvcore_gmacs: float
-    torch_gmacs: float
-    fvcore_ops: tuple[str, ...]
-    torch_ops: tuple[str, ...]
-    note: str
-
-    @property
-    def delta_gmacs(self) -> float:
-        return self.fvcore_gmacs - self.torch_gmacs
-
-
-@dataclass(frozen=True)
-class Complexity:
-    name: str
-    input_size: tuple[int, int]
-    params: int
-    trainable_params: int
-    gmacs: float  # fvcore: 1 multiply-add = 1
-    torch_gflops: float  # torch.utils.flop_counter: 2 FLOPs per multiply-add
-    uncounted_ops: dict[str, int]  # fvcore's unsupported_ops(): op -> number of calls
-    by_operator: tuple[OperatorCount, ...] = field(default=())
-
-    @property
-    def torch_gmacs(self) -> float:
-        return self.torch_gflops / 2
-
-    @property
-    def mparams(self) -> float:
-        return self.params / 1e6
 
 
 # Operator types: (label, fvcore handle names, torch aten op names, why they differ).

@@ -22,7 +22,7 @@ LAYERS_PATH = ASSETS_DIR / "analysis_layers.json.gz"
 
 
 def _complexity_from_dict(d: dict):
-    from cvcore.analysis.complexity import Complexity, OperatorCount
+    from cvcore.analysis.results import Complexity, OperatorCount
 
     ops = tuple(
         OperatorCount(**{**o, "fvcore_ops": tuple(o["fvcore_ops"]), "torch_ops": tuple(o["torch_ops"])}) for o in d["by_operator"]

@@ -25,8 +25,9 @@ from cvcore.registry import (
     WeightsSource,
     register,
 )
+from cvcore.versions import torchvision_metadata_source
 
-TV_SOURCE = f"torchvision {torchvision.__version__.split('+')[0]} weights metadata"
+TV_SOURCE = torchvision_metadata_source()
 
 # family: (display name, paper). Order matters: the first prefix that matches wins.
 _FAMILIES: list[tuple[str, str, Paper]] = [
