@@ -3,8 +3,9 @@
 Goals (issue 3): warm render under 1 s, first render after server start under 5 s, on
 2 CPU cores. Two measurements:
 
-- ``apptest`` (always): each page in a fresh Python process, so torch, cvcore and the
-  catalogue are imported by the first run exactly as after ``streamlit run`` starts;
+- ``apptest`` (always): each page in a fresh Python process, so cvcore and the catalogue
+  are imported by the first run exactly as after ``streamlit run`` starts (these pages
+  read stored metadata and never import torch: tests/dashboard/test_app.py checks it);
   the first ``AppTest.run()`` is the first render, later runs are warm reruns.
 - ``browser`` (when /usr/bin/chromium exists): ``streamlit run`` on a free port, then
   headless Chromium opens the page and waits until the page's main element is drawn and
@@ -14,8 +15,7 @@ Goals (issue 3): warm render under 1 s, first render after server start under 5 
 Run from the repository root:  python benchmarks/dashboard_render.py [--repeats 5] [--no-browser]
 It prints the figures and whether the goals are met; it is not a test. The machine's load
 average is printed too: on a shared machine wall-clock times stretch with the load, so
-the first render's CPU time is reported as well (the first render is mostly the
-single-threaded import of torch and torchvision).
+the first render's CPU time is reported as well.
 """
 
 from __future__ import annotations

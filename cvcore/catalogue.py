@@ -1,7 +1,9 @@
 """The catalogue as rows: one record per model with its published numbers and sources.
 
 Shared by ``python -m cvcore models`` and the dashboard's Models page, so both show the
-same numbers. Measured values come from the precomputed analysis when available.
+same numbers. Measured values come from the precomputed analysis when available. Both are
+read without importing torch (the registry's snapshot, ``assets/analysis.json``), so a cold
+Models page does not wait seconds for it.
 """
 
 from __future__ import annotations
@@ -63,4 +65,4 @@ def catalogue_rows(task: Task | str | None = None, family: str | None = None) ->
     from cvcore.analysis import load_precomputed
 
     measured = load_precomputed()
-    return [catalogue_row(spec, measured.get(spec.name)) for spec in list_models(task, family)]
+    return [catalogue_row(spec, measured.get(spec.name)) for spec in list_models(task, family, metadata_only=True)]

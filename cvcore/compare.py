@@ -109,9 +109,9 @@ def _file_size_source(spec) -> str:
     from cvcore.registry import WeightsKind
 
     if spec.weights.kind is WeightsKind.TORCHVISION:
-        from cvcore.models.torchvision_models import TV_SOURCE
+        from cvcore.versions import torchvision_metadata_source
 
-        return f"{TV_SOURCE} ({spec.weights.ref}, '_file_size')"
+        return f"{torchvision_metadata_source()} ({spec.weights.ref}, '_file_size')"
     return f"catalogue entry for {spec.name} ({spec.weights.ref or spec.weights.kind.value})"
 
 
@@ -121,7 +121,7 @@ def default_selection(task: str = "classification") -> tuple[str, ...]:
 
     if task == "classification":
         return DEFAULT_SEED
-    return tuple(s.name for s in list_models(task) if any(k in s.metrics for k in Y_AXES_BY_TASK.get(task, ())))
+    return tuple(s.name for s in list_models(task, metadata_only=True) if any(k in s.metrics for k in Y_AXES_BY_TASK.get(task, ())))
 
 
 def model_points(
@@ -144,7 +144,7 @@ def model_points(
     latency_ms = latency_ms or {}
     points = []
     for name in names:
-        spec = get_spec(name)
+        spec = get_spec(name, metadata_only=True)
         on_disk = None
         if spec.weights.file_size_mb is None:
             status = weight_status(name)

@@ -40,3 +40,14 @@ def model_device(model: torch.nn.Module) -> torch.device:
     for tensor in (*model.parameters(), *model.buffers()):
         return tensor.device
     return torch.device("cpu")
+
+
+def describe_device(device: str | torch.device | None = None) -> str:
+    """What :func:`resolve_device` picks, for people: "CPU" or "CUDA — <GPU name> (cuda:0)"."""
+    try:
+        resolved = resolve_device(device)
+    except InvalidInputError as exc:
+        return str(exc)
+    if resolved.type != "cuda":
+        return resolved.type.upper()
+    return f"CUDA — {torch.cuda.get_device_name(resolved)} ({resolved})"

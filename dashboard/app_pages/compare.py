@@ -8,7 +8,6 @@ import streamlit as st
 
 from cvcore import compare
 from cvcore.errors import CvlensError
-from cvcore.latency import latency_table
 from cvcore.registry import get_spec, model_names
 from dashboard import state
 from dashboard.common import user_errors
@@ -17,6 +16,11 @@ from dashboard.export import show_figure, show_table
 TASKS = ("classification", "segmentation")
 PREFERRED_BASELINE = "resnet50"
 LATENCY_RUNS = 5
+
+
+def display_name(name: str) -> str:
+    # Metadata only: the page draws without importing torch until a latency is measured.
+    return get_spec(name, metadata_only=True).display_name
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
@@ -33,7 +37,7 @@ def measure_selected(names: list[str]) -> None:
     progress = st.progress(0.0)
     try:
         for i, name in enumerate(names):
-            progress.progress(i / len(names), text=f"Measuring {get_spec(name).display_name}…")
+            progress.progress(i / len(names), text=f"Measuring {display_name(name)}…")
             try:
                 results[name] = cached_latency(name)
                 errors.pop(name, None)
@@ -51,7 +55,7 @@ st.caption(
 )
 
 task = st.segmented_control("Task", TASKS, default=TASKS[0], required=True, key=state.COMPARE_TASK)
-names = model_names(task)
+names = model_names(task, metadata_only=True)
 models_key = f"{state.COMPARE_MODELS}.{task}"  # one widget per task: a selection never mixes tasks
 # Streamlit forgets a widget's value once it is not drawn (other task, other page): keep a copy.
 kept = st.session_state.setdefault(state.COMPARE_KEPT, {})
@@ -59,7 +63,7 @@ selected = st.multiselect(
     "Models",
     names,
     default=kept.get(task, list(compare.default_selection(task))),
-    format_func=lambda n: get_spec(n).display_name,
+    format_func=display_name,
     key=models_key,
     placeholder="Pick models to compare",
 )
@@ -103,7 +107,7 @@ with right:
         "Baseline",
         selected,
         index=baseline_default,
-        format_func=lambda n: get_spec(n).display_name,
+        format_func=display_name,
         key=state.COMPARE_BASELINE,
     )
     keys = list(dict.fromkeys([x, "mparams", *compare.Y_AXES_BY_TASK[task]]))
@@ -124,10 +128,12 @@ if st.button("Measure latency of the selected models", key=state.COMPARE_MEASURE
     measure_selected([n for n in selected if n not in latencies])
     st.rerun()
 for name, message in st.session_state.get(state.COMPARE_LATENCY_ERRORS, {}).items():
-    st.error(f"{get_spec(name).display_name}: {message}")
+    st.error(f"{display_name(name)}: {message}")
 if latencies:
+    from cvcore.latency import latency_table  # torch is loaded by now: it measured these
+
     show_table(
-        latency_table(list(latencies.values()), {n: get_spec(n).display_name for n in latencies}),
+        latency_table(list(latencies.values()), {n: display_name(n) for n in latencies}),
         file_stem="cvlens_latency",
         key=state.COMPARE_LATENCY_TABLE,
     )

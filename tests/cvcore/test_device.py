@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from cvcore.device import resolve_device
+from cvcore.device import describe_device, resolve_device
 from cvcore.errors import InvalidInputError
 
 
@@ -33,3 +33,12 @@ def test_model_device_falls_back_to_buffers_then_cpu():
     assert model_device(nn.Linear(2, 2)) == torch.device("cpu")
     assert model_device(nn.BatchNorm2d(2, affine=False)) == torch.device("cpu")  # buffers only
     assert model_device(nn.ReLU()) == torch.device("cpu")  # nothing at all: no StopIteration
+
+
+def test_describe_device_names_what_resolve_device_picks(monkeypatch):
+    monkeypatch.setenv("CVLENS_DEVICE", "cpu")
+    assert describe_device() == "CPU"
+    monkeypatch.setenv("CVLENS_DEVICE", "not-a-device")
+    assert "not-a-device" in describe_device()  # the sidebar shows the mistake instead of crashing
+    if torch.cuda.is_available():
+        assert describe_device("cuda").startswith("CUDA — ")

@@ -5,7 +5,11 @@ a temporary TORCH_HOME, so the code under test reads them exactly as it would re
 """
 
 import hashlib
+import json
+import os
 import re
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -51,6 +55,30 @@ def write_checkpoint(name: str) -> tuple[Path, dict]:
 
 def test_checkpoint_dir_follows_torch_home(torch_home):
     assert checkpoint_dir() == torch_home / "hub" / "checkpoints"
+
+
+_HUB_DIRS = """
+import json, sys
+from cvcore.weights import checkpoint_dir
+without_torch = str(checkpoint_dir())
+assert "torch" not in sys.modules
+import torch.hub
+print(json.dumps([without_torch, str(checkpoint_dir()), torch.hub.get_dir() + "/checkpoints"]))
+"""
+
+
+@pytest.mark.parametrize(
+    "env", [{"TORCH_HOME": "/tmp/th"}, {"XDG_CACHE_HOME": "/tmp/xdg"}, {"TORCH_HOME": "~/th", "XDG_CACHE_HOME": "/x"}, {}]
+)
+def test_checkpoint_dir_without_torch_is_torch_hubs_own(env):
+    """The Models page reads weight status before torch is imported: same folder as torch.hub.get_dir()."""
+    clean = {k: v for k, v in os.environ.items() if k not in ("TORCH_HOME", "XDG_CACHE_HOME")}
+    root = str(Path(__file__).resolve().parents[2])
+    out = subprocess.run(
+        [sys.executable, "-c", _HUB_DIRS], env={**clean, **env, "PYTHONPATH": root}, capture_output=True, text=True, check=True
+    )
+    without_torch, with_torch, torch_own = json.loads(out.stdout)
+    assert without_torch == with_torch == torch_own
 
 
 def test_written_checkpoint_is_cached_and_loads(torch_home):

@@ -1,6 +1,9 @@
 """Every page registered in dashboard/app.py runs without an exception (pages are discovered, not listed)."""
 
 import ast
+import os
+import subprocess
+import sys
 
 import pytest
 
@@ -32,3 +35,25 @@ def test_page_runs_without_exception(page_app, page):
     at = page_app(page)
     assert not at.exception, [e.message for e in at.exception]
     assert len(at.main) > 0, f"{page} shows nothing"
+
+
+_COLD_RENDER = """
+import sys
+from streamlit.testing.v1 import AppTest
+at = AppTest.from_file({app!r}, default_timeout=120).switch_page({page!r}).run()
+assert not at.exception, [e.message for e in at.exception]
+print(sorted(m for m in ("torch", "torchvision", "fvcore") if m in sys.modules))
+print(at.sidebar.caption[-1].value)
+"""
+
+
+@pytest.mark.parametrize("page", ["app_pages/home.py", "app_pages/models.py", "app_pages/compare.py"])
+def test_pages_that_run_no_model_render_without_importing_torch(page):
+    """Importing torch and torchvision is most of a cold first render (seconds); these pages only read stored data."""
+    code = _COLD_RENDER.format(app=str(APP), page=page)
+    env = {**os.environ, "PYTHONPATH": str(APP.parent.parent)}
+    heavy, device_line = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    ).stdout.splitlines()[-2:]
+    assert heavy == "[]"
+    assert device_line.startswith("Device: ") and "when a model first runs" in device_line

@@ -1,0 +1,127 @@
+"""The registry's metadata stored in ``assets/catalogue.json``, readable without torch.
+
+Registering the catalogue means importing every model family, hence torch and
+torchvision: seconds of a cold start. The Models and Compare pages only read metadata
+(names, papers, published numbers, weights sources), so they read this snapshot instead,
+through ``get_spec(name, metadata_only=True)`` and ``list_models(..., metadata_only=True)``.
+
+The snapshot's entries compare equal to the live ones (a test checks every field of every
+entry, so a stale file fails CI); their builders import the live family on first call.
+It is ignored when it was written for another cvlens or torchvision version.
+Regenerate with ``python -m cvcore models --write-snapshot``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import json
+from pathlib import Path
+from typing import Any
+
+from cvcore.registry import ModelSpec, Paper, Preprocessing, Published, Task, WeightsKind, WeightsSource
+from cvcore.samples import ASSETS_DIR
+from cvcore.versions import package_version
+
+SNAPSHOT_PATH = ASSETS_DIR / "catalogue.json"
+FORMAT_VERSION = 1
+
+
+class LiveBuilder:
+    """A snapshot entry's builder: imports the model families and calls the live builder."""
+
+    def __init__(self, name: str):
+        self.name = name
+
+    def __call__(self, **kwargs: Any):
+        from cvcore.registry import get_spec
+
+        return get_spec(self.name).builder(**kwargs)
+
+    def __repr__(self) -> str:
+        return f"LiveBuilder({self.name!r})"
+
+
+def _versions() -> dict[str, str]:
+    import cvcore
+
+    return {"cvlens": cvcore.__version__, "torchvision": package_version("torchvision")}
+
+
+# --- one entry <-> JSON ------------------------------------------------------------------------
+
+
+def spec_to_dict(spec: ModelSpec, category_sets: dict[str, list[str]]) -> dict:
+    """Every compared field of ``spec``; its categories go into ``category_sets`` (shared, ImageNet's 1000 once)."""
+    record = {f.name: getattr(spec, f.name) for f in dataclasses.fields(spec) if f.compare}
+    categories = list(record.pop("categories"))
+    key = next((k for k, v in category_sets.items() if v == categories), None)
+    if key is None:
+        key = f"set{len(category_sets)}"
+        category_sets[key] = categories
+    record["categories"] = key
+    return json.loads(json.dumps(record, default=_plain))
+
+
+def _plain(value: Any) -> Any:
+    if dataclasses.is_dataclass(value):
+        return {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}
+    if isinstance(value, (Task, WeightsKind)):
+        return value.value
+    raise TypeError(f"Cannot store {type(value).__name__} in the catalogue snapshot.")
+
+
+def _published(d: dict | None) -> Published | None:
+    return Published(**d) if d is not None else None
+
+
+def spec_from_dict(d: dict, category_sets: dict[str, list[str]]) -> ModelSpec:
+    pre = d["preprocessing"]
+    return ModelSpec(
+        name=d["name"],
+        display_name=d["display_name"],
+        task=Task(d["task"]),
+        family=d["family"],
+        paper=Paper(**d["paper"]),
+        input_size=tuple(d["input_size"]),
+        preprocessing=Preprocessing(**{**pre, "mean": tuple(pre["mean"]), "std": tuple(pre["std"])}) if pre else None,
+        categories=tuple(category_sets[d["categories"]]),
+        metrics={k: Published(**v) for k, v in d["metrics"].items()},
+        num_params=_published(d["num_params"]),
+        gmacs=_published(d["gmacs"]),
+        weights=WeightsSource(**{**d["weights"], "kind": WeightsKind(d["weights"]["kind"])}),
+        builder=LiveBuilder(d["name"]),
+        notes=d["notes"],
+    )
+
+
+# --- the file -------------------------------------------------------------------------------------
+
+
+def snapshot_of(specs: list[ModelSpec]) -> dict:
+    category_sets: dict[str, list[str]] = {}
+    models = {s.name: spec_to_dict(s, category_sets) for s in sorted(specs, key=lambda s: s.name)}
+    return {"format": FORMAT_VERSION, "written_for": _versions(), "category_sets": category_sets, "models": models}
+
+
+def write_snapshot(path: Path = SNAPSHOT_PATH) -> int:
+    """Store the live registry's metadata; returns the number of entries."""
+    from cvcore.registry import list_models
+
+    snapshot = snapshot_of(list_models())
+    path.write_text(json.dumps(snapshot, indent=1, ensure_ascii=False) + "\n")
+    load_snapshot.cache_clear()
+    return len(snapshot["models"])
+
+
+@functools.cache
+def load_snapshot(path: Path = SNAPSHOT_PATH) -> dict[str, ModelSpec] | None:
+    """name -> entry, or None when the file is missing, unreadable or written for other versions."""
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    if data.get("format") != FORMAT_VERSION or data.get("written_for") != _versions():
+        return None
+    sets = data["category_sets"]
+    return {name: spec_from_dict(d, sets) for name, d in data["models"].items()}

@@ -1,0 +1,97 @@
+"""The stored registry metadata (assets/catalogue.json) against the live registry, and reading it without torch."""
+
+import dataclasses
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from cvcore import registry
+from cvcore.registry import ModelSpec, Paper, Task, get_spec, list_models
+from cvcore.registry_snapshot import SNAPSHOT_PATH, LiveBuilder, load_snapshot, snapshot_of, spec_from_dict, write_snapshot
+
+ROOT = Path(__file__).resolve().parents[2]
+REGENERATE = "python -m cvcore models --write-snapshot"
+
+
+def test_stored_snapshot_equals_the_live_registry_field_by_field():
+    stored = load_snapshot()
+    assert stored is not None, f"{SNAPSHOT_PATH} is missing or written for other versions: run `{REGENERATE}`"
+    live = {s.name: s for s in list_models()}
+    assert sorted(stored) == sorted(live), f"catalogue changed: run `{REGENERATE}`"
+    for name, spec in live.items():
+        for f in dataclasses.fields(ModelSpec):
+            if f.compare:
+                assert getattr(stored[name], f.name) == getattr(spec, f.name), f"{name}.{f.name} is stale: run `{REGENERATE}`"
+
+
+def test_snapshot_entries_build_the_live_architecture():
+    spec = load_snapshot()["lenet5"]
+    assert isinstance(spec.builder, LiveBuilder)
+    model = spec.builder()
+    assert sum(p.numel() for p in model.parameters()) == sum(p.numel() for p in get_spec("lenet5").builder().parameters())
+
+
+def test_round_trip_keeps_types(tmp_path):
+    path = tmp_path / "catalogue.json"
+    data = snapshot_of([get_spec("resnet50"), get_spec("lraspp_mobilenet_v3_large"), get_spec("enet")])
+    path.write_text(json.dumps(data))
+    specs = load_snapshot(path)
+    assert specs["resnet50"] == get_spec("resnet50")
+    assert specs["resnet50"].task is Task.CLASSIFICATION and isinstance(specs["resnet50"].input_size, tuple)
+    assert specs["enet"].preprocessing == get_spec("enet").preprocessing
+    assert len(data["category_sets"]) == 3  # ImageNet's 1000 names stored once per distinct set
+    assert spec_from_dict(data["models"]["resnet50"], data["category_sets"]).categories[0] == "tench"
+
+
+@pytest.mark.parametrize("change", [{"format": 0}, {"written_for": {"cvlens": "0.0", "torchvision": "0.1"}}])
+def test_snapshot_for_other_versions_is_ignored(tmp_path, change):
+    path = tmp_path / "catalogue.json"
+    path.write_text(json.dumps({**snapshot_of([get_spec("resnet18")]), **change}))
+    assert load_snapshot(path) is None
+    assert load_snapshot(tmp_path / "absent.json") is None
+    (tmp_path / "broken.json").write_text("{")
+    assert load_snapshot(tmp_path / "broken.json") is None
+
+
+def test_write_snapshot_stores_every_entry(tmp_path):
+    path = tmp_path / "catalogue.json"
+    assert write_snapshot(path) == len(list_models())
+    assert load_snapshot(path) == {s.name: s for s in list_models()}
+
+
+def test_metadata_only_lookup_includes_models_registered_in_this_process(monkeypatch):
+    custom = ModelSpec("my_net", "My net", Task.CLASSIFICATION, "Mine", Paper("Mine", 2026), (32, 32), None, ("a", "b"))
+    monkeypatch.setattr(registry, "_LOADED", False)  # as in a fresh process: families not imported
+    monkeypatch.setattr(registry, "_REGISTRY", {"my_net": custom})
+    names = [s.name for s in list_models(metadata_only=True)]
+    assert "my_net" in names and "resnet50" in names
+    assert get_spec("my_net", metadata_only=True) is custom
+    assert get_spec("resnet50", metadata_only=True) == load_snapshot()["resnet50"]
+
+
+_COLD_PROCESS = """
+import sys
+from cvcore import compare
+from cvcore.catalogue import catalogue_rows
+from cvcore.weights import checkpoint_dir, weight_status
+rows = catalogue_rows()
+chart = compare.chart_data(compare.model_points(compare.default_selection()), x="gmacs", y="acc@1")
+compare.accuracy_figure(chart, log_x=True)
+print(len(rows), len(chart.points), weight_status("efficientnet_lite0").state.value, checkpoint_dir())
+print(sorted(m for m in ("torch", "torchvision", "fvcore") if m in sys.modules))
+"""
+
+
+def test_catalogue_and_compare_chart_need_no_torch(tmp_path):
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "TORCH_HOME": str(tmp_path / "th")}
+    out = subprocess.run([sys.executable, "-c", _COLD_PROCESS], env=env, capture_output=True, text=True, check=True).stdout
+    counts, heavy = out.strip().splitlines()
+    rows, points, lite_state, folder = counts.split()
+    assert int(rows) == len(list_models()) and int(points) >= 10
+    assert lite_state == "bundled"
+    assert folder == str(tmp_path / "th" / "hub" / "checkpoints")
+    assert heavy == "[]"
