@@ -30,6 +30,7 @@ COMPARE_LATENCY = "compare.latency"  # dict name -> latency result, kept for the
 COMPARE_LATENCY_ERRORS = "compare.latency_errors"  # dict name -> message; shown after the rerun
 COMPARE_LATENCY_TABLE = "compare.latency_table"
 COMPARE_KEPT = "compare.kept"  # task -> selected models; survives leaving the page (widget state does not)
+COMPARE_KEPT_AXES = "compare.kept_axes"  # task, axes, log x, baseline; survive leaving the page
 
 # --- Architecture page -----------------------------------------------------------
 ARCH_MODEL = "architecture.model"

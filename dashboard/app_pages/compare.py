@@ -10,7 +10,7 @@ from cvcore import compare
 from cvcore.errors import CvlensError
 from cvcore.registry import get_spec, model_names
 from dashboard import state
-from dashboard.common import user_errors
+from dashboard.common import remember_choices, restore_choices, user_errors
 from dashboard.export import show_figure, show_table
 
 TASKS = ("classification", "segmentation")
@@ -54,7 +54,13 @@ st.caption(
     "no other selected model is both cheaper and more accurate. Hover a bubble for every number and its source."
 )
 
-task = st.segmented_control("Task", TASKS, default=TASKS[0], required=True, key=state.COMPARE_TASK)
+# Streamlit forgets a widget's value once it is not drawn (other page): restore task, axes and baseline.
+axis_defaults = {
+    state.COMPARE_TASK: TASKS[0], state.COMPARE_X: "gmacs", state.COMPARE_LOG_X: True,
+    **{f"{state.COMPARE_Y}.{t}": compare.Y_AXES_BY_TASK[t][0] for t in TASKS},
+}  # fmt: skip
+kept_axes = restore_choices(state.COMPARE_KEPT_AXES, axis_defaults)
+task = st.segmented_control("Task", TASKS, required=True, key=state.COMPARE_TASK)
 names = model_names(task, metadata_only=True)
 models_key = f"{state.COMPARE_MODELS}.{task}"  # one widget per task: a selection never mixes tasks
 # Streamlit forgets a widget's value once it is not drawn (other task, other page): keep a copy.
@@ -71,12 +77,15 @@ selected = st.multiselect(
 kept[task] = selected
 latencies = st.session_state.get(state.COMPARE_LATENCY, {})
 x_choices = [k for k in compare.X_AXES if k != "latency_ms" or any(n in latencies for n in selected)]
+if st.session_state[state.COMPARE_X] not in x_choices:  # latency axis kept, but no selected model measured
+    st.session_state[state.COMPARE_X] = axis_defaults[state.COMPARE_X]
 with st.container(horizontal=True, vertical_alignment="bottom"):
     x = st.selectbox("x axis", x_choices, format_func=lambda k: compare.X_AXES[k].label, key=state.COMPARE_X)
     y = st.selectbox(
         "y axis", compare.Y_AXES_BY_TASK[task], format_func=lambda k: compare.Y_AXES[k].label, key=f"{state.COMPARE_Y}.{task}"
     )
-    log_x = st.toggle("Log x axis", value=True, key=state.COMPARE_LOG_X)
+    log_x = st.toggle("Log x axis", key=state.COMPARE_LOG_X)
+remember_choices(kept_axes, axis_defaults)
 
 if not selected:
     st.info("Pick at least one model.")
@@ -102,14 +111,12 @@ with left:
             st.markdown("\n".join(f"- {why}" for why in chart.not_plotted.values()))
 
 with right:
-    baseline_default = selected.index(PREFERRED_BASELINE) if PREFERRED_BASELINE in selected else 0
-    baseline = st.selectbox(
-        "Baseline",
-        selected,
-        index=baseline_default,
-        format_func=display_name,
-        key=state.COMPARE_BASELINE,
-    )
+    if st.session_state.get(state.COMPARE_BASELINE) not in selected:  # first visit, back on the page, or deselected
+        kept_baseline = kept_axes.get(state.COMPARE_BASELINE)
+        preferred = kept_baseline if kept_baseline in selected else PREFERRED_BASELINE
+        st.session_state[state.COMPARE_BASELINE] = preferred if preferred in selected else selected[0]
+    baseline = st.selectbox("Baseline", selected, format_func=display_name, key=state.COMPARE_BASELINE)
+    remember_choices(kept_axes, [state.COMPARE_BASELINE])
     keys = list(dict.fromkeys([x, "mparams", *compare.Y_AXES_BY_TASK[task]]))
     with user_errors():
         show_table(

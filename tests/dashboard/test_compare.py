@@ -95,3 +95,22 @@ def test_selection_survives_a_visit_to_another_page_and_task(page_app):
     assert not at.exception
     assert at.multiselect(key=f"{state.COMPARE_MODELS}.classification").value == ["resnet18", "alexnet"]
     assert _marker_count(_figure(at)) == 2
+
+
+def test_axes_task_and_baseline_survive_a_visit_to_another_page(page_app):
+    at = page_app(PAGE)
+    at.selectbox(key=state.COMPARE_X).select("mparams").run()
+    at.toggle(key=state.COMPARE_LOG_X).set_value(False).run()
+    at.selectbox(key=f"{state.COMPARE_Y}.classification").select("acc@5").run()
+    at.selectbox(key=state.COMPARE_BASELINE).select("vgg16").run()
+    at.switch_page("app_pages/models.py").run()
+    at.switch_page(PAGE).run()
+    assert not at.exception
+    assert at.selectbox(key=state.COMPARE_X).value == "mparams"
+    assert at.toggle(key=state.COMPARE_LOG_X).value is False
+    assert at.selectbox(key=f"{state.COMPARE_Y}.classification").value == "acc@5"
+    assert at.selectbox(key=state.COMPARE_BASELINE).value == "vgg16"
+    assert _figure(at)["layout"]["xaxis"]["type"] != "log"
+    # A baseline that is no longer selected falls back to ResNet-50 instead of failing.
+    at.multiselect(key=f"{state.COMPARE_MODELS}.classification").unselect("vgg16").run()
+    assert not at.exception and at.selectbox(key=state.COMPARE_BASELINE).value == "resnet50"
