@@ -96,3 +96,4 @@ PAPERS_ALL = "papers.all"
 PAPERS_LAYERS = "papers.layers"
 PAPERS_COMPUTE_LAYERS = "papers.compute_layers"
 PAPERS_TRADEOFF = "papers.tradeoff"
+PAPERS_KEPT = "papers.kept"  # paper and explorer sliders; survive leaving the page (widget state does not)

@@ -175,3 +175,47 @@ def tradeoff_fit() -> tuple[float, float]:
     mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
     b = sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / sum((x - mx) ** 2 for x in xs)
     return my - b * mx, b
+
+
+TRADEOFF_SOURCES = (f"{CITATION}, Tables 6, 7 and 9 (accuracy, mult-adds); course copy: {MOBILENET_SEEDS}",)
+
+
+def accuracy_on_trend(mmacs: float) -> float:
+    """Top-1 (%) read off the paper's log-linear trend at ``mmacs`` million mult-adds: a reading, not a measurement."""
+    a, b = tradeoff_fit()
+    return a + b * math.log10(mmacs)
+
+
+def tradeoff_figure(point: MobileNetPoint):
+    """Plotly figure: the paper's accuracy vs mult-adds points, the fitted trend, and ``point`` on it."""
+    import plotly.graph_objects as go
+
+    points = tradeoff_points()
+    xs = [p.mmacs for p in points]
+    fig = go.Figure()
+    fig.add_scatter(
+        x=xs, y=[p.accuracy for p in points], mode="markers+text", text=[f"{p.model} ({p.table})" for p in points],
+        textposition="top left", textfont={"size": 10}, name="paper (ImageNet top-1)",
+    )  # fmt: skip
+    span = [min(xs + [point.mmacs]) / 1.5, max(xs + [point.mmacs]) * 1.5]
+    fig.add_scatter(
+        x=span, y=[accuracy_on_trend(x) for x in span], mode="lines", line={"dash": "dot"},
+        name="log-linear fit to the paper's points",
+    )  # fmt: skip
+    fig.add_vline(x=point.mmacs, line={"color": "crimson"})
+    fig.add_scatter(
+        x=[point.mmacs], y=[accuracy_on_trend(point.mmacs)], mode="markers",
+        marker={"color": "crimson", "symbol": "diamond-open", "size": 12},
+        name=f"α={point.width_mult:g}, {point.resolution}px: measured mult-adds, accuracy read off the fit",
+    )  # fmt: skip
+    fig.update_xaxes(type="log", title="million mult-adds (log scale)", range=[math.log10(v) for v in span])
+    fig.update_yaxes(title="ImageNet top-1 accuracy (%)", range=[40, 78])
+    fig.update_layout(height=520, margin={"t": 60}, legend={"orientation": "h", "yanchor": "bottom", "y": 1.02})
+    return fig
+
+
+def tradeoff_caption(point: MobileNetPoint) -> str:
+    return (
+        f"MobileNet accuracy vs mult-adds; the red line is alpha {point.width_mult:g} at {point.resolution}px, "
+        "measured with fvcore on cvcore's MobileNetV1."
+    )

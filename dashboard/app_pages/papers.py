@@ -5,25 +5,19 @@ MobileNet gets an explorer: width multiplier and resolution -> measured mult-add
 parameters, drawn against the paper's accuracy vs mult-adds points.
 """
 
-import math
-
-import plotly.graph_objects as go
 import streamlit as st
 
 from cvcore.analysis.tables import layer_table
 from cvcore.papers.claims import Status
-from cvcore.papers.mobilenet import CITATION as MOBILENET_CITATION
-from cvcore.papers.mobilenet import measure_mobilenet, tradeoff_fit, tradeoff_points
-from cvcore.papers.published import MOBILENET_SEEDS
+from cvcore.papers.mobilenet import TRADEOFF_SOURCES, accuracy_on_trend, measure_mobilenet, tradeoff_caption, tradeoff_figure
 from cvcore.papers.registry import PAPERS, get_paper, paper_layers, paper_rows, status_counts
 from cvcore.papers.tables import claims_table
 from dashboard import state
-from dashboard.common import user_errors
+from dashboard.common import remember_choices, restore_choices, user_errors
 from dashboard.export import download_table, show_figure, show_table
 
 WIDTH_RANGE = (0.25, 1.0, 0.05)  # min, max, step; the paper's 0.25, 0.5, 0.75, 1.0 on the grid
 RESOLUTION_RANGE = (96, 320, 16)  # min, max, step; the paper's 128..224 inside
-TRADEOFF_SOURCES = (f"{MOBILENET_CITATION}, Tables 6, 7 and 9 (accuracy, mult-adds); course copy: {MOBILENET_SEEDS}",)
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
@@ -77,60 +71,24 @@ def show_claims(key: str) -> None:
     download_table(claims_table(rows), file_stem=f"{key}_claims", key=state.PAPERS_ALL)
 
 
-def tradeoff_figure(point) -> go.Figure:
-    points = tradeoff_points()
-    a, b = tradeoff_fit()
-    xs = [p.mmacs for p in points]
-    fig = go.Figure()
-    fig.add_scatter(
-        x=xs,
-        y=[p.accuracy for p in points],
-        mode="markers+text",
-        text=[f"{p.model} ({p.table})" for p in points],
-        textposition="top left",
-        textfont={"size": 10},
-        name="paper (ImageNet top-1)",
-    )
-    span = [min(xs + [point.mmacs]) / 1.5, max(xs + [point.mmacs]) * 1.5]
-    fig.add_scatter(
-        x=span,
-        y=[a + b * math.log10(x) for x in span],
-        mode="lines",
-        line={"dash": "dot"},
-        name="log-linear fit to the paper's points",
-    )
-    fig.add_vline(x=point.mmacs, line={"color": "crimson"})
-    fig.add_scatter(
-        x=[point.mmacs],
-        y=[a + b * math.log10(point.mmacs)],
-        mode="markers",
-        marker={"color": "crimson", "symbol": "diamond-open", "size": 12},
-        name=f"α={point.width_mult:g}, {point.resolution}px: measured mult-adds, accuracy read off the fit",
-    )
-    fig.update_xaxes(type="log", title="million mult-adds (log scale)", range=[math.log10(v) for v in span])
-    fig.update_yaxes(title="ImageNet top-1 accuracy (%)", range=[40, 78])
-    fig.update_layout(height=520, margin={"t": 60}, legend={"orientation": "h", "yanchor": "bottom", "y": 1.02})
-    return fig
-
-
 def show_explorer() -> None:
     st.subheader("Explorer: width multiplier α and resolution ρ")
     st.caption(
         "Mult-adds and parameters are measured now on cvcore's MobileNetV1 (fvcore, conv + fc, as the paper counts). "
         "Accuracy cannot be measured here (no trained MobileNetV1 weights): the points are the paper's."
     )
-    st.session_state.setdefault(state.PAPERS_WIDTH, 1.0)
-    st.session_state.setdefault(state.PAPERS_RESOLUTION, 224)
+    sliders = {state.PAPERS_WIDTH: 1.0, state.PAPERS_RESOLUTION: 224}
+    kept = restore_choices(state.PAPERS_KEPT, sliders)  # Streamlit drops undrawn widgets' values
     with st.container(horizontal=True):
         width = st.slider("Width multiplier α", *WIDTH_RANGE[:2], step=WIDTH_RANGE[2], key=state.PAPERS_WIDTH)
         low, high, step = RESOLUTION_RANGE
         resolution = st.slider("Input resolution (px)", low, high, step=step, key=state.PAPERS_RESOLUTION)
+    remember_choices(kept, sliders)
     point = None
     with user_errors(), st.spinner("Counting multiply-adds…"):
         point = cached_point(round(float(width), 2), int(resolution))
     if point is None:
         return
-    a, b = tradeoff_fit()
     with st.container(horizontal=True):
         st.metric("GMACs (conv + fc)", f"{point.mmacs / 1000:.3f}")
         st.metric("Million mult-adds", f"{point.mmacs:.1f}")
@@ -138,12 +96,12 @@ def show_explorer() -> None:
         st.metric("fvcore total GMACs", f"{point.fvcore_total_mmacs / 1000:.3f}", help="Also counts batch norm and pooling.")
     st.caption(
         f"On the paper's log-linear trend, {point.mmacs:.0f} M mult-adds sits at about "
-        f"{a + b * math.log10(point.mmacs):.1f}% top-1 — read off the fitted line, not a measurement."
+        f"{accuracy_on_trend(point.mmacs):.1f}% top-1 — read off the fitted line, not a measurement."
     )
     show_figure(
         tradeoff_figure(point),
         file_stem=f"mobilenet_tradeoff_{width:g}_{resolution}",
-        caption=f"MobileNet accuracy vs mult-adds; the red line is alpha {width:g} at {resolution}px, measured with fvcore on cvcore's MobileNetV1.",
+        caption=tradeoff_caption(point),
         key=state.PAPERS_TRADEOFF,
         sources=TRADEOFF_SOURCES,
     )
@@ -167,9 +125,11 @@ def show_layers(key: str) -> None:
 
 st.title("Papers")
 st.caption("Each paper's tables next to what cvlens measures on the same architecture, with the delta and the reason for it.")
+kept_paper = restore_choices(state.PAPERS_KEPT, {state.PAPERS_PAPER: next(iter(PAPERS))})
 key = st.selectbox(
     "Paper", list(PAPERS), format_func=lambda k: f"{PAPERS[k].citation} — {PAPERS[k].title}", key=state.PAPERS_PAPER
 )
+remember_choices(kept_paper, [state.PAPERS_PAPER])
 entry = get_paper(key)
 st.markdown((f"[{entry.title}]({entry.link})" if entry.link else entry.title) + f" · course material: `{entry.course_material}`")
 with user_errors():

@@ -42,3 +42,16 @@ def test_width_slider_changes_the_gmacs_shown(app):
     assert float(half) < float(full) / 3  # mult-adds scale with alpha squared (Table 6: 569 -> 149 M)
     at.slider(key=state.PAPERS_RESOLUTION).set_value(160).run()
     assert abs(float(gmacs()) * 1000 - 76) / 76 < 0.02  # Table 9: 0.50 MobileNet-160, 76 M mult-adds
+
+
+def test_paper_and_explorer_sliders_survive_a_visit_to_another_page(app):
+    at = app
+    at.selectbox(key=state.PAPERS_PAPER).select("mobilenet").run()
+    at.slider(key=state.PAPERS_WIDTH).set_value(0.75).run()
+    at.slider(key=state.PAPERS_RESOLUTION).set_value(192).run()
+    at.switch_page("app_pages/models.py").run()
+    at.switch_page(PAGE).run()
+    assert not at.exception
+    assert at.selectbox(key=state.PAPERS_PAPER).value == "mobilenet"
+    assert at.slider(key=state.PAPERS_WIDTH).value == 0.75 and at.slider(key=state.PAPERS_RESOLUTION).value == 192
+

@@ -11,7 +11,7 @@ import pytest
 
 from cvcore.errors import InvalidInputError
 from cvcore.papers.claims import Status, evaluate
-from cvcore.papers.mobilenet import measure_mobilenet, tradeoff_fit, tradeoff_points
+from cvcore.papers.mobilenet import accuracy_on_trend, measure_mobilenet, tradeoff_figure, tradeoff_fit, tradeoff_points
 from cvcore.papers.published import MOBILENET_TABLES, RESNET_TABLE1_GFLOPS
 from cvcore.papers.registry import PAPERS, all_rows, get_paper, paper_rows
 
@@ -124,3 +124,12 @@ def test_every_row_within_tolerance_or_a_declared_exception():
             assert r.within_tolerance is False and r.note
     assert sum(r.status is Status.WITHIN for r in rows) >= 100
     assert paper_rows("enet") is paper_rows("enet")  # cached per process
+
+
+def test_tradeoff_figure_marks_the_measured_point():
+    point = measure_mobilenet(0.5, 160)
+    fig = tradeoff_figure(point)
+    paper, trend, measured = fig.data
+    assert len(paper.x) == len(tradeoff_points())
+    assert measured.x == (point.mmacs,) and measured.y == (accuracy_on_trend(point.mmacs),)
+    assert trend.x[0] < min(paper.x) and trend.x[-1] > max(paper.x)
