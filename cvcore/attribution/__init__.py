@@ -18,7 +18,7 @@ from cvcore.attribution.isolation import modules_with_hooks, shadow_copy
 from cvcore.attribution.layers import default_layer
 from cvcore.attribution.methods import Cost, Method, Sign, get_method, list_methods, method_names
 from cvcore.attribution.overlays import COLORMAPS, colorize, overlay, to_png
-from cvcore.attribution.report import MethodResult, PhotoExplanation, explain_photo
+from cvcore.attribution.report import MethodResult, PhotoExplanation, deletion_figure, explain_photo
 from cvcore.attribution.segmentation import SegmentationClassScore, explain_segmentation
 
 __all__ = [
@@ -37,6 +37,7 @@ __all__ = [
     "colorize",
     "default_layer",
     "explain",
+    "deletion_figure",
     "explain_photo",
     "explain_segmentation",
     "faithfulness",

@@ -156,3 +156,32 @@ class _Plan:
         self.done += weight
         self.progress(start / self.total, label)
         return lambda fraction: self.progress(min(1.0, (start + weight * fraction) / self.total), label)
+
+
+def deletion_figure(results: Sequence[MethodResult], title: str = ""):
+    """Plotly figure: each method's deletion curve (AUC in the legend) and the random-map baselines in grey.
+
+    One baseline per map resolution among ``results`` (Grad-CAM's 7x7 and the pixel methods'
+    maps are compared with random maps of their own resolution). Results without curves are skipped.
+    """
+    import plotly.graph_objects as go
+
+    fig = go.Figure()
+    randoms = {}
+    for result in results:
+        if result.faithfulness is None:
+            continue
+        d = result.faithfulness.deletion
+        fig.add_scatter(x=d.fractions, y=d.probs, mode="lines", name=f"{result.attribution.display_name} ({d.auc:.3f})")
+        if result.random is not None:
+            randoms[result.attribution.resolution] = result.random
+    for ((h, w), random), dash in zip(randoms.items(), ("dash", "dot", "dashdot", "longdash")):
+        d = random.deletion
+        fig.add_scatter(
+            x=d.fractions, y=d.probs, mode="lines", line={"dash": dash, "color": "grey"},
+            name=f"random {h}x{w}, mean of {random.maps} ({d.auc:.3f})",
+        )  # fmt: skip
+    fig.update_layout(
+        title=title, xaxis_title="share of pixels deleted", yaxis_title="target-class probability", height=380, margin={"t": 50}
+    )
+    return fig

@@ -12,11 +12,11 @@ import json
 import warnings
 from pathlib import Path
 
-from cvcore.attribution import explain_photo, get_method, method_names, overlay, to_png
+from cvcore.attribution import deletion_figure, explain_photo, get_method, method_names, overlay, to_png
 from cvcore.classify import resolve_target
 from cvcore.cli import add_format_argument
-from cvcore.device import resolve_device
 from cvcore.errors import InvalidInputError
+from cvcore.figures import figure_caption, standalone_html, with_caption
 from cvcore.formatting import Table, render
 from cvcore.images import decode_image
 from cvcore.registry import get_spec
@@ -31,6 +31,7 @@ def register(subparsers) -> None:
     parser.add_argument("--target", help="class index or label (default: the top-1 class)")
     parser.add_argument("--layer", help="Grad-CAM layer, a dotted module path (default: the family's last conv stage)")
     parser.add_argument("--out", type=Path, help="write the map over the photo to this PNG file")
+    parser.add_argument("--curves-html", type=Path, help="write the deletion curves (and the random baseline) as standalone HTML")
     parser.add_argument(
         "--steps", type=int, default=20, help="pixel shares on the deletion/insertion curves (default: %(default)s)"
     )
@@ -49,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
         raise InvalidInputError(f"--out must name a .png file; got {args.out}.")
     image = decode_image(args.image).image
     target = resolve_target(spec.categories, args.target) if args.target is not None else None
-    model = load_model(spec.name, device=resolve_device(args.device))
+    model = load_model(spec.name, device=args.device)
     report = explain_photo(
         model, spec, image, [args.method], target=target, layer=args.layer, curve_steps=args.steps,
         random_maps=args.random_maps, seed=args.seed,
@@ -57,6 +58,10 @@ def run(args: argparse.Namespace) -> int:
     result = report.results[0]
     if args.out is not None:
         args.out.write_bytes(to_png(overlay(report.image, result.attribution.values, result.attribution.sign)))
+    if args.curves_html is not None:
+        title = f"{report.display_name}: deletion curves for '{report.target_label}'"
+        figure = with_caption(deletion_figure([result], title), figure_caption("AUC in brackets; lower is better."))
+        args.curves_html.write_text(standalone_html(figure))
     record = _record(report, result, args)
     print(json.dumps(record, indent=2) if args.format == "json" else _text(record))
     return 0

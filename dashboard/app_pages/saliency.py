@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import hashlib
 
-import plotly.graph_objects as go
 import streamlit as st
 
 from cvcore.attribution import (
     Sign,
+    deletion_figure,
     explain_photo,
     first_layer_filters,
     get_method,
@@ -198,22 +198,7 @@ def show_curves(stem: str, names: list[str], done: dict) -> None:
         cells = {m: r for (n, m), r in done.items() if n == name}
         if not cells:
             continue
-        fig = go.Figure()
-        randoms = {}
-        for result in cells.values():
-            d = result.faithfulness.deletion
-            fig.add_scatter(x=d.fractions, y=d.probs, mode="lines", name=f"{result.attribution.display_name} ({d.auc:.3f})")
-            randoms[result.attribution.resolution] = result.random
-        for ((h, w), random), dash in zip(randoms.items(), ("dash", "dot", "dashdot", "longdash")):
-            d = random.deletion
-            fig.add_scatter(
-                x=d.fractions, y=d.probs, mode="lines", line={"dash": dash, "color": "grey"},
-                name=f"random {h}x{w}, mean of {random.maps} ({d.auc:.3f})",
-            )  # fmt: skip
-        fig.update_layout(
-            title=get_spec(name).display_name, xaxis_title="share of pixels deleted", yaxis_title="target-class probability",
-            height=380, margin={"t": 50},
-        )  # fmt: skip
+        fig = deletion_figure(list(cells.values()), title=get_spec(name).display_name)
         show_figure(
             fig, f"{stem}_{name}_deletion", f"Deletion curves of {get_spec(name).display_name}; AUC in brackets.",
             f"{state.SAL_TABLES}.{name}.curves",

@@ -11,6 +11,7 @@ def test_explain_json_and_png(tmp_path, capsys):
     code = main([
         "--device", "cpu", "explain", str(get_sample("chelsea").path), "--model", "efficientnet_lite0",
         "--method", "grad_cam", "--target", "tabby", "--out", str(out), "--format", "json", "--steps", "4", "--random-maps", "1",
+        "--curves-html", str(tmp_path / "curves.html"),
     ])  # fmt: skip
     assert code == 0
     record = json.loads(capsys.readouterr().out)
@@ -21,6 +22,9 @@ def test_explain_json_and_png(tmp_path, capsys):
     assert 0 <= record["deletion_auc"] <= 1 and record["time_ms"] > 0
     with Image.open(out) as png:
         assert png.size == (224, 224)
+    html = (tmp_path / "curves.html").read_text()
+    assert "Grad-CAM" in html and "random 7x7" in html and f"({record['deletion_auc']:.3f})" in html
+    assert "Generated with cvlens" in html and "<script src=\"http" not in html  # plotly.js embedded: works offline
 
 
 def test_explain_table(capsys):
