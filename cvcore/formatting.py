@@ -111,6 +111,13 @@ def to_csv(table: Table) -> str:
     return buf.getvalue()
 
 
+def format_shape(shape: Sequence[int] | None, *, drop_batch: bool = False) -> str | None:
+    """(1, 64, 128, 128) -> "1x64x128x128" (the papers' notation); ``drop_batch`` -> "64x128x128"; None stays None."""
+    if not shape:
+        return None
+    return "x".join(str(d) for d in (shape[1:] if drop_batch else shape))
+
+
 def _csv_cell(value: Any) -> Any:
     if isinstance(value, (tuple, list)):
         return "x".join(str(v) for v in value)

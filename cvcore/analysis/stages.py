@@ -28,7 +28,7 @@ from itertools import zip_longest
 from cvcore.analysis.complexity import Complexity
 from cvcore.analysis.layers import OWN_OPS, LayerRow
 from cvcore.analysis.tables import FVCORE_SOURCE, format_field, layer_records
-from cvcore.formatting import Table
+from cvcore.formatting import Table, format_shape
 from cvcore.registry import get_spec, input_size_or_default
 
 MAX_STRUCTURE_PARTS = 6  # Stage.structure elides the middle of longer stages
@@ -354,7 +354,7 @@ def architecture(name: str, input_size: tuple[int, int] | None = None, device=No
 
 
 def _shape_text(shape: tuple[int, ...] | None) -> str | None:
-    return "x".join(str(d) for d in shape[1:]) if shape else None
+    return format_shape(shape, drop_batch=True)
 
 
 def stage_summary_table(stages: Sequence[Stage], model: str = "", input_size: tuple[int, int] | None = None) -> Table:

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from cvcore.analysis.complexity import Complexity
 from cvcore.analysis.layers import LayerRow
 from cvcore.analysis.receptive_field import GLOBAL
-from cvcore.formatting import Table
+from cvcore.formatting import Table, format_shape
 
 FVCORE_SOURCE = "fvcore FlopCountAnalysis (1 multiply-add = 1)"
 TORCH_SOURCE = "torch.utils.flop_counter.FlopCounterMode (2 FLOPs per multiply-add)"
@@ -60,7 +60,7 @@ def layer_records(layers: Sequence[LayerRow]) -> list[dict]:
             "stage": r.stage,
             "layer": r.name,
             "type": r.type,
-            "output": "x".join(str(d) for d in r.output_shape[1:]) if r.output_shape else None,
+            "output": format_shape(r.output_shape, drop_batch=True),
             "kernel": format_field(r.kernel[:2]) if r.kernel and len(r.kernel) == 2 else (str(r.kernel[0]) if r.kernel else None),
             "stride": format_field(r.stride[:2]) if r.stride and len(r.stride) == 2 else None,
             "dilation": format_field(r.dilation[:2]) if r.dilation and len(r.dilation) == 2 else None,

@@ -10,6 +10,7 @@ import functools
 
 from torch import nn
 
+from cvcore.formatting import format_shape
 from cvcore.papers.claims import EXACT, Claim, Measurement
 from cvcore.papers.published import ENET_SEEDS, ENET_TABLE1
 
@@ -61,11 +62,11 @@ def _measure_size(name: str) -> Measurement:
     how = "output of cvcore's ENet module at 512x512 (meta device)"
     if name == "fullconv":
         classes = _model().fullconv.out_channels
-        text = "x".join(map(str, shape))
+        text = format_shape(shape)
         if shape[0] == classes:
-            return Measurement("Cx" + "x".join(map(str, shape[1:])), how, f"C = {classes} (Cityscapes classes); measured {text}.")
+            return Measurement("Cx" + format_shape(shape, drop_batch=True), how, f"C = {classes} (Cityscapes classes); measured {text}.")
         return Measurement(text, how)
-    return Measurement("x".join(map(str, shape)), how)
+    return Measurement(format_shape(shape), how)
 
 
 def _measure_type(name: str) -> Measurement:

@@ -83,9 +83,6 @@ def parameter_count(builder: Callable[[], nn.Module]) -> int:
     return count_parameters(build_on_meta(builder))[0]
 
 
-def format_shape(shape: tuple[int, ...]) -> str:
-    """(64, 128, 128) -> "64x128x128", the papers' notation."""
-    return "x".join(str(d) for d in shape)
 
 
 # --- multiply-adds as the papers count them -----------------------------------------------------

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 
+from cvcore.formatting import format_shape
 from cvcore.papers.claims import EXACT, Claim, Measurement, Tolerance
 from cvcore.papers.published import (
     RESNET_DEPTHS,
@@ -60,7 +61,7 @@ def stage_sizes() -> dict[int, dict[str, tuple[int, ...]]]:
 
 
 def _measure_stage(stage: str) -> Measurement:
-    sides = {depth: "x".join(map(str, shapes[stage][1:])) for depth, shapes in stage_sizes().items()}
+    sides = {depth: format_shape(shapes[stage], drop_batch=True) for depth, shapes in stage_sizes().items()}
     values = set(sides.values())
     how = f"output of torchvision's {STAGE_MODULES[stage]} at 224x224 for ResNet-18/34/50/101/152 (meta device)"
     if len(values) == 1:

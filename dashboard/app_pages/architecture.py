@@ -8,6 +8,7 @@ import streamlit as st
 
 from cvcore.analysis.stages import architecture, diff_stages, stage_diff_table, stage_layer_table, stage_summary_table
 from cvcore.analysis.tables import complexity_table, format_field, layer_table, reconciliation_table
+from cvcore.formatting import format_shape
 from cvcore.registry import get_spec, model_names
 from dashboard import state
 from dashboard.common import user_errors
@@ -37,7 +38,7 @@ def reset_input_size() -> None:
 
 
 def shape_text(shape) -> str:
-    return "x".join(str(d) for d in shape[1:]) if shape else "?"
+    return format_shape(shape, drop_batch=True) or "?"
 
 
 names = model_names()

@@ -23,3 +23,11 @@ def test_csv_keeps_raw_numbers_and_a_provenance_line():
 def test_json_gives_rows_and_provenance_names_versions():
     assert json.loads(render(table(), "json")) == table().rows
     assert "torch " in provenance() and "cvlens" in provenance()
+
+
+def test_format_shape_in_the_papers_notation():
+    from cvcore.formatting import format_shape
+
+    assert format_shape((1, 64, 128, 128)) == "1x64x128x128"
+    assert format_shape((1, 64, 128, 128), drop_batch=True) == "64x128x128"
+    assert format_shape(None) is None and format_shape(()) is None

@@ -4,8 +4,9 @@ import pytest
 import torch
 from torch import nn
 
+from cvcore.formatting import format_shape
 from cvcore.models.enet import BLOCKS, ENet, Kind, enet, table1_name
-from cvcore.papers.measure import build_on_meta, format_shape, output_shapes
+from cvcore.papers.measure import build_on_meta, output_shapes
 
 NUM_CLASSES = 19
 
