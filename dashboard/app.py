@@ -19,7 +19,7 @@ if str(ROOT) not in sys.path:
 
 import streamlit as st  # noqa: E402
 
-from dashboard.common import render_sidebar  # noqa: E402
+from dashboard.common import render_sidebar, show_unexpected_error  # noqa: E402
 
 PAGES_DIR = Path(__file__).parent / "app_pages"
 
@@ -41,4 +41,7 @@ pages = {
 
 navigation = st.navigation(pages)
 render_sidebar()
-navigation.run()
+try:
+    navigation.run()
+except Exception as exc:  # a bug, not bad input: pages show cvcore's typed errors themselves
+    show_unexpected_error(exc)

@@ -7,6 +7,8 @@ leftover hooks); cvcore's inference and attribution code respects that.
 
 from __future__ import annotations
 
+import logging
+import os
 import platform
 import sys
 from contextlib import contextmanager
@@ -47,6 +49,24 @@ def cached_model(name: str) -> nn.Module:
     from cvcore.weights import load_model
 
     return load_model(name)
+
+
+# Tests set this so that a bug in a page fails them (AppTest's ``exception``) instead of becoming a message.
+STRICT_ENV_VAR = "CVLENS_STRICT_PAGES"
+_log = logging.getLogger("cvlens.dashboard")
+
+
+def show_unexpected_error(exc: Exception) -> None:
+    """A bug escaped a page: say so plainly, keep the traceback for the server log, keep the session's state."""
+    if os.environ.get(STRICT_ENV_VAR):
+        raise exc
+    _log.error("Unexpected error on a cvlens page", exc_info=exc)
+    st.error(
+        f"Something unexpected went wrong on this page ({type(exc).__name__}: {exc}). "
+        "Your choices, uploads and results are kept: change a setting or reload the page to try again. "
+        "The full traceback is in the server's log; please report it with what you did.",
+        icon="🐞",
+    )
 
 
 @contextmanager

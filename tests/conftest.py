@@ -5,6 +5,8 @@ from pathlib import Path
 # The browser test serves the app from a second process while pytest computes: spinning
 # OpenMP waits would make each starve the other on a 2-core machine. Set before torch loads.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+# A bug in a page must fail the tests, not become the app's friendly message (dashboard/common.py).
+os.environ.setdefault("CVLENS_STRICT_PAGES", "1")
 
 import pytest
 

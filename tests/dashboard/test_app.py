@@ -57,3 +57,28 @@ def test_pages_that_run_no_model_render_without_importing_torch(page):
     ).stdout.splitlines()[-2:]
     assert heavy == "[]"
     assert device_line.startswith("Device: ") and "when a model first runs" in device_line
+
+
+def test_a_bug_in_a_page_is_a_plain_message_and_the_session_survives(page_app, monkeypatch):
+    from cvcore import compare
+    from dashboard import state
+
+    at = page_app("app_pages/compare.py")
+    at.selectbox(key=state.COMPARE_X).select("mparams").run()
+    real = compare.model_points
+    monkeypatch.setattr(compare, "model_points", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("boom")))
+    at.run()
+    assert "boom" in at.exception[0].message  # strict mode (the tests'): the bug fails the test
+    monkeypatch.delenv("CVLENS_STRICT_PAGES")
+    at.run()
+    assert not at.exception
+    assert any("Something unexpected went wrong" in e.value and "RuntimeError: boom" in e.value for e in at.error)
+    monkeypatch.setattr(compare, "model_points", real)
+    at.run()
+    assert not at.exception and not at.error
+    assert at.selectbox(key=state.COMPARE_X).value == "mparams"
+    assert at.get("plotly_chart")
+
+
+def test_tests_run_pages_in_strict_mode():
+    assert os.environ.get("CVLENS_STRICT_PAGES"), "tests/conftest.py must make page bugs fail the tests"
