@@ -12,22 +12,34 @@ Two kinds of model give a label map here:
 
 The model is only read (``inference_mode``, no hooks, no mode changes), so one cached
 instance can serve several threads at once. CUDA runs under fp16 autocast.
+
+Where the time goes. torchvision's segmenters end with a bilinear upsample of a stride-8
+grid of logits (21 x 65 x 65 at 520 px) to the input size; the upsample and a per-pixel
+argmax over 21 classes cost as much as a fifth of LR-ASPP's forward on a CPU. Here the
+model runs up to its grid (:func:`grid_logits`) and :func:`upsampled_argmax` finds the
+labels that the upsample + argmax would give, evaluating per pixel only the grid cells
+where the top class can change (class boundaries). The confidence map, which does need the
+full-resolution softmax, is computed on first use (:attr:`SegmentationResult.confidence`);
+the overlay needs only the labels.
 """
 
 from __future__ import annotations
 
 import functools
 import io
+import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from PIL import Image
 from torch import nn
+from torchvision.models.segmentation import FCN, LRASPP, DeepLabV3
 from torchvision.transforms import v2 as T
 
 from cvcore.device import model_device, synchronize
@@ -124,7 +136,62 @@ class ClassShare:
     share: float  # fraction of the photo's pixels, 0..1
     pixels: int
     color: tuple[int, int, int]
-    mean_confidence: float  # mean softmax probability over the class's pixels, 0..1
+
+
+class _Confidence(NamedTuple):
+    pixels: np.ndarray  # (H, W) float32, read-only
+    class_means: np.ndarray  # (K,) float64: mean over each class's pixels, NaN where the class is absent
+    ms: float  # wall-clock time it took
+
+
+class _OnDemandConfidence:
+    """The confidence map and per-class means, computed on first use and only once.
+
+    Results are shared (session state, threads of the dashboard): the first readers wait on
+    a lock instead of computing twice, and everyone gets the same read-only arrays. The
+    logits the map comes from are dropped once it is computed.
+    """
+
+    def __init__(self, compute_map: Callable[[], np.ndarray] | None, labels: np.ndarray, num_classes: int):
+        self._compute_map = compute_map
+        self._labels = labels
+        self._num_classes = num_classes
+        self._lock = threading.Lock()
+        self._value: _Confidence | None = None
+
+    @property
+    def ms(self) -> float | None:
+        value = self._value
+        return None if value is None else value.ms
+
+    def get(self) -> _Confidence:
+        value = self._value
+        if value is None:
+            with self._lock:
+                if self._value is None:
+                    self._value = self._compute()
+                value = self._value
+        return value
+
+    def _compute(self) -> _Confidence:
+        start = time.perf_counter()
+        pixels = np.ascontiguousarray(self._compute_map(), dtype=np.float32)
+        pixels.flags.writeable = False
+        flat = self._labels.reshape(-1)
+        counts = np.bincount(flat, minlength=self._num_classes)
+        sums = np.bincount(flat, weights=pixels.reshape(-1), minlength=self._num_classes)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            means = sums / counts
+        means.flags.writeable = False
+        self._compute_map = None
+        return _Confidence(pixels, means, 1e3 * (time.perf_counter() - start))
+
+    def __getstate__(self) -> dict:  # a lock cannot be pickled or copied: keep the computed value instead
+        return {"value": self.get(), "labels": self._labels, "num_classes": self._num_classes}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__init__(None, state["labels"], state["num_classes"])
+        self._value = state["value"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -134,14 +201,18 @@ class SegmentationResult:
     kind: str  # SEGMENTER_KIND or COARSE_KIND
     size: tuple[int, int]  # (width, height) of the photo; labels and confidence have this size
     input_size: tuple[int, int]  # (height, width) the model saw
-    output_grid: tuple[int, int]  # (height, width) of the model's own output map
+    output_grid: tuple[int, int]  # (height, width) of the model's own output map (before any upsampling)
     device: str
     categories: tuple[str, ...] = field(repr=False)
     classes: list[ClassShare]  # classes present, largest share first
-    timings_ms: StageTimings
+    timings_ms: StageTimings  # upload to labels; the confidence map is timed apart (confidence_ms)
     labels: np.ndarray = field(repr=False)  # (H, W) uint16 class indices (ImageNet's 1000 fit; half the memory of int32)
-    confidence: np.ndarray = field(repr=False)  # (H, W) float32, softmax probability of the chosen class
+    _confidence: _OnDemandConfidence = field(repr=False)
     notes: tuple[str, ...] = ()
+    # Share of the label map (at the model's input size) whose labels came from their own
+    # upsampled logits: 1.0 when every pixel was evaluated, less when only the grid cells
+    # at class boundaries were (upsampled_argmax); None for the coarse map (nearest upsampling).
+    evaluated_fraction: float | None = None
 
     @property
     def is_coarse(self) -> bool:
@@ -151,21 +222,300 @@ class SegmentationResult:
     def palette(self) -> np.ndarray:
         return voc_palette(len(self.categories))
 
+    @property
+    def confidence(self) -> np.ndarray:
+        """(H, W) float32, read-only: softmax probability of the chosen class at each pixel.
+
+        Computed on first access (from the full-resolution upsampled logits, as the labels'
+        definition), then kept; :attr:`confidence_ms` says how long that took.
+        """
+        return self._confidence.get().pixels
+
+    @property
+    def confidence_ms(self) -> float | None:
+        """Wall-clock ms the confidence map and per-class means took; None until first needed."""
+        return self._confidence.ms
+
+    def class_confidence(self) -> dict[int, float]:
+        """Mean confidence over each present class's pixels, by class index (computes the map on first use)."""
+        means = self._confidence.get().class_means
+        return {c.index: float(means[c.index]) for c in self.classes}
+
     def summary(self) -> dict:
-        """Everything but the pixel arrays, as plain JSON types."""
+        """Everything but the pixel arrays, as plain JSON types (computes the confidence map if needed)."""
+        class_confidence = self.class_confidence()
         return {
             "model": self.model, "display_name": self.display_name, "kind": self.kind,
             "size": list(self.size), "input_size": list(self.input_size), "output_grid": list(self.output_grid),
             "device": self.device,
             "classes": [
-                {"name": c.name, "index": c.index, "share": c.share, "pixels": c.pixels, "mean_confidence": c.mean_confidence,
-                 "color": list(c.color)}
+                {"name": c.name, "index": c.index, "share": c.share, "pixels": c.pixels,
+                 "mean_confidence": class_confidence[c.index], "color": list(c.color)}
                 for c in self.classes
             ],
             "mean_confidence": float(self.confidence.mean()),
-            "timings_ms": self.timings_ms.as_dict(),
+            "timings_ms": self.timings_ms.as_dict() | {"confidence_ms": self.confidence_ms},
+            "evaluated_fraction": self.evaluated_fraction,
             "notes": list(self.notes),
         }  # fmt: skip
+
+
+# --- labels from a grid of logits ------------------------------------------------------------
+
+
+def grid_logits(model: nn.Module, batch: torch.Tensor) -> torch.Tensor | None:
+    """(B, K, h, w) logits on the model's own output grid for torchvision's FCN, DeepLabV3 and LR-ASPP; None for other models.
+
+    All three end with ``F.interpolate(logits, size=input size, mode="bilinear",
+    align_corners=False)`` (torchvision/models/segmentation/_utils.py, lraspp.py). Stopping
+    before it leaves the upsample to :func:`upsampled_argmax`, and skips FCN's and
+    DeepLabV3's auxiliary head, which only training uses. Exact classes only: a subclass
+    may have changed ``forward``.
+    """
+    if type(model) in (FCN, DeepLabV3):
+        return model.classifier(model.backbone(batch)["out"])
+    if type(model) is LRASPP:
+        return model.classifier(model.backbone(batch))
+    return None
+
+
+class _Taps(NamedTuple):
+    """Bilinear taps along one axis, per output index: source indices i0, i1 and their weights w0, w1."""
+
+    i0: np.ndarray
+    i1: np.ndarray
+    w0: np.ndarray  # float32, as aten computes them
+    w1: np.ndarray
+
+
+def _fma(a, b, c) -> np.ndarray:
+    """float32 a*b + c rounded once (a fused multiply-add): a float32 product is exact in float64."""
+    return (np.multiply(a, b, dtype=np.float64) + c).astype(np.float32)
+
+
+def _lerp(a, wa, b, wb, fused: bool) -> np.ndarray:
+    """aten's ``t0 * w0 + t1 * w1``, as its compiled kernel rounds it (see _aten_fuses_multiply_add)."""
+    return _fma(a, wa, b * wb) if fused else a * wa + b * wb
+
+
+def _linear_taps(n_in: int, n_out: int, fused: bool) -> _Taps:
+    """aten's bilinear source indices and weights (align_corners=False, no scale factor), in float32 like aten.
+
+    ATen/native/UpSample.h: scale = in / out; src = scale * (dst + 0.5) - 0.5, clamped at 0;
+    i0 = floor(src), i1 = min(i0 + 1, in - 1), lambda1 = src - i0, lambda0 = 1 - lambda1;
+    equal sizes copy.
+    """
+    f32 = np.float32
+    if n_in == n_out:
+        index = np.arange(n_out)
+        return _Taps(index, index, np.ones(n_out, f32), np.zeros(n_out, f32))
+    scale = f32(n_in) / f32(n_out)
+    centres = np.arange(n_out, dtype=f32) + f32(0.5)
+    src = np.maximum(_fma(scale, centres, f32(-0.5)) if fused else scale * centres - f32(0.5), f32(0))
+    i0 = np.minimum(np.floor(src).astype(np.intp), n_in - 1)
+    lambda1 = np.clip(src - i0.astype(f32), f32(0), f32(1))
+    return _Taps(i0, np.minimum(i0 + 1, n_in - 1), f32(1) - lambda1, lambda1)
+
+
+@functools.cache
+def _aten_fuses_multiply_add() -> bool:
+    """Whether this machine's aten kernel rounds ``a * w0 + b * w1`` as one fused multiply-add.
+
+    Its CPU kernels are compiled per instruction set, and the AVX2/AVX-512 builds contract
+    multiply-adds into FMA: the last bit of an interpolated logit depends on it. One small
+    probe through the same generic kernel (more than 3 channels, output height + width >
+    128) tells which rounding to mimic; if neither matches, the unfused one is used and
+    labels can differ only at exact ties (top-2 gap of a float32 rounding).
+    """
+    probe = np.random.default_rng(0).standard_normal((4, 5, 7)).astype(np.float32)
+    size = (67, 71)
+    expected = F.interpolate(torch.from_numpy(probe)[None], size=size, mode="bilinear", align_corners=False)[0].numpy()
+    for fused in (True, False):
+        rows, cols = _linear_taps(5, size[0], fused), _linear_taps(7, size[1], fused)
+        upper, lower = probe[:, rows.i0], probe[:, rows.i1]
+        top = _lerp(upper[:, :, cols.i0], cols.w0, upper[:, :, cols.i1], cols.w1, fused)
+        bottom = _lerp(lower[:, :, cols.i0], cols.w0, lower[:, :, cols.i1], cols.w1, fused)
+        if np.array_equal(_lerp(top, rows.w0[:, None], bottom, rows.w1[:, None], fused), expected):
+            return fused
+    return False
+
+
+class UpsampledLabels(NamedTuple):
+    labels: np.ndarray  # (H, W) uint16
+    evaluated_fraction: float  # share of the pixels labelled from their own interpolated logits (1.0: all of them)
+
+
+# A grid cell is "sure" when its 4 corners have the same top class, each with a lead over the
+# runner-up above this many times the largest |logit|. Bilinear weights are >= 0 and sum to 1
+# (to float32 rounding), so the top class then wins at every pixel of the cell: its lead there
+# is a weighted mean of the corners' leads. Rounding moves an interpolated logit by a few
+# float32 ulps of the largest |logit| (< 2^-21 of it, fused or not); 2^-16 leaves a 32x margin.
+_SURE_LEAD = 2.0**-16
+# In the other cells, near-ties of the fast float32 evaluation (gap below this times the
+# largest |logit|, > 8x the rounding difference) are recomputed with aten's exact rounding.
+_NEAR_TIE = 2.0**-18
+_UNSURE = np.iinfo(np.uint16).max  # placeholder label of pixels still to evaluate
+_CANDIDATE_BUCKETS = (2, 3, 4, 6, 8, 12)  # cells are grouped by how many classes can still win in them
+# Per-pixel work (pixels x candidate classes) above this share of the full upsample's
+# (pixels x classes) goes the full way: interpolate + argmax, no slower than before.
+_MAX_WORK_SHARE = 0.06  # measured break-even on 2 cores: ~0.06-0.1
+
+
+def upsampled_argmax(logits: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """(H, W) uint16 equal to ``F.interpolate(logits[None], size, mode="bilinear", align_corners=False)[0].argmax(0)``.
+
+    ``logits`` is (K, h, w) float32, ``size`` is (H, W). Only the grid cells where the top
+    class may change are interpolated per pixel (see :func:`upsampled_labels`).
+    """
+    return upsampled_labels(logits, size).labels
+
+
+def upsampled_labels(logits: np.ndarray, size: tuple[int, int]) -> UpsampledLabels:
+    """:func:`upsampled_argmax` and the share of pixels it had to evaluate one by one.
+
+    1. Sure cells (all 4 corners agree, with a clear lead) take their corners' class.
+    2. In the other cells, classes beaten at all 4 corners by one corner's top class are
+       out; the remaining candidates (usually 2) are interpolated per pixel with aten's
+       taps and rounding, and the largest wins (ties: lowest index, as ``argmax``).
+    3. If that would cost more than the full upsample (e.g. noise), do the full upsample.
+    """
+    logits = np.ascontiguousarray(logits, dtype=np.float32)
+    num_classes, h, w = logits.shape
+    height, width = size
+    largest = max(-float(logits.min()), float(logits.max())) if logits.size else 0.0
+    if not np.isfinite(largest):  # NaN or inf: leave their semantics to torch
+        up = F.interpolate(torch.from_numpy(logits)[None], size=size, mode="bilinear", align_corners=False)[0]
+        return UpsampledLabels(up.argmax(0).numpy().astype(np.uint16), 1.0)
+    if num_classes == 1:
+        return UpsampledLabels(np.zeros(size, dtype=np.uint16), 0.0)
+    fused = _aten_fuses_multiply_add()
+    rows, cols = _linear_taps(h, height, fused), _linear_taps(w, width, fused)
+    row_counts, col_counts = np.bincount(rows.i0, minlength=h), np.bincount(cols.i0, minlength=w)
+
+    top = logits.argmax(axis=0)
+    down, right = np.minimum(np.arange(h) + 1, h - 1), np.minimum(np.arange(w) + 1, w - 1)  # a cell's far corners
+    sure = _sure_cells(logits, top, down, right, _SURE_LEAD * largest)
+    # Output rows (columns) with the same i0 are contiguous: repeating each cell's label fills the sure pixels.
+    labels = np.repeat(np.repeat(np.where(sure, top, _UNSURE).astype(np.uint16), row_counts, 0), col_counts, 1)
+    cell_i, cell_j = np.nonzero(~sure & (row_counts > 0)[:, None] & (col_counts > 0))
+    if cell_i.size == 0:
+        return UpsampledLabels(labels, 0.0)
+
+    corner_i = np.stack([cell_i, cell_i, down[cell_i], down[cell_i]])  # (4, cells): (i0,j0), (i0,j1), (i1,j0), (i1,j1)
+    corner_j = np.stack([cell_j, right[cell_j], cell_j, right[cell_j]])
+    corners = np.ascontiguousarray(logits.transpose(1, 2, 0))[corner_i, corner_j]  # (4, cells, K)
+    out = _dominated_classes(corners, top[corner_i, corner_j], _SURE_LEAD * largest)
+    candidates = num_classes - out.sum(axis=1)
+    pixels = row_counts[cell_i] * col_counts[cell_j]
+    if int((pixels * candidates).sum()) > _MAX_WORK_SHARE * height * width * num_classes:
+        return UpsampledLabels(_full_upsampled_argmax(logits, size), 1.0)
+
+    order = np.argsort(out, axis=1, kind="stable")  # each cell's candidates first, by ascending class index
+    cell_rows = (np.cumsum(row_counts) - row_counts)[cell_i], row_counts[cell_i]
+    cell_cols = (np.cumsum(col_counts) - col_counts)[cell_j], col_counts[cell_j]
+    bounds = (0, *(b for b in _CANDIDATE_BUCKETS if b < num_classes), num_classes)
+    for low, high in zip(bounds[:-1], bounds[1:]):
+        group = np.flatnonzero((candidates > low) & (candidates <= high))
+        if group.size:
+            count = int(candidates[group].max())
+            classes, padding = order[group, :count], np.arange(count) >= candidates[group, None]  # (cells, C)
+            values = np.take_along_axis(corners[:, group], classes[None], axis=2)  # (4, cells, C)
+            values[:, padding] = -4 * largest - 1  # below every real logit: never wins, never ties
+            _label_cells(
+                labels, values.transpose(0, 2, 1), classes, rows, cols,
+                tuple(a[group] for a in cell_rows), tuple(a[group] for a in cell_cols), fused, _NEAR_TIE * largest,
+            )  # fmt: skip
+    return UpsampledLabels(labels, int(pixels.sum()) / (height * width))
+
+
+def _sure_cells(logits: np.ndarray, top: np.ndarray, down: np.ndarray, right: np.ndarray, lead: float) -> np.ndarray:
+    """(h, w) bool: the cell from grid point (i, j) to (down[i], right[j]) has one top class, clear at all 4 corners."""
+    ii, jj = np.indices(top.shape, sparse=True)
+    others = logits.copy()
+    others[top, ii, jj] = -np.inf
+    clear = logits[top, ii, jj] - others.max(axis=0) > lead
+    sure = clear & clear[down] & clear[:, right] & clear[down][:, right]
+    return sure & (top == top[down]) & (top == top[:, right]) & (top == top[down][:, right])
+
+
+def _dominated_classes(corners: np.ndarray, corner_top: np.ndarray, lead: float) -> np.ndarray:
+    """(cells, K) bool: classes below one corner's top class by more than ``lead`` at all 4 corners.
+
+    Such a class loses at every pixel of the cell (a weighted mean of positive gaps). A
+    corner's own top class is never out, so each cell keeps at least one candidate.
+    """
+    cells = corners.shape[1]
+    out = np.zeros((cells, corners.shape[2]), dtype=bool)
+    for a in range(4):
+        leader = np.take_along_axis(corners, np.broadcast_to(corner_top[a][None, :, None], (4, cells, 1)), axis=2)
+        out |= (leader - corners).min(axis=0) > lead
+    return out
+
+
+def _label_cells(
+    labels: np.ndarray,
+    values: np.ndarray,
+    classes: np.ndarray,
+    rows: _Taps,
+    cols: _Taps,
+    cell_rows: tuple[np.ndarray, np.ndarray],
+    cell_cols: tuple[np.ndarray, np.ndarray],
+    fused: bool,
+    near_tie: float,
+) -> None:
+    """Write the upsampled argmax into every pixel of some cells.
+
+    ``values`` (4, C, cells) are the candidates' logits at the cells' corners, ``classes``
+    (cells, C) their class indices (ascending); ``cell_rows``/``cell_cols`` the (start,
+    count) of each cell's output rows/columns. Cells are padded to the largest one by
+    repeating their last row/column (same value, same label, written twice).
+    """
+    (row_start, row_count), (col_start, col_count) = cell_rows, cell_cols
+    ys = row_start[:, None] + np.minimum(np.arange(row_count.max()), row_count[:, None] - 1)  # (cells, R)
+    xs = col_start[:, None] + np.minimum(np.arange(col_count.max()), col_count[:, None] - 1)  # (cells, X)
+    wx0, wx1 = cols.w0[xs], cols.w1[xs]
+    # aten interpolates along the width first (exact rounding here: it is 1/R of the work).
+    upper = _lerp(values[0][:, :, None], wx0, values[1][:, :, None], wx1, fused)  # (C, cells, X)
+    lower = _lerp(values[2][:, :, None], wx0, values[3][:, :, None], wx1, fused)
+    wy0, wy1 = rows.w0[ys][:, :, None], rows.w1[ys][:, :, None]  # (cells, R, 1)
+    best = upper[0][:, None] * wy0 + lower[0][:, None] * wy1  # (cells, R, X), plain float32 rounding
+    runner_up = np.full_like(best, -np.inf)
+    winner = np.zeros(best.shape, dtype=np.intp)
+    for k in range(1, classes.shape[1]):
+        value = upper[k][:, None] * wy0 + lower[k][:, None] * wy1
+        np.maximum(runner_up, np.minimum(best, value), out=runner_up)
+        np.copyto(winner, k, where=value > best)
+        np.maximum(best, value, out=best)
+    gap = np.subtract(best, runner_up, out=runner_up)
+    near = gap <= near_tie  # rounding could decide these: redo them as aten rounds
+    if near.any():
+        c, r, x = np.nonzero(near)
+        exact = _lerp(upper[:, c, x], wy0[c, r, 0], lower[:, c, x], wy1[c, r, 0], fused)  # (C, n)
+        winner[c, r, x] = exact.argmax(axis=0)  # first maximum: the lowest class index among equals
+    winner += (classes.shape[1] * np.arange(len(classes)))[:, None, None]
+    pixels = ys[:, :, None] * labels.shape[1] + xs[:, None, :]
+    labels.reshape(-1)[pixels.reshape(-1)] = classes.reshape(-1)[winner.reshape(-1)]
+
+
+def top_label(logits: np.ndarray) -> np.ndarray:
+    """(h, w) uint16 index of the largest of ``logits`` (K, h, w) at each position; ties go to the lowest index."""
+    best = logits[0].copy()
+    labels = np.zeros(best.shape, dtype=np.uint16)
+    better = np.empty(best.shape, dtype=bool)
+    for k in range(1, logits.shape[0]):
+        np.greater(logits[k], best, out=better)
+        np.copyto(labels, k, where=better)
+        np.maximum(best, logits[k], out=best)
+    return labels
+
+
+def _upsample(logits: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """(K, H, W): what torchvision's segmenters do to their grid (bilinear, align_corners=False)."""
+    return F.interpolate(torch.from_numpy(logits)[None], size=size, mode="bilinear", align_corners=False)[0].numpy()
+
+
+def _full_upsampled_argmax(logits: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    return np.concatenate(_in_bands(top_label, _upsample(logits, size)))
 
 
 # --- inference ------------------------------------------------------------------------------------
@@ -190,9 +540,7 @@ def _classifier_as_conv(model: nn.Module, features: torch.Tensor) -> torch.Tenso
     return F.conv2d(features, linear.weight[:, :, None, None], linear.bias)
 
 
-def _forward(model: nn.Module, batch: torch.Tensor, coarse: bool) -> torch.Tensor:
-    if coarse:
-        return _classifier_as_conv(model, model.forward_features(batch))
+def _full_logits(model: nn.Module, batch: torch.Tensor) -> torch.Tensor:
     out = model(batch)
     return out["out"] if isinstance(out, dict) else out  # torchvision segmenters return {"out", "aux"}
 
@@ -230,24 +578,34 @@ def _band_pool() -> ThreadPoolExecutor:
     return ThreadPoolExecutor(_BANDS, thread_name_prefix="cvlens-top-class")
 
 
-def top_class_parallel(logits: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`top_class` over horizontal bands in parallel (identical result, about 2x faster on 2 cores)."""
+def _in_bands(function: Callable[[np.ndarray], object], logits: np.ndarray) -> list:
+    """``function`` on horizontal bands of ``logits`` (K, h, w) in parallel, results top to bottom."""
     height = logits.shape[1]
     bands = min(_BANDS, height // _MIN_ROWS_PER_BAND)
     if bands < 2:
-        return top_class(logits)
+        return [function(logits)]
     edges = np.linspace(0, height, bands + 1).astype(int)
-    parts = list(_band_pool().map(top_class, [logits[:, a:b] for a, b in zip(edges[:-1], edges[1:])]))
+    return list(_band_pool().map(function, [logits[:, a:b] for a, b in zip(edges[:-1], edges[1:])]))
+
+
+def top_class_parallel(logits: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`top_class` over horizontal bands in parallel (identical result, about 2x faster on 2 cores)."""
+    parts = _in_bands(top_class, logits)
     return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
 
 
-def _resize_back(labels: np.ndarray, confidence: np.ndarray, size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
-    """Labels (nearest) and confidence (bilinear) at the photo's ``size`` = (width, height)."""
+def _resize_labels(labels: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Labels at the photo's ``size`` = (width, height), nearest neighbour."""
     if labels.shape == (size[1], size[0]):
-        return labels, confidence
-    labels = np.asarray(Image.fromarray(labels).resize(size, Image.Resampling.NEAREST))
-    confidence = np.asarray(Image.fromarray(confidence, mode="F").resize(size, Image.Resampling.BILINEAR))
-    return labels.astype(np.uint16, copy=False), np.clip(confidence, 0, 1)
+        return labels
+    return np.asarray(Image.fromarray(labels).resize(size, Image.Resampling.NEAREST)).astype(np.uint16, copy=False)
+
+
+def _resize_confidence(confidence: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Confidence at the photo's ``size`` = (width, height), bilinear, kept in 0..1."""
+    if confidence.shape == (size[1], size[0]):
+        return confidence
+    return np.clip(np.asarray(Image.fromarray(confidence, mode="F").resize(size, Image.Resampling.BILINEAR)), 0, 1)
 
 
 def segment(
@@ -262,7 +620,8 @@ def segment(
 
     ``model`` is the trained model (e.g. a cached one, never modified); without it the
     weights are loaded (raising :class:`~cvcore.errors.WeightsMissingError` if absent).
-    ``decode_ms`` is the caller's decode time, reported with the other stages.
+    ``decode_ms`` is the caller's decode time, reported with the other stages. The
+    confidence map is left for first use (:attr:`SegmentationResult.confidence`).
     """
     spec = get_spec(name)
     _check_can_segment(spec)
@@ -278,27 +637,30 @@ def segment(
     start = time.perf_counter()
     transform = _coarse_transform(spec, coarse_short_side) if coarse else transform_for(spec)
     batch = transform(image).unsqueeze(0).to(device)  # (1, 3, h_in, w_in)
+    input_size = tuple(batch.shape[-2:])
     synchronize(device)
     preprocessed = time.perf_counter()
 
     with torch.inference_mode(), torch.autocast(device.type, dtype=torch.float16, enabled=device.type == "cuda"):
-        logits = _forward(model, batch, coarse)  # (1, K, h_out, w_out)
+        if coarse:
+            logits = _classifier_as_conv(model, model.forward_features(batch))  # (1, K, h, w), stride 32
+            on_grid = False
+        else:
+            logits = grid_logits(model, batch)  # (1, K, h, w), stride 8, or None
+            on_grid = logits is not None
+            if not on_grid:
+                logits = _full_logits(model, batch)  # (1, K, h_in, w_in)
     synchronize(device)
     forwarded = time.perf_counter()
 
-    labels, confidence = top_class_parallel(logits[0].float().cpu().numpy())  # (h_out, w_out) each
-    labels, confidence = _resize_back(labels, confidence, (width, height))
-    labels.flags.writeable = confidence.flags.writeable = False  # results are shared (session state, caches)
-    classes = class_shares(labels, confidence, spec.categories)
+    scores = logits[0].float().cpu().numpy()  # (K, h, w)
+    labels, compute_confidence, evaluated = _labels_and_confidence(scores, coarse, on_grid, input_size)
+    labels = _resize_labels(labels, (width, height))
+    labels.flags.writeable = False  # results are shared (session state, caches)
+    classes = class_shares(labels, spec.categories)
     done = time.perf_counter()
 
-    notes = (
-        [
-            f"Coarse map: the classifier applied at each of {logits.shape[-2]}x{logits.shape[-1]} positions of its last feature map (Long et al. 2015, FCN, Figure 2)."
-        ]
-        if coarse
-        else []
-    )
+    notes = _notes(scores.shape[-2:], input_size, coarse, on_grid, evaluated)
     if device.type == "cuda":
         notes.append("Run on CUDA under fp16 autocast.")
     return SegmentationResult(
@@ -306,8 +668,8 @@ def segment(
         display_name=spec.display_name + (" (coarse map)" if coarse else ""),
         kind=COARSE_KIND if coarse else SEGMENTER_KIND,
         size=(width, height),
-        input_size=tuple(batch.shape[-2:]),
-        output_grid=tuple(logits.shape[-2:]),
+        input_size=input_size,
+        output_grid=tuple(scores.shape[-2:]),
         device=str(device),
         categories=spec.categories,
         classes=classes,
@@ -315,29 +677,49 @@ def segment(
             decode_ms, 1e3 * (preprocessed - start), 1e3 * (forwarded - preprocessed), 1e3 * (done - forwarded)
         ),
         labels=labels,
-        confidence=confidence.astype(np.float32, copy=False),
+        _confidence=_OnDemandConfidence(
+            lambda: _resize_confidence(compute_confidence(), (width, height)), labels, len(spec.categories)
+        ),
         notes=tuple(notes),
+        evaluated_fraction=evaluated,
     )
 
 
-def class_shares(labels: np.ndarray, confidence: np.ndarray, categories: Sequence[str]) -> list[ClassShare]:
-    """Classes present in ``labels``, largest first, with their pixel share and mean confidence."""
-    flat = labels.reshape(-1)
-    counts = np.bincount(flat, minlength=len(categories))
-    confidence_sums = np.bincount(flat, weights=confidence.reshape(-1), minlength=len(categories))
+def _labels_and_confidence(
+    scores: np.ndarray, coarse: bool, on_grid: bool, input_size: tuple[int, int]
+) -> tuple[np.ndarray, Callable[[], np.ndarray], float | None]:
+    """(labels, a function giving the confidence map at the labels' size, evaluated fraction) from (K, h, w) logits."""
+    if coarse:  # nearest upsampling of the grid: its argmax is the labels
+        return top_label(scores), lambda: top_class(scores)[1], None
+    if on_grid:  # the model's own bilinear upsample, done only where it can change a label
+        upsampled = upsampled_labels(scores, input_size)
+        return upsampled.labels, lambda: top_class_parallel(_upsample(scores, input_size))[1], upsampled.evaluated_fraction
+    labels, confidence = top_class_parallel(scores)  # full-resolution logits from an unknown model
+    return labels, lambda: confidence, 1.0
+
+
+def _notes(grid: tuple[int, int], input_size: tuple[int, int], coarse: bool, on_grid: bool, evaluated: float | None) -> list[str]:
+    if coarse:
+        return [
+            f"Coarse map: the classifier applied at each of {grid[0]}x{grid[1]} positions of its last feature map (Long et al. 2015, FCN, Figure 2)."
+        ]
+    if on_grid:
+        return [
+            f"Labels: the argmax of the model's {grid[0]}x{grid[1]} logit grid upsampled bilinearly to {input_size[0]}x{input_size[1]} "
+            f"(as the model's own output), evaluated pixel by pixel for {100 * evaluated:.1f}% of the pixels (where the top class can change)."
+        ]
+    return []
+
+
+def class_shares(labels: np.ndarray, categories: Sequence[str]) -> list[ClassShare]:
+    """Classes present in ``labels``, largest first, with their pixel share."""
+    counts = np.bincount(labels.reshape(-1), minlength=len(categories))
     palette = voc_palette(len(categories))
     present = np.flatnonzero(counts)
     present = present[np.argsort(-counts[present], kind="stable")]
-    total = flat.size
+    total = labels.size
     return [
-        ClassShare(
-            int(k),
-            categories[k],
-            float(counts[k] / total),
-            int(counts[k]),
-            tuple(int(c) for c in palette[k]),
-            float(confidence_sums[k] / counts[k]),
-        )
+        ClassShare(int(k), categories[k], float(counts[k] / total), int(counts[k]), tuple(int(c) for c in palette[k]))
         for k in present
     ]
 
@@ -376,13 +758,14 @@ def _as_rgb_array(image: Image.Image | np.ndarray, size: tuple[int, int]) -> np.
 
 
 def legend(result: SegmentationResult) -> list[dict]:
-    """One row per class present: name, colour (hex), share in %, mean confidence."""
+    """One row per class present: name, colour (hex), share in %, mean confidence (computes the confidence map on first use)."""
+    mean_confidence = result.class_confidence()
     return [
         {
             "class": c.name,
             "color": "#{:02x}{:02x}{:02x}".format(*c.color),
             "share_pct": 100 * c.share,
-            "mean_confidence": c.mean_confidence,
+            "mean_confidence": mean_confidence[c.index],
             "pixels": c.pixels,
         }
         for c in result.classes

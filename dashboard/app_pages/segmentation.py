@@ -159,16 +159,22 @@ def show_before_after(image, done: dict, opacity: float) -> None:
 
 
 def show_tables(stem: str, done: dict) -> None:
+    legends = {name: legend(result) for name, result in done.items()}  # computes the confidence maps (on demand)
     timing_rows = [
-        {"model": r.display_name, "kind": r.kind, "device": r.device, **r.timings_ms.as_dict()} for r in done.values()
+        {"model": r.display_name, "kind": r.kind, "device": r.device, **r.timings_ms.as_dict(), "confidence_ms": r.confidence_ms}
+        for r in done.values()
     ]  # fmt: skip
     show_table(
-        Table(timing_rows, caption="Wall-clock time per stage, measured on this machine for this photo (first run of a model includes warm-up)."),
+        Table(
+            timing_rows, labels={"total_ms": "total_ms (to labels)", "confidence_ms": "confidence_ms (after the overlay)"},
+            caption="Wall-clock time per stage, measured on this machine for this photo (first run of a model includes warm-up). "
+            "The overlay needs only the labels; the confidence map (Confidence tab, mean confidence below) is computed after it.",
+        ),
         f"{stem}_timings", f"{state.SEG_TABLES}.timings",
     )  # fmt: skip
     for name, result in done.items():
         with st.expander(f"{result.display_name}: legend and per-class areas ({len(result.classes)} classes)"):
-            rows = legend(result)
+            rows = legends[name]
             table = Table(
                 rows, labels={"share_pct": "share (%)", "mean_confidence": "mean confidence"},
                 caption=f"{result.display_name} ({result.kind}); share of the photo's pixels, mean softmax probability over them.",

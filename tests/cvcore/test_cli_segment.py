@@ -48,6 +48,8 @@ def test_segment_json_and_files(tmp_path, capsys):
     assert data["classes"][0]["name"] in {"tabby", "tiger cat", "Egyptian cat"}
     assert sum(c["share"] for c in data["classes"]) == pytest.approx(1.0)
     assert data["timings_ms"]["forward_ms"] > 0 and data["timings_ms"]["decode_ms"] > 0
+    assert data["timings_ms"]["confidence_ms"] > 0 and 0 < data["mean_confidence"] <= 1  # computed on demand for the JSON
+    assert all(0 < c["mean_confidence"] <= 1 for c in data["classes"])
     assert Image.open(overlay).size == (width, height)
     labels = np.asarray(Image.open(mask)).astype(int)
     assert labels.shape == (height, width)
@@ -59,6 +61,7 @@ def test_segment_table_names_the_kind(capsys):
     assert main(["segment", str(get_sample("chelsea").path), "-m", "efficientnet_lite0", "--top", "3"]) == 0
     out = capsys.readouterr().out
     assert "coarse class map from a classifier, not a trained segmenter" in out and "forward" in out
+    assert "then the confidence map" in out and "mean confidence" in out
 
 
 def test_segment_missing_weights_and_bad_image_are_one_line_errors(tmp_path, torch_home, capsys):

@@ -2,16 +2,19 @@
 
 import dataclasses
 import io
+import pickle
 import threading
 
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 from PIL import Image
 
+from cvcore import segmentation
 from cvcore.errors import InvalidInputError
 from cvcore.images import decode_image
-from cvcore.registry import build_model
+from cvcore.registry import Task, WeightsKind, build_model, get_spec, list_models
 from cvcore.samples import get_sample
 from cvcore.segmentation import (
     COARSE_KIND,
@@ -20,6 +23,7 @@ from cvcore.segmentation import (
     colorize,
     disagreement,
     disagreement_image,
+    grid_logits,
     is_coarse,
     label_mask_png,
     legend,
@@ -28,6 +32,9 @@ from cvcore.segmentation import (
     segment,
     top_class,
     top_class_parallel,
+    top_label,
+    upsampled_argmax,
+    upsampled_labels,
     voc_palette,
     wipe,
 )
@@ -82,7 +89,7 @@ def test_result_has_the_photo_size_and_consistent_shares(coarse_cat, cat_photo):
     shares = [c.share for c in coarse_cat.classes]
     assert shares == sorted(shares, reverse=True)
     assert 0 <= coarse_cat.confidence.min() and coarse_cat.confidence.max() <= 1
-    assert all(0 < c.mean_confidence <= 1 for c in coarse_cat.classes)
+    assert all(0 < mean <= 1 for mean in coarse_cat.class_confidence().values())
 
 
 def test_timings_are_measured_per_stage(coarse_cat):
@@ -91,7 +98,16 @@ def test_timings_are_measured_per_stage(coarse_cat):
     assert t.total_ms == pytest.approx(t.decode_ms + t.preprocess_ms + t.forward_ms + t.postprocess_ms)
     summary = coarse_cat.summary()
     assert {"model", "size", "classes", "timings_ms"} <= set(summary)
-    assert set(summary["timings_ms"]) == {"decode_ms", "preprocess_ms", "forward_ms", "postprocess_ms", "total_ms"}
+    assert set(summary["timings_ms"]) == {
+        "decode_ms",
+        "preprocess_ms",
+        "forward_ms",
+        "postprocess_ms",
+        "total_ms",
+        "confidence_ms",
+    }
+    assert summary["timings_ms"]["confidence_ms"] == coarse_cat.confidence_ms > 0  # the summary needed the map
+    assert summary["evaluated_fraction"] is None  # coarse maps are nearest-upsampled: nothing to evaluate
 
 
 def test_segmenter_output_is_resized_back_to_the_photo(small_photo, lraspp_random):
@@ -241,3 +257,207 @@ def test_wipe_puts_after_left_and_before_right(coarse_cat, cat_photo):
     assert np.array_equal(picture[:, split + 1 :], photo[:, split + 1 :])
     assert (picture[:, split] == 255).all()
     assert np.array_equal(wipe(cat_photo, after, 0.0), photo) and np.array_equal(wipe(cat_photo, after, 1.0), after)
+
+
+# --- labels from the logit grid -------------------------------------------------------------------
+
+TIE_MARGIN = 1e-5  # top-2 gap under which float rounding (fused multiply-adds or not) may pick either class
+
+
+def upsample(grid: np.ndarray, size: tuple[int, int]) -> torch.Tensor:
+    return F.interpolate(torch.from_numpy(grid)[None], size=size, mode="bilinear", align_corners=False)[0]
+
+
+def near_ties(logits: torch.Tensor) -> np.ndarray:
+    """(H, W) bool: where the two largest of (K, H, W) logits are closer than TIE_MARGIN."""
+    top2 = logits.topk(2, dim=0).values
+    return (top2[0] - top2[1]).numpy() < TIE_MARGIN * max(1.0, float(logits.abs().max()))
+
+
+def assert_argmax_up_to_ties(labels: np.ndarray, logits: torch.Tensor) -> None:
+    expected = logits.argmax(0).numpy()
+    ties = near_ties(logits)
+    assert labels.dtype == np.uint16 and labels.shape == expected.shape
+    assert not ((labels != expected) & ~ties).any()
+    assert ties.mean() < 1e-3
+
+
+def smooth_blobs(num_classes: int, h: int, w: int, seed: int = 0) -> np.ndarray:
+    """A (K, h, w) grid like a segmenter's: each class a bump somewhere, little noise, large regions of one class."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:h, 0:w]
+    grid = 0.05 * rng.standard_normal((num_classes, h, w))
+    for k in range(num_classes):
+        cy, cx, sigma = rng.uniform(0, h), rng.uniform(0, w), rng.uniform(1.5, max(2.0, h / 3))
+        grid[k] += 4 * np.exp(-((yy - cy) ** 2 + (xx - cx) ** 2) / (2 * sigma**2))
+    return grid.astype(np.float32)
+
+
+@pytest.mark.parametrize(
+    ("grid_size", "size"),
+    [
+        ((65, 65), (520, 520)),  # LR-ASPP at 520 px: stride 8
+        ((33, 49), (260, 390)),  # odd grid, non-integer scale
+        ((13, 17), (101, 67)),  # odd output, scales 7.8 and 3.9
+        ((40, 30), (17, 23)),  # output smaller than the grid
+        ((1, 9), (5, 70)),
+        ((9, 1), (70, 5)),
+        ((6, 6), (6, 6)),  # same size: a copy
+    ],
+)
+def test_upsampled_argmax_equals_interpolate_then_argmax(grid_size, size):
+    grid = smooth_blobs(21, *grid_size)
+    result = upsampled_labels(grid, size)
+    assert_argmax_up_to_ties(result.labels, upsample(grid, size))
+    assert np.array_equal(upsampled_argmax(grid, size), result.labels)
+    if grid_size[0] * grid_size[1] > 100 and size[0] > grid_size[0]:  # big enough to have boundary-free cells
+        assert 0 < result.evaluated_fraction < 0.6
+
+
+def test_noise_falls_back_to_the_full_upsample():
+    grid = np.random.default_rng(1).standard_normal((21, 33, 41)).astype(np.float32)
+    result = upsampled_labels(grid, (264, 328))
+    assert result.evaluated_fraction == 1.0
+    assert_argmax_up_to_ties(result.labels, upsample(grid, (264, 328)))
+
+
+def test_exact_ties_go_to_the_lowest_class_and_constant_grids_need_no_work():
+    grid = smooth_blobs(6, 12, 14)
+    grid[4] = grid[2] = grid.max(axis=0) + 1  # classes 2 and 4 tie everywhere, above the others
+    assert (upsampled_argmax(grid, (50, 61)) == 2).all()
+    constant = np.zeros((3, 8, 8), dtype=np.float32)
+    constant[1] = 2.0
+    result = upsampled_labels(constant, (64, 64))
+    assert (result.labels == 1).all() and result.evaluated_fraction == 0.0
+    assert (upsampled_argmax(np.ones((1, 4, 4), dtype=np.float32), (9, 9)) == 0).all()
+
+
+def test_non_finite_logits_follow_torch():
+    grid = smooth_blobs(4, 10, 10)
+    grid[2, 3, 3] = np.inf
+    expected = upsample(grid, (40, 40)).argmax(0).numpy()
+    assert np.array_equal(upsampled_argmax(grid, (40, 40)), expected)
+
+
+def test_top_label_is_argmax_with_ties_to_the_lowest_index():
+    grid = smooth_blobs(5, 20, 30)
+    grid[3, :2] = grid[1, :2] = grid.max() + 1
+    labels = top_label(grid)
+    assert labels.dtype == np.uint16 and np.array_equal(labels, grid.argmax(0)) and (labels[:2] == 1).all()
+
+
+def smallest_torchvision_segmenter(family: str) -> str:
+    specs = [s for s in list_models(Task.SEGMENTATION, family=family) if s.weights.kind is WeightsKind.TORCHVISION]
+    return min(specs, key=lambda s: s.num_params.value).name
+
+
+def reduced_transform(monkeypatch, short_side: int):
+    """The weights' own transform with a smaller resize, so that ResNet-50 segmenters stay fast in a unit test."""
+    from torchvision.transforms import v2 as T
+
+    def transform_for(spec):
+        p = spec.preprocessing
+        return T.Compose(
+            [T.ToImage(), T.Resize(short_side, antialias=True), T.ToDtype(torch.float32, scale=True), T.Normalize(p.mean, p.std)]
+        )
+
+    monkeypatch.setattr(segmentation, "transform_for", transform_for)
+    return transform_for
+
+
+@pytest.mark.parametrize("family", ["FCN", "DeepLabV3", "LR-ASPP"])
+def test_grid_forward_gives_the_labels_and_confidence_of_the_full_model(family, cat_photo, monkeypatch):
+    name = smallest_torchvision_segmenter(family)
+    torch.manual_seed(0)
+    model = build_model(name)
+    photo = cat_photo.resize((150, 100))
+    transform = reduced_transform(monkeypatch, 120)  # 120 x 180 input
+    result = segment(photo, name, model=model)
+    with torch.inference_mode():
+        x = transform(get_spec(name))(photo)[None]
+        full = model(x)["out"][0]  # (21, 120, 180)
+        grid = grid_logits(model, x)
+    assert result.input_size == (120, 180) and result.output_grid == tuple(grid.shape[-2:])
+    assert grid.shape[-1] in (180 // 8 + 1, 180 // 16 + 1)  # the model's own stride-8 (16 for MobileNet's DeepLabV3) grid
+    # Labels: the full model's argmax, resized back to the photo as before (nearest), except at float ties.
+    resize = lambda a: np.asarray(Image.fromarray(a).resize(photo.size, Image.Resampling.NEAREST))  # noqa: E731
+    expected = resize(full.argmax(0).numpy().astype(np.uint16))
+    ties = resize(near_ties(full).astype(np.uint8)).astype(bool)
+    assert not ((result.labels != expected) & ~ties).any() and ties.mean() < 1e-3
+    if family == "FCN":  # this random-init FCN has class boundaries (20% of pixels): the per-cell path ran
+        assert 0.05 < result.evaluated_fraction < 0.5
+    # Confidence (on demand): softmax probability of the top class of the full-resolution logits, resized bilinearly.
+    assert result.confidence_ms is None
+    probability = full.softmax(0).max(0).values.numpy()
+    expected_confidence = np.clip(
+        np.asarray(Image.fromarray(probability, mode="F").resize(photo.size, Image.Resampling.BILINEAR)), 0, 1
+    )
+    np.testing.assert_allclose(result.confidence, expected_confidence, atol=1e-6)
+    assert result.confidence_ms > 0 and not result.confidence.flags.writeable
+    assert all(not m._forward_hooks for m in model.modules()) and not model.training
+
+
+def test_lraspp_at_its_own_size_matches_the_full_model(small_photo, lraspp_random):
+    result = segment(small_photo, LRASPP, model=lraspp_random)
+    x = segmentation.transform_for(get_spec(LRASPP))(small_photo)[None]
+    with torch.inference_mode():
+        full = lraspp_random(x)["out"][0]
+    expected = np.asarray(Image.fromarray(full.argmax(0).numpy().astype(np.uint16)).resize((90, 60), Image.Resampling.NEAREST))
+    assert np.array_equal(result.labels, expected)
+    assert result.output_grid == (65, 98) and 0 <= result.evaluated_fraction <= 1
+    assert any("logit grid" in note for note in result.notes)
+
+
+class Wrapped(torch.nn.Module):
+    """A segmenter cvlens does not know: it must get the full-resolution path."""
+
+    def __init__(self, inner: torch.nn.Module):
+        super().__init__()
+        self.inner = inner
+
+    def forward(self, x):
+        return self.inner(x)
+
+
+def test_unknown_models_keep_the_full_resolution_path(small_photo, lraspp_random):
+    wrapped = Wrapped(lraspp_random).eval()
+    assert grid_logits(wrapped, torch.zeros(1, 3, 64, 64)) is None
+    other, grid = segment(small_photo, LRASPP, model=wrapped), segment(small_photo, LRASPP, model=lraspp_random)
+    assert other.evaluated_fraction == 1.0 and other.output_grid == other.input_size == (520, 780)
+    assert np.array_equal(other.labels, grid.labels)
+    np.testing.assert_allclose(other.confidence, grid.confidence, atol=1e-6)
+
+
+def test_confidence_is_computed_once_for_concurrent_readers(small_photo, lraspp_random, monkeypatch):
+    result = segment(small_photo, LRASPP, model=lraspp_random)
+    calls = []
+    original = segmentation.top_class_parallel
+
+    def slow_top_class(logits):
+        calls.append(threading.get_ident())
+        barrier_passed.wait(5)  # every reader is inside the property before the first finishes
+        return original(logits)
+
+    monkeypatch.setattr(segmentation, "top_class_parallel", slow_top_class)
+    barrier_passed = threading.Event()
+    seen: list = [None] * 4
+    threads = [threading.Thread(target=lambda i=i: seen.__setitem__(i, result.confidence)) for i in range(4)]
+    for t in threads:
+        t.start()
+    threading.Timer(0.2, barrier_passed.set).start()
+    for t in threads:
+        t.join(10)
+    assert len(calls) == 1 and all(s is seen[0] for s in seen) and seen[0] is result.confidence
+    assert not seen[0].flags.writeable and result.confidence_ms > 0
+
+
+def test_class_confidence_legend_and_pickling(small_photo, lraspp_random):
+    result = segment(small_photo, LRASPP, model=lraspp_random)
+    means = result.class_confidence()
+    assert list(means) == [c.index for c in result.classes]
+    for c in result.classes:
+        assert means[c.index] == pytest.approx(float(result.confidence[result.labels == c.index].mean()), rel=1e-6)
+    assert [r["mean_confidence"] for r in legend(result)] == list(means.values())
+    copy = pickle.loads(pickle.dumps(result))  # session state may be serialised
+    assert np.array_equal(copy.confidence, result.confidence) and copy.confidence_ms == result.confidence_ms
+    assert copy.summary()["classes"] == result.summary()["classes"]

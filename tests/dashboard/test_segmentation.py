@@ -133,6 +133,9 @@ def test_two_voc_segmenters_get_a_disagreement_map_and_a_legend(page_app):
     timings = at.dataframe[0].value
     assert list(timings["model"]) == ["LR-ASPP-MobileNet-v3-large", "DeepLabV3-MobileNet-v3-large"]
     assert (timings["forward_ms"] > 0).all()
+    # The confidence maps are computed after the overlays, on demand; the table says how long they took.
+    assert (timings["confidence_ms (after the overlay)"] > 0).all()
+    assert all(current[n].confidence_ms is not None for n in (LRASPP, second))
 
 
 def test_choices_and_uploads_survive_a_visit_to_another_page(page_app):
