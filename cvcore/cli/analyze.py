@@ -5,8 +5,6 @@ from __future__ import annotations
 import argparse
 import sys
 
-from cvcore.analysis import analyze, precompute_catalogue
-from cvcore.analysis.tables import complexity_table, layer_table, reconciliation_table
 from cvcore.cli import add_format_argument
 from cvcore.errors import InvalidInputError
 from cvcore.formatting import render, to_json, to_jsonable
@@ -25,6 +23,10 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    # Imported here: every `python -m cvcore ...` registers this command, and these load torch and fvcore.
+    from cvcore.analysis import analyze, precompute_catalogue
+    from cvcore.analysis.tables import complexity_table, layer_table, reconciliation_table
+
     if args.all or args.write:
         if args.input_size:
             raise InvalidInputError("--write stores default input sizes only; drop --input-size.")

@@ -12,22 +12,19 @@ import json
 import warnings
 from pathlib import Path
 
-from cvcore.attribution import deletion_figure, explain_photo, get_method, method_names, overlay, to_png
-from cvcore.classify import resolve_target
 from cvcore.cli import add_format_argument
 from cvcore.errors import InvalidInputError
 from cvcore.figures import figure_caption, standalone_html, with_caption
 from cvcore.formatting import Table, render
 from cvcore.images import decode_image
 from cvcore.registry import get_spec
-from cvcore.weights import load_model
 
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser("explain", help="attribution map (saliency) of a classifier for one photo")
     parser.add_argument("image", help="photo (jpg, png, webp, bmp, tiff, gif)")
     parser.add_argument("--model", default="efficientnet_lite0", help="a classifier with trained weights (default: %(default)s)")
-    parser.add_argument("--method", default="grad_cam", help=f"one of {', '.join(method_names())} (default: %(default)s)")
+    parser.add_argument("--method", default="grad_cam", help="attribution method (default: %(default)s); a wrong name lists them all")
     parser.add_argument("--target", help="class index or label (default: the top-1 class)")
     parser.add_argument("--layer", help="Grad-CAM layer, a dotted module path (default: the family's last conv stage)")
     parser.add_argument("--out", type=Path, help="write the map over the photo to this PNG file")
@@ -42,6 +39,11 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    # Imported here: every `python -m cvcore ...` registers this command, and these load torch and Captum.
+    from cvcore.attribution import deletion_figure, explain_photo, get_method, overlay, to_png
+    from cvcore.classify import resolve_target
+    from cvcore.weights import load_model
+
     # Captum announces the temporary ReLU hooks of Guided Backprop (removed again, on a copy): noise here.
     warnings.filterwarnings("ignore", message="Setting backward hooks on ReLU activations", module="captum")
     spec = get_spec(args.model)

@@ -39,7 +39,7 @@ def register(subparsers) -> None:
 def run_status(args: argparse.Namespace) -> int:
     from cvcore.weights import WeightState, checkpoint_dir, weight_status
 
-    statuses = [weight_status(s.name) for s in list_models(args.task)]
+    statuses = [weight_status(s.name) for s in list_models(args.task, metadata_only=True)]
     if args.missing:
         statuses = [s for s in statuses if s.state is WeightState.MISSING]
     if args.format == "json":
