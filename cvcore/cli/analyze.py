@@ -15,6 +15,10 @@ def register(subparsers) -> None:
     parser.add_argument("model", nargs="?", help="catalogue name (see `python -m cvcore models`)")
     parser.add_argument("--input-size", nargs=2, type=int, metavar=("H", "W"), help="default: the model's own input size")
     parser.add_argument("--per-layer", action="store_true", help="include the per-layer table")
+    parser.add_argument(
+        "--stages", action="store_true", help="per-stage table with repeated blocks collapsed (the Architecture page's view)"
+    )
+    parser.add_argument("--diff", metavar="OTHER", help="stage-by-stage difference against another model at the same input size")
     parser.add_argument("--all", action="store_true", help="analyse the whole catalogue (with --write: regenerate assets/)")
     parser.add_argument("--write", action="store_true", help="store results in assets/analysis*.json (used by the dashboard)")
     parser.add_argument("--missing", action="store_true", help="with --all: only models not stored yet")
@@ -42,6 +46,8 @@ def run(args: argparse.Namespace) -> int:
         return 2 if failures else 0
     if not args.model:
         raise InvalidInputError("Name a model, or pass --all.")
+    if args.stages or args.diff:
+        return _run_stages(args)
     result = analyze(args.model, args.input_size, device=args.device, per_layer=args.per_layer)
     c = result.complexity
     if args.format == "json":
@@ -56,4 +62,23 @@ def run(args: argparse.Namespace) -> int:
     if result.layers is not None:
         print()
         print(render(layer_table(result.layers, c), args.format))
+    return 0
+
+
+def _run_stages(args: argparse.Namespace) -> int:
+    """The Architecture page's stage table and two-model diff, from the stored analysis when it has them."""
+    from cvcore.analysis.stages import architecture, diff_stages, stage_diff_table, stage_summary_table
+    from cvcore.registry import get_spec
+
+    if args.format == "json":
+        raise InvalidInputError("--stages and --diff print tables: use --format table, csv or latex.")
+    arch = architecture(args.model, args.input_size, device=args.device)
+    size = arch.complexity.input_size
+    spec = get_spec(args.model)
+    print(render(stage_summary_table(arch.stages(), spec.display_name, size), args.format))
+    if args.diff:
+        other = architecture(args.diff, size, device=args.device)
+        print()
+        diffs = diff_stages(arch.stages(), other.stages())
+        print(render(stage_diff_table(diffs, spec.display_name, get_spec(args.diff).display_name), args.format))
     return 0

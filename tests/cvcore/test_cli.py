@@ -1,4 +1,5 @@
 import json
+from pathlib import Path
 
 import pytest
 
@@ -58,3 +59,28 @@ def test_compare_prints_deltas_and_writes_a_captioned_offline_chart(capsys, tmp_
 def test_compare_rejects_a_score_of_another_task(capsys):
     code, _, err = run(capsys, "compare", "resnet18", "--y", "miou")
     assert code == 2 and "not a classification score" in err
+
+
+def test_analyze_stages_and_diff_match_the_architecture_pages_tables(capsys):
+    from cvcore.analysis.stages import architecture, diff_stages
+
+    assert main(["analyze", "resnet18", "--stages", "--diff", "resnet34", "--format", "csv"]) == 0
+    out = capsys.readouterr().out
+    stages = architecture("resnet18").stages()
+    diffs = diff_stages(stages, architecture("resnet34").stages())
+    summary, diff = out.split("\n\n")[:2]
+    assert [line.split(",")[0] for line in summary.splitlines()[1 : 1 + len(stages)]] == [s.name for s in stages]
+    assert len(diff.splitlines()) >= len(diffs) + 1  # header, one row per stage pair
+    assert len([line for line in diff.splitlines() if line.startswith("layer")]) == 4  # layer1..4 paired by name
+    assert "x 2" in summary  # ResNet-18's layer1: two identical basic blocks collapsed
+    assert main(["analyze", "resnet18", "--stages", "--format", "json"]) == 2  # tables only: a message, not a traceback
+
+
+def test_registering_commands_does_not_import_torch():
+    import subprocess
+    import sys
+
+    code = "import sys; from cvcore.cli import build_parser; build_parser(); print('torch' in sys.modules)"
+    root = Path(__file__).resolve().parents[2]
+    out = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"  # `python -m cvcore models` answers in a fraction of a second
