@@ -111,12 +111,15 @@ def _palette_bytes() -> bytes:
 
 @dataclass(frozen=True)
 class StageTimings:
-    """Wall-clock time of each stage, in milliseconds (device synchronised inside the timer)."""
+    """Wall-clock time of each stage up to the labels, in milliseconds (device synchronised inside the timer).
+
+    The confidence map comes later, on demand: :attr:`SegmentationResult.confidence_ms`.
+    """
 
     decode_ms: float
     preprocess_ms: float
-    forward_ms: float
-    postprocess_ms: float
+    forward_ms: float  # the network; torchvision's segmenters up to their logit grid (grid_logits)
+    postprocess_ms: float  # labels (upsampled_argmax), resize to the photo, class shares
 
     @property
     def total_ms(self) -> float:
@@ -289,7 +292,8 @@ class _Taps(NamedTuple):
 
 
 def _fma(a, b, c) -> np.ndarray:
-    """float32 a*b + c rounded once (a fused multiply-add): a float32 product is exact in float64."""
+    """float32 a*b + c as a fused multiply-add rounds it: the float32 product is exact in float64, then one
+    rounding (two, float64 then float32, in rare halfway cases: a last-bit difference at most)."""
     return (np.multiply(a, b, dtype=np.float64) + c).astype(np.float32)
 
 
@@ -357,8 +361,9 @@ _NEAR_TIE = 2.0**-18
 _UNSURE = np.iinfo(np.uint16).max  # placeholder label of pixels still to evaluate
 _CANDIDATE_BUCKETS = (2, 3, 4, 6, 8, 12)  # cells are grouped by how many classes can still win in them
 # Per-pixel work (pixels x candidate classes) above this share of the full upsample's
-# (pixels x classes) goes the full way: interpolate + argmax, no slower than before.
-_MAX_WORK_SHARE = 0.06  # measured break-even on 2 cores: ~0.06-0.1
+# (pixels x classes) goes the full way instead: interpolate + argmax, no slower than before.
+# Measured break-even on 2 cores: 0.06-0.1 (benchmarks/segmentation_overhead.py, part d).
+_MAX_WORK_SHARE = 0.06
 
 
 def upsampled_argmax(logits: np.ndarray, size: tuple[int, int]) -> np.ndarray:
@@ -383,7 +388,7 @@ def upsampled_labels(logits: np.ndarray, size: tuple[int, int]) -> UpsampledLabe
     num_classes, h, w = logits.shape
     height, width = size
     largest = max(-float(logits.min()), float(logits.max())) if logits.size else 0.0
-    if not np.isfinite(largest):  # NaN or inf: leave their semantics to torch
+    if not np.isfinite(largest) or largest > 1e30:  # NaN, inf, near-overflow: leave their semantics to torch
         up = F.interpolate(torch.from_numpy(logits)[None], size=size, mode="bilinear", align_corners=False)[0]
         return UpsampledLabels(up.argmax(0).numpy().astype(np.uint16), 1.0)
     if num_classes == 1:
@@ -690,7 +695,7 @@ def _labels_and_confidence(
 ) -> tuple[np.ndarray, Callable[[], np.ndarray], float | None]:
     """(labels, a function giving the confidence map at the labels' size, evaluated fraction) from (K, h, w) logits."""
     if coarse:  # nearest upsampling of the grid: its argmax is the labels
-        return top_label(scores), lambda: top_class(scores)[1], None
+        return scores.argmax(axis=0).astype(np.uint16), lambda: top_class(scores)[1], None
     if on_grid:  # the model's own bilinear upsample, done only where it can change a label
         upsampled = upsampled_labels(scores, input_size)
         return upsampled.labels, lambda: top_class_parallel(_upsample(scores, input_size))[1], upsampled.evaluated_fraction
@@ -704,9 +709,14 @@ def _notes(grid: tuple[int, int], input_size: tuple[int, int], coarse: bool, on_
             f"Coarse map: the classifier applied at each of {grid[0]}x{grid[1]} positions of its last feature map (Long et al. 2015, FCN, Figure 2)."
         ]
     if on_grid:
+        how = (
+            "every pixel evaluated (the full upsample: too many class boundaries to skip)"
+            if evaluated == 1
+            else f"evaluated pixel by pixel only where the top class can change ({100 * evaluated:.1f}% of the pixels)"
+        )
         return [
-            f"Labels: the argmax of the model's {grid[0]}x{grid[1]} logit grid upsampled bilinearly to {input_size[0]}x{input_size[1]} "
-            f"(as the model's own output), evaluated pixel by pixel for {100 * evaluated:.1f}% of the pixels (where the top class can change)."
+            f"Labels: the argmax of the model's {grid[0]}x{grid[1]} logit grid upsampled bilinearly to "
+            f"{input_size[0]}x{input_size[1]}, as the model's own output; {how}."
         ]
     return []
 
