@@ -14,13 +14,14 @@ The model is only read (``inference_mode``, no hooks, no mode changes), so one c
 instance can serve several threads at once. CUDA runs under fp16 autocast.
 
 Where the time goes. torchvision's segmenters end with a bilinear upsample of a stride-8
-grid of logits (21 x 65 x 65 at 520 px) to the input size; the upsample and a per-pixel
-argmax over 21 classes cost as much as a fifth of LR-ASPP's forward on a CPU. Here the
-model runs up to its grid (:func:`grid_logits`) and :func:`upsampled_argmax` finds the
-labels that the upsample + argmax would give, evaluating per pixel only the grid cells
-where the top class can change (class boundaries). The confidence map, which does need the
-full-resolution softmax, is computed on first use (:attr:`SegmentationResult.confidence`);
-the overlay needs only the labels.
+grid of logits (21 x 65 x 65 at 520 px) to the input size; that upsample plus a softmax and
+argmax per pixel cost about a quarter of LR-ASPP's forward on a 2-core CPU
+(benchmarks/segmentation_overhead.py). Here the model runs up to its grid
+(:func:`grid_logits`) and :func:`upsampled_argmax` finds the labels that the upsample +
+argmax would give, evaluating per pixel only the grid cells where the top class can change
+(class boundaries). The confidence map, which does need the full-resolution softmax, is
+computed on first use (:attr:`SegmentationResult.confidence`); the overlay needs only the
+labels.
 """
 
 from __future__ import annotations
