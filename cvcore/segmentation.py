@@ -386,9 +386,13 @@ def upsampled_labels(logits: np.ndarray, size: tuple[int, int]) -> UpsampledLabe
     3. If that would cost more than the full upsample (e.g. noise), do the full upsample.
     """
     logits = np.ascontiguousarray(logits, dtype=np.float32)
+    if logits.ndim != 3 or 0 in logits.shape or logits.shape[0] >= _UNSURE or len(size) != 2 or min(size) < 1:
+        raise InvalidInputError(
+            f"Expected (K, h, w) logits with 1 <= K < {_UNSURE} and an (H, W) size, got {logits.shape} and {size}."
+        )
     num_classes, h, w = logits.shape
     height, width = size
-    largest = max(-float(logits.min()), float(logits.max())) if logits.size else 0.0
+    largest = max(-float(logits.min()), float(logits.max()))
     if not np.isfinite(largest) or largest > 1e30:  # NaN, inf, near-overflow: leave their semantics to torch
         up = F.interpolate(torch.from_numpy(logits)[None], size=size, mode="bilinear", align_corners=False)[0]
         return UpsampledLabels(up.argmax(0).numpy().astype(np.uint16), 1.0)

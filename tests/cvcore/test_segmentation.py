@@ -332,6 +332,12 @@ def test_exact_ties_go_to_the_lowest_class_and_constant_grids_need_no_work():
     assert (upsampled_argmax(np.ones((1, 4, 4), dtype=np.float32), (9, 9)) == 0).all()
 
 
+def test_upsampled_argmax_refuses_malformed_input():
+    for logits, size in [(np.zeros((4, 4)), (8, 8)), (np.zeros((3, 0, 4)), (8, 8)), (np.zeros((3, 4, 4)), (0, 8))]:
+        with pytest.raises(InvalidInputError, match="Expected"):
+            upsampled_argmax(logits.astype(np.float32), size)
+
+
 def test_non_finite_logits_follow_torch():
     grid = smooth_blobs(4, 10, 10)
     grid[2, 3, 3] = np.inf
