@@ -6,7 +6,7 @@ The pipeline is what the page does with an upload before it can show the overlay
 the bytes (cvcore.images), preprocess with the weights' transforms, run the model up to its
 logit grid (torchvision's segmenters stop before their final bilinear upsample), labels
 (the exact argmax of that upsample, evaluated per pixel only where the top class can
-change; see cvcore.segmentation.upsampled_argmax), resize back, class shares, and blend
+change; see cvcore.label_maps.upsampled_labels), resize back, class shares, and blend
 the overlay. The bare forward is ``model(x)`` on the already-prepared tensor, upsample
 included. Both run on the same model instance, interleaved so that load from other
 processes hits both alike. Goal (issue 4): overhead <= 20%.
@@ -42,16 +42,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from cvcore.device import resolve_device, synchronize  # noqa: E402
 from cvcore.images import decode_image  # noqa: E402
+from cvcore.label_maps import top_class_parallel, upsampled_labels  # noqa: E402
 from cvcore.preprocess import transform_for  # noqa: E402
 from cvcore.registry import build_model, get_spec  # noqa: E402
 from cvcore.samples import get_sample  # noqa: E402
-from cvcore.segmentation import (  # noqa: E402
-    legend,
-    overlay,
-    segment,
-    top_class_parallel,
-    upsampled_labels,
-)
+from cvcore.segmentation import legend, overlay, segment  # noqa: E402
 
 GOAL_OVERHEAD = 0.20
 
