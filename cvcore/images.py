@@ -19,7 +19,7 @@ from typing import BinaryIO
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from cvcore.errors import ImageDecodeError
+from cvcore.errors import ImageDecodeError, InvalidInputError
 
 # The only Pillow plugins allowed to parse untrusted bytes (JPEG's also opens the multi-picture
 # "MPO" files that phones write).
@@ -191,3 +191,12 @@ def _wide_to_uint8(pixels: np.ndarray, mode: str) -> np.ndarray:
         lo, hi = (finite.min(), finite.max()) if finite.size else (0.0, 1.0)
         scaled = (np.nan_to_num(pixels, nan=lo, posinf=hi, neginf=lo) - lo) / max(hi - lo, 1e-12) * 255.0
     return np.clip(np.rint(scaled), 0, 255).astype(np.uint8)
+
+
+def encode_png(array: np.ndarray) -> bytes:
+    """PNG bytes of an (H, W), (H, W, 3) or (H, W, 4) uint8 array (downloads, ``--out`` files)."""
+    if array.dtype != np.uint8:
+        raise InvalidInputError(f"Expected a uint8 image array, got {array.dtype}.")
+    buffer = io.BytesIO()
+    Image.fromarray(array).save(buffer, format="PNG")
+    return buffer.getvalue()

@@ -17,7 +17,7 @@ from cvcore.attribution.featvis import ClassMaximization, FilterGrid, first_laye
 from cvcore.attribution.isolation import modules_with_hooks, shadow_copy
 from cvcore.attribution.layers import default_layer
 from cvcore.attribution.methods import Cost, Method, Sign, get_method, list_methods, method_names
-from cvcore.attribution.overlays import COLORMAPS, colorize, overlay, to_png
+from cvcore.attribution.overlays import COLORMAPS, colorize, overlay
 from cvcore.attribution.report import MethodResult, PhotoExplanation, deletion_figure, explain_photo
 from cvcore.attribution.segmentation import SegmentationClassScore, explain_segmentation
 
@@ -50,5 +50,4 @@ __all__ = [
     "overlay",
     "random_baseline",
     "shadow_copy",
-    "to_png",
 ]

@@ -10,7 +10,6 @@ plotting dependency.
 
 from __future__ import annotations
 
-import io
 from functools import cache
 
 import numpy as np
@@ -126,15 +125,6 @@ def overlay(
     out[..., :3] = np.clip(np.rint(blended), 0, 255).astype(np.uint8)
     out[..., 3] = 255
     return out
-
-
-def to_png(array: np.ndarray) -> bytes:
-    """PNG bytes of an (H, W), (H, W, 3) or (H, W, 4) uint8 array (for downloads and ``--out``)."""
-    if array.dtype != np.uint8:
-        raise InvalidInputError(f"Expected a uint8 image array, got {array.dtype}.")
-    buffer = io.BytesIO()
-    Image.fromarray(array).save(buffer, format="PNG")
-    return buffer.getvalue()
 
 
 def _check_map(values: np.ndarray) -> np.ndarray:

@@ -16,7 +16,7 @@ from cvcore.cli import add_format_argument
 from cvcore.errors import InvalidInputError
 from cvcore.figures import figure_caption, standalone_html, with_caption
 from cvcore.formatting import Table, render
-from cvcore.images import decode_image
+from cvcore.images import decode_image, encode_png
 from cvcore.registry import get_spec
 
 
@@ -40,7 +40,7 @@ def register(subparsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     # Imported here: every `python -m cvcore ...` registers this command, and these load torch and Captum.
-    from cvcore.attribution import deletion_figure, explain_photo, get_method, overlay, to_png
+    from cvcore.attribution import deletion_figure, explain_photo, get_method, overlay
     from cvcore.classify import resolve_target
     from cvcore.weights import load_model
 
@@ -59,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
     )  # fmt: skip
     result = report.results[0]
     if args.out is not None:
-        args.out.write_bytes(to_png(overlay(report.image, result.attribution.values, result.attribution.sign)))
+        args.out.write_bytes(encode_png(overlay(report.image, result.attribution.values, result.attribution.sign)))
     if args.curves_html is not None:
         title = f"{report.display_name}: deletion curves for '{report.target_label}'"
         figure = with_caption(deletion_figure([result], title), figure_caption("AUC in brackets; lower is better."))

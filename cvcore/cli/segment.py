@@ -31,8 +31,8 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from cvcore.images import decode_image
-    from cvcore.segmentation import label_mask_png, legend, overlay, png_bytes, segment
+    from cvcore.images import decode_image, encode_png
+    from cvcore.segmentation import label_mask_png, legend, overlay, segment
     from cvcore.weights import load_model
 
     start = time.perf_counter()
@@ -41,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
     model = load_model(args.model, device=args.device)
     result = segment(decoded.image, args.model, model=model, decode_ms=decode_ms)
     if args.out:
-        args.out.write_bytes(png_bytes(overlay(decoded.image, result, args.opacity)))
+        args.out.write_bytes(encode_png(overlay(decoded.image, result, args.opacity)))
     if args.mask_out:
         args.mask_out.write_bytes(label_mask_png(result))
     if args.format == "json":

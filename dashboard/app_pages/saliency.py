@@ -22,12 +22,11 @@ from cvcore.attribution import (
     list_methods,
     maximize_class,
     overlay,
-    to_png,
 )
 from cvcore.classify import classify
 from cvcore.errors import CvlensError
 from cvcore.formatting import Table
-from cvcore.images import ACCEPTED_EXTENSIONS, decode_image
+from cvcore.images import ACCEPTED_EXTENSIONS, decode_image, encode_png
 from cvcore.registry import Task, get_spec, list_models
 from cvcore.samples import list_samples
 from cvcore.weights import weight_status
@@ -180,7 +179,7 @@ def show_grid(stem: str, digest: str, names: list[str], methods: list[str], targ
                 for note in a.notes:
                     st.caption(f"⚠️ {note}")
                 st.download_button(
-                    "PNG", lambda picture=picture: to_png(picture), f"{safe_stem(f'{stem}_{name}_{method}_{goal}')}.png", mime="image/png",
+                    "PNG", lambda picture=picture: encode_png(picture), f"{safe_stem(f'{stem}_{name}_{method}_{goal}')}.png", mime="image/png",
                     key=f"{state.SAL_DOWNLOADS}.{name}.{method}", on_click="ignore", icon=":material/download:",
                 )  # fmt: skip
                 done[(name, method)] = result
@@ -249,7 +248,7 @@ def features_tab(names: list[str]) -> None:
             f"{grid.filters} kernels of {grid.layer} ({grid.kernel_size[0]}x{grid.kernel_size[1]}), each scaled to its own range; grey = 0."
         )
         st.download_button(
-            "PNG", lambda: to_png(grid.image), f"{safe_stem(name)}_first_layer_filters.png", mime="image/png",
+            "PNG", lambda: encode_png(grid.image), f"{safe_stem(name)}_first_layer_filters.png", mime="image/png",
             key=f"{state.SAL_DOWNLOADS}.filters", on_click="ignore", icon=":material/download:",
         )  # fmt: skip
     with right:
@@ -281,7 +280,7 @@ def features_tab(names: list[str]) -> None:
             )
             st.line_chart({"class score (logit)": result.scores}, height=160)
             st.download_button(
-                "PNG", lambda: to_png(result.image), f"{safe_stem(f'{name}_maximise_{target}')}.png", mime="image/png",
+                "PNG", lambda: encode_png(result.image), f"{safe_stem(f'{name}_maximise_{target}')}.png", mime="image/png",
                 key=f"{state.SAL_DOWNLOADS}.maximise", on_click="ignore", icon=":material/download:",
             )  # fmt: skip
 

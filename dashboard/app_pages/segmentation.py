@@ -14,7 +14,7 @@ import streamlit as st
 
 from cvcore.errors import CvlensError
 from cvcore.formatting import Table
-from cvcore.images import ACCEPTED_EXTENSIONS, decode_image
+from cvcore.images import ACCEPTED_EXTENSIONS, decode_image, encode_png
 from cvcore.registry import get_spec
 from cvcore.samples import list_samples
 from cvcore.segmentation import (
@@ -28,7 +28,6 @@ from cvcore.segmentation import (
     legend,
     model_choices,
     overlay,
-    png_bytes,
     segment,
     wipe,
 )
@@ -141,7 +140,7 @@ def show_downloads(stem: str, image, results: dict, opacity: float) -> None:
         base = safe_stem(f"{stem}_{name}")
         with st.container(horizontal=True):
             st.download_button(
-                f"{result.display_name}: overlay PNG", lambda r=result: png_bytes(overlay(image, r, opacity)), f"{base}_overlay.png",
+                f"{result.display_name}: overlay PNG", lambda r=result: encode_png(overlay(image, r, opacity)), f"{base}_overlay.png",
                 mime="image/png", key=f"{state.SEG_TABLES}.{name}.overlay", on_click="ignore",
             )  # fmt: skip
             st.download_button(

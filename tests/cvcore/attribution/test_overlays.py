@@ -5,8 +5,9 @@ import pytest
 from PIL import Image
 
 from cvcore.attribution.methods import Sign
-from cvcore.attribution.overlays import COLORMAPS, colorize, colormap_table, normalize_map, overlay, to_png
+from cvcore.attribution.overlays import COLORMAPS, colorize, colormap_table, normalize_map, overlay
 from cvcore.errors import InvalidInputError
+from cvcore.images import encode_png
 
 
 @pytest.mark.parametrize("name", COLORMAPS)
@@ -48,4 +49,4 @@ def test_overlay_keeps_the_photo_where_the_map_is_zero():
 
 def test_png_round_trip():
     rgba = colorize(np.random.default_rng(1).random((9, 7)).astype(np.float32), Sign.ABSOLUTE)
-    assert np.array_equal(np.asarray(Image.open(io.BytesIO(to_png(rgba)))), rgba)
+    assert np.array_equal(np.asarray(Image.open(io.BytesIO(encode_png(rgba)))), rgba)
