@@ -13,12 +13,19 @@ from torchvision.transforms import v2 as T
 from cvcore.registry import ModelSpec, Task
 
 
-def transform_for(spec: ModelSpec) -> T.Compose:
-    """Classification: resize the short side, centre-crop. Segmentation: resize the short side only."""
+def transform_for(spec: ModelSpec, *, resize_size: int | None = None, crop: bool | None = None) -> T.Compose:
+    """Classification: resize the short side, centre-crop. Segmentation: resize the short side only.
+
+    ``resize_size`` replaces the short side of the weights' recipe and ``crop=False`` keeps
+    the whole photo (a classifier's coarse class map covers all of it); normalisation and
+    interpolation always stay the model's own.
+    """
     p = spec.preprocessing
+    if crop is None:
+        crop = spec.task is Task.CLASSIFICATION
     interpolation = T.InterpolationMode(p.interpolation)
-    steps: list = [T.ToImage(), T.Resize(p.resize_size, interpolation=interpolation, antialias=True)]
-    if spec.task is Task.CLASSIFICATION:
+    steps: list = [T.ToImage(), T.Resize(resize_size or p.resize_size, interpolation=interpolation, antialias=True)]
+    if crop:
         steps.append(T.CenterCrop(p.crop_size))
     steps += [T.ToDtype(torch.float32, scale=True), T.Normalize(p.mean, p.std)]
     return T.Compose(steps)

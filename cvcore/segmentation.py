@@ -30,7 +30,7 @@ import functools
 import io
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -40,7 +40,6 @@ import torch.nn.functional as F
 from PIL import Image
 from torch import nn
 from torchvision.models.segmentation import FCN, LRASPP, DeepLabV3
-from torchvision.transforms import v2 as T
 
 from cvcore.device import model_device, synchronize
 from cvcore.errors import InvalidInputError
@@ -286,28 +285,18 @@ def grid_logits(model: nn.Module, batch: torch.Tensor) -> torch.Tensor | None:
 # --- inference ------------------------------------------------------------------------------------
 
 
-def _coarse_transform(spec: ModelSpec, short_side: int) -> T.Compose:
-    """The classifier's own normalisation and interpolation, without the centre crop (the map covers the whole photo)."""
-    p = spec.preprocessing
-    return T.Compose(
-        [
-            T.ToImage(),
-            T.Resize(short_side, interpolation=T.InterpolationMode(p.interpolation), antialias=True),
-            T.ToDtype(torch.float32, scale=True),
-            T.Normalize(p.mean, p.std),
-        ]
-    )
-
-
 def _classifier_as_conv(model: nn.Module, features: torch.Tensor) -> torch.Tensor:
     """FCN's "convolutionalization": the Linear classifier as a 1x1 convolution. (B, C, h, w) -> (B, K, h, w)."""
     linear: nn.Linear = model.classifier
     return F.conv2d(features, linear.weight[:, :, None, None], linear.bias)
 
 
-def _full_logits(model: nn.Module, batch: torch.Tensor) -> torch.Tensor:
-    out = model(batch)
-    return out["out"] if isinstance(out, dict) else out  # torchvision segmenters return {"out", "aux"}
+def segmentation_logits(output: torch.Tensor | Mapping[str, torch.Tensor]) -> torch.Tensor:
+    """(B, K, H, W) logits from a segmentation model's output (torchvision's return ``{"out": ..., "aux": ...}``)."""
+    logits = output["out"] if isinstance(output, Mapping) else output
+    if logits.dim() != 4:
+        raise InvalidInputError(f"Expected segmentation logits (B, K, H, W); got shape {tuple(logits.shape)}.")
+    return logits
 
 
 def _resize_labels(labels: np.ndarray, size: tuple[int, int]) -> np.ndarray:
@@ -351,7 +340,7 @@ def segment(
     width, height = image.size
 
     start = time.perf_counter()
-    transform = _coarse_transform(spec, coarse_short_side) if coarse else transform_for(spec)
+    transform = transform_for(spec, resize_size=coarse_short_side, crop=False) if coarse else transform_for(spec)
     batch = transform(image).unsqueeze(0).to(device)  # (1, 3, h_in, w_in)
     input_size = tuple(batch.shape[-2:])
     synchronize(device)
@@ -365,7 +354,7 @@ def segment(
             logits = grid_logits(model, batch)  # (1, K, h, w), stride 8, or None
             on_grid = logits is not None
             if not on_grid:
-                logits = _full_logits(model, batch)  # (1, K, h_in, w_in)
+                logits = segmentation_logits(model(batch))  # (1, K, h_in, w_in)
     synchronize(device)
     forwarded = time.perf_counter()
 
@@ -522,13 +511,6 @@ def disagreement_image(
     grey = photo.mean(axis=2, keepdims=True).repeat(3, axis=2) * 0.6 + 60
     grey[d.mask] = color
     return np.clip(grey, 0, 255).astype(np.uint8)
-
-
-def png_bytes(array: np.ndarray) -> bytes:
-    """An RGB(A) or grey uint8 array as PNG bytes."""
-    buffer = io.BytesIO()
-    Image.fromarray(array).save(buffer, format="PNG")
-    return buffer.getvalue()
 
 
 def label_mask_png(result: SegmentationResult) -> bytes:

@@ -20,14 +20,7 @@ from cvcore.attribution.core import Attribution, Progress, explain
 from cvcore.attribution.faithfulness import as_image_batch
 from cvcore.attribution.methods import Method
 from cvcore.errors import InvalidInputError
-
-
-def segmentation_logits(output: torch.Tensor | Mapping[str, torch.Tensor]) -> torch.Tensor:
-    """(B, K, H, W) logits from a segmentation model's output (torchvision returns ``{"out": ...}``)."""
-    logits = output["out"] if isinstance(output, Mapping) else output
-    if logits.dim() != 4:
-        raise InvalidInputError(f"Expected segmentation logits (B, K, H, W); got shape {tuple(logits.shape)}.")
-    return logits
+from cvcore.segmentation import segmentation_logits
 
 
 class SegmentationClassScore(nn.Module):
