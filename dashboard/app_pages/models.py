@@ -9,6 +9,7 @@ import streamlit as st
 from cvcore.catalogue import catalogue_rows
 from cvcore.compare import CATALOGUE_LABELS, catalogue_table, filter_catalogue
 from dashboard import state
+from dashboard.common import remember_choices, restore_choices
 from dashboard.export import show_table
 
 TASKS = ("classification", "segmentation")
@@ -31,17 +32,14 @@ years = sorted({r.year for r in rows})
 
 # Streamlit forgets widget values when the user visits another page: restore the filters from a kept copy.
 filters = {state.MODELS_TASK: None, state.MODELS_FAMILIES: [], state.MODELS_YEARS: (years[0], years[-1]), state.MODELS_SEARCH: ""}
-kept = st.session_state.setdefault(state.MODELS_KEPT, {})
-for key, default in filters.items():
-    if key not in st.session_state:
-        st.session_state[key] = kept.get(key, default)
+kept = restore_choices(state.MODELS_KEPT, filters)
 
 with st.container(horizontal=True):
     task = st.selectbox("Task", TASKS, index=None, placeholder="All tasks", key=state.MODELS_TASK)
     families = st.multiselect("Family", sorted({r.family for r in rows}), key=state.MODELS_FAMILIES, placeholder="All families")
     year_range = st.slider("Year", years[0], years[-1], key=state.MODELS_YEARS)
     search = st.text_input("Search", key=state.MODELS_SEARCH, placeholder="name, family or paper title")
-kept.update({key: st.session_state[key] for key in filters})
+remember_choices(kept, filters)
 
 shown = filter_catalogue(rows, task=task, families=families, years=year_range, search=search)
 if not shown:

@@ -34,7 +34,7 @@ from cvcore.segmentation import (
 from cvcore.voc import read_label_mask, score
 from cvcore.weights import weight_status
 from dashboard import state
-from dashboard.common import cached_model, pick_sample
+from dashboard.common import cached_model, pick_sample, remember_choices, restore_choices
 from dashboard.export import safe_stem, show_table
 
 MAX_MODELS = 4
@@ -253,17 +253,14 @@ widget_defaults = {
     state.SEG_MODELS: [m for m in DEFAULT_MODELS if m in choices],
     state.SEG_OPACITY: 0.5,
 }
-kept_choices = st.session_state.setdefault(state.SEG_KEPT, {})
-for key, default in widget_defaults.items():
-    if key not in st.session_state:
-        st.session_state[key] = kept_choices.get(key, default)
+kept_choices = restore_choices(state.SEG_KEPT, widget_defaults)
 
 files = choose_photos()
 models = st.multiselect(
     f"Models (up to {MAX_MODELS})", choices, max_selections=MAX_MODELS, key=state.SEG_MODELS, format_func=model_label
 )
 opacity = st.slider("Overlay opacity", 0.0, 1.0, step=0.05, key=state.SEG_OPACITY)
-kept_choices.update({key: st.session_state[key] for key in widget_defaults})
+remember_choices(kept_choices, widget_defaults)
 
 photos = decode_all(files)
 if not files:
