@@ -8,6 +8,7 @@ their source (:class:`Published`), so every figure shown to a user can be traced
 from __future__ import annotations
 
 import difflib
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
@@ -108,6 +109,7 @@ class ModelSpec:
 
 _REGISTRY: dict[str, ModelSpec] = {}
 _LOADED = False
+_LOAD_LOCK = threading.RLock()  # re-entrant: a family module may look up another's entry while loading
 
 
 def register(spec: ModelSpec) -> ModelSpec:
@@ -118,16 +120,20 @@ def register(spec: ModelSpec) -> ModelSpec:
 
 
 def _ensure_loaded() -> None:
-    # Importing the families registers them; done lazily so that importing cvcore costs nothing.
+    """Import the model families, which registers them; lazily, so that importing cvcore costs nothing.
+
+    The import takes seconds (torch): other threads (browser sessions) wait for it instead
+    of reading a half-filled registry, and ``_LOADED`` turns true only once it is complete,
+    so metadata-only lookups keep using the snapshot meanwhile.
+    """
     global _LOADED
-    if not _LOADED:
-        _LOADED = True
-        import cvcore.models  # noqa: F401
+    if _LOADED:
+        return
+    with _LOAD_LOCK:
+        if not _LOADED:
+            import cvcore.models  # noqa: F401
 
-
-def is_loaded() -> bool:
-    """Whether the model families (and torch) have been imported into the registry in this process."""
-    return _LOADED
+            _LOADED = True
 
 
 def get_spec(name: str, *, metadata_only: bool = False) -> ModelSpec:

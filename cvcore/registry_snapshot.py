@@ -7,7 +7,9 @@ through ``get_spec(name, metadata_only=True)`` and ``list_models(..., metadata_o
 
 The snapshot's entries compare equal to the live ones (a test checks every field of every
 entry, so a stale file fails CI); their builders import the live family on first call.
-It is ignored when it was written for another cvlens or torchvision version.
+It is ignored, and the live registry used instead, when it was written for another cvlens
+or torchvision version or from other catalogue sources (a fingerprint of the files that
+define the entries), so an edited catalogue is never shown from an old snapshot.
 Regenerate with ``python -m cvcore models --write-snapshot``.
 """
 
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -42,10 +45,26 @@ class LiveBuilder:
         return f"LiveBuilder({self.name!r})"
 
 
+# The files the catalogue's entries are written in (torchvision's own metadata: its version).
+CATALOGUE_SOURCES = ("registry.py", "models/*.py", "papers/published.py")
+
+
+@functools.cache
+def source_fingerprint() -> str:
+    """A short hash of :data:`CATALOGUE_SOURCES` (line endings normalised)."""
+    root = Path(__file__).parent
+    digest = hashlib.sha256()
+    for pattern in CATALOGUE_SOURCES:
+        for path in sorted(root.glob(pattern)):
+            digest.update(path.relative_to(root).as_posix().encode())
+            digest.update(path.read_bytes().replace(b"\r\n", b"\n"))
+    return digest.hexdigest()[:16]
+
+
 def _versions() -> dict[str, str]:
     import cvcore
 
-    return {"cvlens": cvcore.__version__, "torchvision": package_version("torchvision")}
+    return {"cvlens": cvcore.__version__, "torchvision": package_version("torchvision"), "sources": source_fingerprint()}
 
 
 # --- one entry <-> JSON ------------------------------------------------------------------------
@@ -109,7 +128,7 @@ def write_snapshot(path: Path = SNAPSHOT_PATH) -> int:
     from cvcore.registry import list_models
 
     snapshot = snapshot_of(list_models())
-    path.write_text(json.dumps(snapshot, indent=1, ensure_ascii=False) + "\n")
+    path.write_text(json.dumps(snapshot, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     load_snapshot.cache_clear()
     return len(snapshot["models"])
 
@@ -118,7 +137,7 @@ def write_snapshot(path: Path = SNAPSHOT_PATH) -> int:
 def load_snapshot(path: Path = SNAPSHOT_PATH) -> dict[str, ModelSpec] | None:
     """name -> entry, or None when the file is missing, unreadable or written for other versions."""
     try:
-        data = json.loads(path.read_text())
+        data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
     if data.get("format") != FORMAT_VERSION or data.get("written_for") != _versions():

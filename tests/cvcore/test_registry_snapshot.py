@@ -47,14 +47,44 @@ def test_round_trip_keeps_types(tmp_path):
     assert spec_from_dict(data["models"]["resnet50"], data["category_sets"]).categories[0] == "tench"
 
 
-@pytest.mark.parametrize("change", [{"format": 0}, {"written_for": {"cvlens": "0.0", "torchvision": "0.1"}}])
-def test_snapshot_for_other_versions_is_ignored(tmp_path, change):
+def _written_for(**changes) -> dict:
+    return {"written_for": {**snapshot_of([])["written_for"], **changes}}
+
+
+@pytest.mark.parametrize(
+    "change",
+    [{"format": 0}, _written_for(cvlens="0.0"), _written_for(torchvision="0.1"), _written_for(sources="edited catalogue")],
+)
+def test_snapshot_for_other_versions_or_edited_sources_is_ignored(tmp_path, change):
     path = tmp_path / "catalogue.json"
     path.write_text(json.dumps({**snapshot_of([get_spec("resnet18")]), **change}))
     assert load_snapshot(path) is None
     assert load_snapshot(tmp_path / "absent.json") is None
     (tmp_path / "broken.json").write_text("{")
     assert load_snapshot(tmp_path / "broken.json") is None
+
+
+def test_fingerprint_changes_when_a_file_that_defines_entries_changes(tmp_path, monkeypatch):
+    from cvcore import registry_snapshot
+
+    real = registry_snapshot.source_fingerprint()
+    copy = tmp_path / "cvcore"
+    for pattern in registry_snapshot.CATALOGUE_SOURCES:
+        for path in (ROOT / "cvcore").glob(pattern):
+            target = copy / path.relative_to(ROOT / "cvcore")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(path.read_bytes().replace(b"\n", b"\r\n"))  # a Windows checkout: same fingerprint
+    monkeypatch.setattr(registry_snapshot, "__file__", str(copy / "registry_snapshot.py"))
+    try:
+        registry_snapshot.source_fingerprint.cache_clear()
+        same = registry_snapshot.source_fingerprint()
+        with (copy / "models" / "lenet.py").open("ab") as f:
+            f.write(b"# a published number changed\n")
+        registry_snapshot.source_fingerprint.cache_clear()
+        edited = registry_snapshot.source_fingerprint()
+    finally:
+        registry_snapshot.source_fingerprint.cache_clear()
+    assert same == real and edited != real
 
 
 def test_write_snapshot_stores_every_entry(tmp_path):
@@ -95,3 +125,27 @@ def test_catalogue_and_compare_chart_need_no_torch(tmp_path):
     assert lite_state == "bundled"
     assert folder == str(tmp_path / "th" / "hub" / "checkpoints")
     assert heavy == "[]"
+
+
+_LOOKUP_WHILE_LOADING = """
+import sys, threading, time
+from cvcore import registry
+loader = threading.Thread(target=registry.list_models)  # imports torch and every family: seconds
+loader.start()
+while "cvcore.models" not in sys.modules:  # the families' import has begun
+    time.sleep(0.001)
+during = (len(registry.list_models(metadata_only=True)), registry.get_spec("resnet18", metadata_only=True).name)
+loading = loader.is_alive()
+waited = len(registry.list_models())  # a full lookup waits for the import instead of reading half a registry
+loader.join()
+print(during[0], during[1], loading, waited)
+"""
+
+
+def test_lookups_while_another_thread_loads_the_families_see_the_whole_catalogue():
+    """A second browser session must not see a half-filled registry while the first one imports torch."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    out = subprocess.run([sys.executable, "-c", _LOOKUP_WHILE_LOADING], env=env, capture_output=True, text=True, check=True)
+    count, name, loading, waited = out.stdout.split()
+    assert int(count) == int(waited) == len(list_models()) and name == "resnet18"
+    assert loading == "True", "the lookup came after the import had finished: the test did not exercise the race"
