@@ -2,17 +2,19 @@
 exact labels of a bilinearly upsampled grid of logits without evaluating every pixel.
 
 torchvision's segmenters end with ``F.interpolate(logits, size, mode="bilinear",
-align_corners=False)`` of a stride-8 grid (21 x 65 x 65 at 520 px); the upsample and a
-per-pixel argmax over 21 classes cost as much as a fifth of LR-ASPP's forward on a CPU.
+align_corners=False)`` of a stride-8 grid (21 x 65 x 65 at 520 px). On 2 CPU cores that
+upsample plus a per-pixel argmax over 21 classes takes 20-25 ms, against 70-90 ms for all of
+LR-ASPP's forward (benchmarks/segmentation_overhead.py, line (d)).
 :func:`upsampled_labels` gives what that upsample + argmax would give, evaluating per pixel
 only the grid cells where the top class can change (class boundaries), with aten's own
-source indices, weights and rounding. Pure NumPy (plus torch's interpolate for the
-fallback); used by :mod:`cvcore.segmentation`.
+source indices, weights and rounding. NumPy, with torch's interpolate for the rounding
+probe and the fallbacks; used by :mod:`cvcore.segmentation`.
 """
 
 from __future__ import annotations
 
 import functools
+import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import NamedTuple
@@ -22,6 +24,8 @@ import torch
 import torch.nn.functional as F
 
 from cvcore.errors import InvalidInputError
+
+_log = logging.getLogger(__name__)
 
 # --- upsampled labels ----------------------------------------------------------------------------
 
@@ -66,14 +70,14 @@ def _linear_taps(n_in: int, n_out: int, fused: bool) -> _Taps:
 
 
 @functools.cache
-def _aten_fuses_multiply_add() -> bool:
-    """Whether this machine's aten kernel rounds ``a * w0 + b * w1`` as one fused multiply-add.
+def aten_rounding() -> str | None:
+    """How this machine's aten kernel rounds ``a * w0 + b * w1``: "fused" (one fused multiply-add), "unfused", or None.
 
     Its CPU kernels are compiled per instruction set, and the AVX2/AVX-512 builds contract
     multiply-adds into FMA: the last bit of an interpolated logit depends on it. One small
     probe through the same generic kernel (more than 3 channels, output height + width >
-    128) tells which rounding to mimic; if neither matches, the unfused one is used and
-    labels can differ only at exact ties (top-2 gap of a float32 rounding).
+    128) tells which rounding to mimic. None: neither matched (logged); the unfused one is
+    then used and labels can differ from torch's only at exact ties (a float32 rounding apart).
     """
     probe = np.random.default_rng(0).standard_normal((4, 5, 7)).astype(np.float32)
     size = (67, 71)
@@ -84,8 +88,13 @@ def _aten_fuses_multiply_add() -> bool:
         top = _lerp(upper[:, :, cols.i0], cols.w0, upper[:, :, cols.i1], cols.w1, fused)
         bottom = _lerp(lower[:, :, cols.i0], cols.w0, lower[:, :, cols.i1], cols.w1, fused)
         if np.array_equal(_lerp(top, rows.w0[:, None], bottom, rows.w1[:, None], fused), expected):
-            return fused
-    return False
+            return "fused" if fused else "unfused"
+    _log.warning("aten's bilinear rounding matched neither emulation: upsampled labels may differ from torch's at exact ties.")
+    return None
+
+
+def _aten_fuses_multiply_add() -> bool:
+    return aten_rounding() == "fused"
 
 
 class UpsampledLabels(NamedTuple):
@@ -136,7 +145,8 @@ def upsampled_labels(logits: np.ndarray, size: tuple[int, int]) -> UpsampledLabe
     num_classes, h, w = logits.shape
     height, width = size
     largest = max(-float(logits.min()), float(logits.max()))
-    if not np.isfinite(largest) or largest > 1e30:  # NaN, inf, near-overflow: leave their semantics to torch
+    # NaN, inf, near-overflow, or so small that float32 rounding is no longer relative: leave them to torch.
+    if not np.isfinite(largest) or largest > 1e30 or largest < 1e-30:
         up = F.interpolate(torch.from_numpy(logits)[None], size=size, mode="bilinear", align_corners=False)[0]
         return UpsampledLabels(up.argmax(0).numpy().astype(np.uint16), 1.0)
     if num_classes == 1:

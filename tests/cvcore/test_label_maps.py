@@ -117,3 +117,50 @@ def test_top_label_is_argmax_with_ties_to_the_lowest_index():
     grid[3, :2] = grid[1, :2] = grid.max() + 1
     labels = top_label(grid)
     assert labels.dtype == np.uint16 and np.array_equal(labels, grid.argmax(0)) and (labels[:2] == 1).all()
+
+
+def _emulated_upsample(grid: np.ndarray, size: tuple[int, int], fused: bool) -> np.ndarray:
+    """Every pixel through label_maps' emulation of aten's taps and rounding (the per-cell path uses the same pieces)."""
+    from cvcore.label_maps import _lerp, _linear_taps
+
+    rows, cols = _linear_taps(grid.shape[1], size[0], fused), _linear_taps(grid.shape[2], size[1], fused)
+    upper, lower = grid[:, rows.i0], grid[:, rows.i1]
+    top = _lerp(upper[:, :, cols.i0], cols.w0, upper[:, :, cols.i1], cols.w1, fused)
+    bottom = _lerp(lower[:, :, cols.i0], cols.w0, lower[:, :, cols.i1], cols.w1, fused)
+    return _lerp(top, rows.w0[:, None], bottom, rows.w1[:, None], fused)
+
+
+@pytest.mark.parametrize(("grid_size", "size"), [((65, 65), (520, 520)), ((33, 49), (260, 390)), ((65, 87), (520, 693))])
+def test_the_emulation_reproduces_torchs_upsample_bit_for_bit(grid_size, size):
+    from cvcore.label_maps import aten_rounding
+
+    rounding = aten_rounding()
+    assert rounding in ("fused", "unfused")  # None would mean labels may differ from torch's at exact ties
+    grid = 5 * np.random.default_rng(0).standard_normal((21, *grid_size)).astype(np.float32)
+    expected = upsample(grid, size).numpy()
+    assert np.array_equal(_emulated_upsample(grid, size, fused=rounding == "fused"), expected)
+    # The other rounding is off in the last bit for many values: the comparison above has teeth.
+    assert not np.array_equal(_emulated_upsample(grid, size, fused=rounding != "fused"), expected)
+
+
+def test_labels_equal_torchs_bit_for_bit_where_ties_are_common():
+    """Logits on a coarse lattice (multiples of 1/4) tie exactly after interpolation: only an exact emulation of
+    aten's indices, weights and rounding gives torch's labels everywhere, with no tolerance."""
+    per_cell_with_ties = 0
+    for seed in range(8):
+        rng = np.random.default_rng(seed)
+        num_classes, (h, w) = int(rng.integers(2, 22)), rng.integers(9, 40, size=2)
+        grid = (np.round(smooth_blobs(num_classes, int(h), int(w), seed) * 16) / 4).astype(np.float32)
+        size = (int(h * rng.uniform(2, 9)), int(w * rng.uniform(2, 9)))
+        result, expected = upsampled_labels(grid, size), upsample(grid, size)
+        assert np.array_equal(result.labels, expected.argmax(0).numpy()), f"seed {seed}"
+        top2 = expected.topk(2, dim=0).values
+        per_cell_with_ties += result.evaluated_fraction < 1 and bool((top2[0] == top2[1]).any())
+    assert per_cell_with_ties >= 3  # the per-cell path really met exact ties (not only the full fallback)
+
+
+def test_tiny_logits_leave_the_shortcut_to_torch():
+    grid = smooth_blobs(4, 10, 12) * np.float32(1e-38)  # subnormal: float32 rounding is no longer relative
+    result = upsampled_labels(grid, (80, 96))
+    assert result.evaluated_fraction == 1.0
+    assert np.array_equal(result.labels, upsample(grid, (80, 96)).argmax(0).numpy())
