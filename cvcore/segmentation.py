@@ -14,9 +14,9 @@ The model is only read (``inference_mode``, no hooks, no mode changes), so one c
 instance can serve several threads at once. CUDA runs under fp16 autocast.
 
 Where the time goes. torchvision's segmenters end with a bilinear upsample of a stride-8
-grid of logits (21 x 65 x 65 at 520 px) to the input size; that upsample plus a softmax and
-argmax per pixel cost about a quarter of LR-ASPP's forward on a 2-core CPU
-(benchmarks/segmentation_overhead.py). Here the model runs up to its grid
+grid of logits (21 x 65 x 65 at 520 px) to the input size; on 2 CPU cores that upsample plus
+a per-pixel argmax takes 20-25 ms against 70-90 ms for all of LR-ASPP's forward (see
+cvcore.label_maps). On a CPU the model therefore runs up to its grid
 (:func:`grid_logits`) and :func:`cvcore.label_maps.upsampled_labels` finds the labels that the upsample +
 argmax would give, evaluating per pixel only the grid cells where the top class can change
 (class boundaries). The confidence map, which does need the full-resolution softmax, is
@@ -119,7 +119,7 @@ class StageTimings:
     decode_ms: float
     preprocess_ms: float
     forward_ms: float  # the network; torchvision's segmenters up to their logit grid (grid_logits)
-    postprocess_ms: float  # labels (upsampled_argmax), resize to the photo, class shares
+    postprocess_ms: float  # labels (cvcore.label_maps.upsampled_labels), resize to the photo, class shares
 
     @property
     def total_ms(self) -> float:
@@ -152,7 +152,9 @@ class _OnDemandConfidence:
 
     Results are shared (session state, threads of the dashboard): the first readers wait on
     a lock instead of computing twice, and everyone gets the same read-only arrays. The
-    logits the map comes from are dropped once it is computed.
+    logits the map comes from are dropped once it is computed. It holds the result's labels
+    (for the per-class means): a result is never rebuilt with other labels
+    (``dataclasses.replace``), it is recomputed with :func:`segment`.
     """
 
     def __init__(self, compute_map: Callable[[], np.ndarray] | None, labels: np.ndarray, num_classes: int):
@@ -214,7 +216,7 @@ class SegmentationResult:
     notes: tuple[str, ...] = ()
     # Share of the label map (at the model's input size) whose labels came from their own
     # upsampled logits: 1.0 when every pixel was evaluated, less when only the grid cells
-    # at class boundaries were (upsampled_argmax); None for the coarse map (nearest upsampling).
+    # at class boundaries were (cvcore.label_maps.upsampled_labels); None for the coarse map (nearest upsampling).
     evaluated_fraction: float | None = None
 
     @property
@@ -271,7 +273,7 @@ def grid_logits(model: nn.Module, batch: torch.Tensor) -> torch.Tensor | None:
 
     All three end with ``F.interpolate(logits, size=input size, mode="bilinear",
     align_corners=False)`` (torchvision/models/segmentation/_utils.py, lraspp.py). Stopping
-    before it leaves the upsample to :func:`upsampled_argmax`, and skips FCN's and
+    before it leaves the upsample to :func:`cvcore.label_maps.upsampled_labels`, and skips FCN's and
     DeepLabV3's auxiliary head, which only training uses. Exact classes only: a subclass
     may have changed ``forward``.
     """
@@ -351,7 +353,8 @@ def segment(
             logits = _classifier_as_conv(model, model.forward_features(batch))  # (1, K, h, w), stride 32
             on_grid = False
         else:
-            logits = grid_logits(model, batch)  # (1, K, h, w), stride 8, or None
+            # On CUDA the model's own upsample (fp16, CUDA's kernel) is cheap and the labels stay its own.
+            logits = grid_logits(model, batch) if device.type == "cpu" else None  # (1, K, h, w), stride 8
             on_grid = logits is not None
             if not on_grid:
                 logits = segmentation_logits(model(batch))  # (1, K, h_in, w_in)

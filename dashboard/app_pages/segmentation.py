@@ -129,7 +129,7 @@ def show_overlays(image, results: dict, opacity: float) -> None:
             if result.is_coarse:
                 st.warning("Coarse class map from a classifier, not a trained segmenter (FCN paper, Figure 2).", icon="⚠️")
             top = ", ".join(f"{c.name} {100 * c.share:.0f}%" for c in result.classes[:3])
-            st.caption(f"{result.timings_ms.total_ms:.0f} ms total on {result.device} · {top}")
+            st.caption(f"{result.timings_ms.total_ms:.0f} ms to labels on {result.device} · {top}")
 
 
 def show_downloads(stem: str, image, results: dict, opacity: float) -> None:
