@@ -37,6 +37,9 @@ def device_description() -> str:
     """The device models run on. Pages that run no model (Models, Compare) do not load torch, which
     takes seconds, only to print this: until a model runs the line says what will be used."""
     if "torch" not in sys.modules:
+        chosen = os.environ.get(ENV_DEVICE)
+        if chosen:
+            return f"{chosen} (from ${ENV_DEVICE})"
         return "CUDA if available, else CPU (checked when a model first runs)"
     from cvcore.device import describe_device
 
@@ -53,16 +56,18 @@ def cached_model(name: str) -> nn.Module:
 
 # Tests set this so that a bug in a page fails them (AppTest's ``exception``) instead of becoming a message.
 STRICT_ENV_VAR = "CVLENS_STRICT_PAGES"
+ENV_DEVICE = "CVLENS_DEVICE"  # cvcore.device.ENV_VAR, read here without importing torch
 _log = logging.getLogger("cvlens.dashboard")
 
 
 def show_unexpected_error(exc: Exception) -> None:
     """A bug escaped a page: say so plainly, keep the traceback for the server log, keep the session's state."""
-    if os.environ.get(STRICT_ENV_VAR):
+    if os.environ.get(STRICT_ENV_VAR, "").lower() not in ("", "0", "false", "no"):
         raise exc
     _log.error("Unexpected error on a cvlens page", exc_info=exc)
+    what = f"{type(exc).__name__}: {exc}".replace("`", "'")  # in a code span: no markdown in the message
     st.error(
-        f"Something unexpected went wrong on this page ({type(exc).__name__}: {exc}). "
+        f"Something unexpected went wrong on this page (`{what}`). "
         "Your choices, uploads and results are kept: change a setting or reload the page to try again. "
         "The full traceback is in the server's log; please report it with what you did.",
         icon="🐞",

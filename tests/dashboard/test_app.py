@@ -82,3 +82,15 @@ def test_a_bug_in_a_page_is_a_plain_message_and_the_session_survives(page_app, m
 
 def test_tests_run_pages_in_strict_mode():
     assert os.environ.get("CVLENS_STRICT_PAGES"), "tests/conftest.py must make page bugs fail the tests"
+
+
+def test_device_line_before_torch_is_loaded_follows_the_environment(monkeypatch):
+    from cvcore.device import ENV_VAR
+    from dashboard import common
+
+    assert common.ENV_DEVICE == ENV_VAR
+    monkeypatch.delitem(sys.modules, "torch")  # as on a cold Models page (only the lookup is affected)
+    monkeypatch.setenv(ENV_VAR, "cpu")
+    assert common.device_description() == "cpu (from $CVLENS_DEVICE)"
+    monkeypatch.delenv(ENV_VAR)
+    assert "when a model first runs" in common.device_description()
