@@ -83,8 +83,6 @@ def parameter_count(builder: Callable[[], nn.Module]) -> int:
     return count_parameters(build_on_meta(builder))[0]
 
 
-
-
 # --- multiply-adds as the papers count them -----------------------------------------------------
 
 # The papers count the multiply-adds of weighted layers (convolutions and fully connected

@@ -28,6 +28,9 @@ def test_overrides_resize_and_crop_only():
     default = transform_for(spec)(PHOTO)
     # Same normalisation either way: a flat colour maps to the same normalised value.
     assert torch.allclose(x[:, 5, 5], default[:, 5, 5], atol=1e-5)
+    # And the recipe's own interpolation (bicubic for EfficientNet-Lite) in both.
+    resizes = [[t for t in tr.transforms if type(t).__name__ == "Resize"][0] for tr in (transform_for(spec, crop=False), transform_for(spec))]
+    assert {r.interpolation.value for r in resizes} == {spec.preprocessing.interpolation}
 
 
 def test_denormalize_inverts_the_normalisation():

@@ -57,28 +57,39 @@ def test_checkpoint_dir_follows_torch_home(torch_home):
     assert checkpoint_dir() == torch_home / "hub" / "checkpoints"
 
 
+HUB_ENVIRONMENTS = [{"TORCH_HOME": "/tmp/th"}, {"XDG_CACHE_HOME": "/tmp/xdg"}, {"TORCH_HOME": "~/th", "XDG_CACHE_HOME": "/x"}, {}]
 _HUB_DIRS = """
-import json, sys
+import json, os, sys
 from cvcore.weights import checkpoint_dir
-without_torch = str(checkpoint_dir())
+
+def each_environment(compute):
+    results = []
+    for env in json.loads(sys.argv[1]):
+        for key in ("TORCH_HOME", "XDG_CACHE_HOME"):
+            os.environ.pop(key, None)
+        os.environ.update(env)
+        results.append(compute())
+    return results
+
+without_torch = each_environment(lambda: str(checkpoint_dir()))
 assert "torch" not in sys.modules
 import torch.hub
-print(json.dumps([without_torch, str(checkpoint_dir()), torch.hub.get_dir() + "/checkpoints"]))
+with_torch = each_environment(lambda: str(checkpoint_dir()))
+torch_own = each_environment(lambda: os.path.join(torch.hub.get_dir(), "checkpoints"))
+print(json.dumps([without_torch, with_torch, torch_own]))
 """
 
 
-@pytest.mark.parametrize(
-    "env", [{"TORCH_HOME": "/tmp/th"}, {"XDG_CACHE_HOME": "/tmp/xdg"}, {"TORCH_HOME": "~/th", "XDG_CACHE_HOME": "/x"}, {}]
-)
-def test_checkpoint_dir_without_torch_is_torch_hubs_own(env):
+def test_checkpoint_dir_without_torch_is_torch_hubs_own():
     """The Models page reads weight status before torch is imported: same folder as torch.hub.get_dir()."""
-    clean = {k: v for k, v in os.environ.items() if k not in ("TORCH_HOME", "XDG_CACHE_HOME")}
     root = str(Path(__file__).resolve().parents[2])
     out = subprocess.run(
-        [sys.executable, "-c", _HUB_DIRS], env={**clean, **env, "PYTHONPATH": root}, capture_output=True, text=True, check=True
-    )
+        [sys.executable, "-c", _HUB_DIRS, json.dumps(HUB_ENVIRONMENTS)],
+        env={**os.environ, "PYTHONPATH": root}, capture_output=True, text=True, check=True,
+    )  # fmt: skip
     without_torch, with_torch, torch_own = json.loads(out.stdout)
     assert without_torch == with_torch == torch_own
+    assert len(set(torch_own)) == len(HUB_ENVIRONMENTS)  # each environment gives its own folder
 
 
 def test_written_checkpoint_is_cached_and_loads(torch_home):
