@@ -190,6 +190,12 @@ class ChartData:
     not_plotted: dict[str, str]  # model name -> why it is missing from the chart
 
     @property
+    def caption(self) -> str:
+        """What the chart shows, for its exported caption (the page and the CLI use the same words)."""
+        x = self.x_axis.label[:1].lower() + self.x_axis.label[1:]  # "multiply-adds (GMACs)": keep the unit's case
+        return f"{self.y_axis.label} against {x}; bubble area = parameters."
+
+    @property
     def source_summary(self) -> list[str]:
         """The sources without their per-model details, short enough for a figure caption."""
         return list(dict.fromkeys(s.split(" (")[0] for s in self.sources))

@@ -36,6 +36,6 @@ def run(args: argparse.Namespace) -> int:
     keys = list(dict.fromkeys([args.x, "mparams", *compare.Y_AXES_BY_TASK[args.task]]))
     print(render(compare.delta_table(points, args.baseline or names[0], keys, front=chart.front), args.format))
     if args.html:
-        figure = with_caption(compare.accuracy_figure(chart, log_x=not args.linear_x), figure_caption("", chart.source_summary))
+        figure = with_caption(compare.accuracy_figure(chart, log_x=not args.linear_x), figure_caption(chart.caption, chart.source_summary))
         args.html.write_text(standalone_html(figure))
     return 0

@@ -100,7 +100,7 @@ with left:
         show_figure(
             compare.accuracy_figure(chart, log_x=log_x),
             file_stem=f"cvlens_{y}_vs_{x}",
-            caption=f"{chart.y_axis.label} against {chart.x_axis.label.lower()}; bubble area = parameters.",
+            caption=chart.caption,
             key=state.COMPARE_CHART,
             sources=chart.source_summary,
         )

@@ -117,3 +117,8 @@ def test_figure_draws_one_marker_per_point_and_follows_the_axes():
 def test_every_catalogue_model_gets_a_point():
     names = [s.name for s in list_models()]
     assert [p.name for p in compare.model_points(names)] == names
+
+
+def test_chart_caption_names_both_axes_and_keeps_units():
+    chart = compare.chart_data(compare.model_points(["resnet18", "resnet50"]), x="gmacs", y="acc@1")
+    assert chart.caption == "ImageNet top-1 accuracy (%) against multiply-adds (GMACs); bubble area = parameters."
