@@ -7,16 +7,20 @@ variable ``CVLENS_DEVICE`` (for example ``cpu`` or ``cuda:1``).
 from __future__ import annotations
 
 import os
-
-import torch
+from typing import TYPE_CHECKING
 
 from cvcore.errors import InvalidInputError
+
+if TYPE_CHECKING:  # torch is imported by the functions: reading ENV_VAR must not cost seconds
+    import torch
 
 ENV_VAR = "CVLENS_DEVICE"
 
 
 def resolve_device(device: str | torch.device | None = None) -> torch.device:
     """Return the device to run on: the argument, else ``$CVLENS_DEVICE``, else CUDA if present, else CPU."""
+    import torch
+
     requested = device if device is not None else os.environ.get(ENV_VAR) or None
     if requested is None:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -31,12 +35,16 @@ def resolve_device(device: str | torch.device | None = None) -> torch.device:
 
 def synchronize(device: torch.device) -> None:
     """Wait for queued kernels so that a timer measures the work, not the launch."""
+    import torch
+
     if device.type == "cuda":
         torch.cuda.synchronize(device)
 
 
 def model_device(model: torch.nn.Module) -> torch.device:
     """Where ``model`` lives: its first parameter's device, else its first buffer's, else CPU."""
+    import torch
+
     for tensor in (*model.parameters(), *model.buffers()):
         return tensor.device
     return torch.device("cpu")
@@ -44,6 +52,8 @@ def model_device(model: torch.nn.Module) -> torch.device:
 
 def describe_device(device: str | torch.device | None = None) -> str:
     """What :func:`resolve_device` picks, for people: "CPU" or "CUDA — <GPU name> (cuda:0)"."""
+    import torch
+
     try:
         resolved = resolve_device(device)
     except InvalidInputError as exc:

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 import streamlit as st
 
 import cvcore
+from cvcore.device import ENV_VAR
 from cvcore.errors import CvlensError
 from cvcore.versions import package_version
 
@@ -37,9 +38,9 @@ def device_description() -> str:
     """The device models run on. Pages that run no model (Models, Compare) do not load torch, which
     takes seconds, only to print this: until a model runs the line says what will be used."""
     if "torch" not in sys.modules:
-        chosen = os.environ.get(ENV_DEVICE)
+        chosen = os.environ.get(ENV_VAR)
         if chosen:
-            return f"{chosen} (from ${ENV_DEVICE})"
+            return f"{chosen} (from ${ENV_VAR})"
         return "CUDA if available, else CPU (checked when a model first runs)"
     from cvcore.device import describe_device
 
@@ -56,7 +57,6 @@ def cached_model(name: str) -> nn.Module:
 
 # Tests set this so that a bug in a page fails them (AppTest's ``exception``) instead of becoming a message.
 STRICT_ENV_VAR = "CVLENS_STRICT_PAGES"
-ENV_DEVICE = "CVLENS_DEVICE"  # cvcore.device.ENV_VAR, read here without importing torch
 _log = logging.getLogger("cvlens.dashboard")
 
 
