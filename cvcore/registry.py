@@ -145,7 +145,7 @@ def get_spec(name: str, *, metadata_only: bool = False) -> ModelSpec:
     is equal to the live entry, and its builder imports the family when first called.
     """
     if metadata_only and not _LOADED:
-        spec = _REGISTRY.get(name) or _snapshot_specs().get(name)
+        spec = (_metadata_specs() or {}).get(name)
         if spec is not None:
             return spec
     _ensure_loaded()
@@ -172,12 +172,6 @@ def list_models(task: Task | str | None = None, family: str | None = None, *, me
         specs = _REGISTRY
     chosen = [s for s in specs.values() if (task is None or s.task is task) and (family is None or s.family == family)]
     return sorted(chosen, key=lambda s: s.name)
-
-
-def _snapshot_specs() -> dict[str, ModelSpec]:
-    from cvcore.registry_snapshot import load_snapshot
-
-    return load_snapshot() or {}
 
 
 def _metadata_specs() -> dict[str, ModelSpec] | None:
