@@ -14,14 +14,11 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from cvcore.defaults import COMPARE_SEED
 from cvcore.errors import InvalidInputError
 from cvcore.formatting import Table
 
-# Canziani et al.'s models, as named in the catalogue, plus the mobile nets that came after.
-DEFAULT_SEED = (
-    "alexnet", "vgg16", "googlenet", "inception_v3", "resnet18", "resnet50", "resnet152",
-    "mobilenet_v2", "mobilenet_v3_large", "squeezenet1_1", "efficientnet_b0", "efficientnet_lite0",
-)  # fmt: skip
+DEFAULT_SEED = COMPARE_SEED  # Canziani et al.'s models plus the mobile nets that came after (cvcore.defaults)
 
 MEASURED_PARAMS_SOURCE = "measured: parameters of the built model"
 MEASURED_GMACS_SOURCE = "measured: fvcore FlopCountAnalysis, 1 multiply-add = 1 (assets/analysis.json)"

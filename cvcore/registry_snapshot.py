@@ -22,16 +22,17 @@ import json
 from pathlib import Path
 from typing import Any
 
-from cvcore.registry import ModelSpec, Paper, Preprocessing, Published, Task, WeightsKind, WeightsSource
+from cvcore.registry import Architecture, ModelSpec, Paper, Preprocessing, Published, Task, Weights, WeightsKind
 from cvcore.samples import ASSETS_DIR
+from cvcore.storage import atomic_write
 from cvcore.versions import package_version
 
 SNAPSHOT_PATH = ASSETS_DIR / "catalogue.json"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: architectures with several weights (issue 11)
 
 
 class LiveBuilder:
-    """A snapshot entry's builder: imports the model families and calls the live builder."""
+    """A snapshot architecture's builder: imports the model families and calls the live architecture's builder."""
 
     def __init__(self, name: str):
         self.name = name
@@ -39,7 +40,7 @@ class LiveBuilder:
     def __call__(self, **kwargs: Any):
         from cvcore.registry import get_spec
 
-        return get_spec(self.name).builder(**kwargs)
+        return get_spec(self.name).architecture.builder(**kwargs)
 
     def __repr__(self) -> str:
         return f"LiveBuilder({self.name!r})"
@@ -72,19 +73,23 @@ def _versions() -> dict[str, str]:
 
 def spec_to_dict(spec: ModelSpec, category_sets: dict[str, list[str]]) -> dict:
     """Every compared field of ``spec``; its categories go into ``category_sets`` (shared, ImageNet's 1000 once)."""
-    record = {f.name: getattr(spec, f.name) for f in dataclasses.fields(spec) if f.compare}
-    categories = list(record.pop("categories"))
+    record = json.loads(json.dumps(_fields(spec), default=_plain))
+    categories = list(spec.categories)
     key = next((k for k, v in category_sets.items() if v == categories), None)
     if key is None:
         key = f"set{len(category_sets)}"
         category_sets[key] = categories
-    record["categories"] = key
-    return json.loads(json.dumps(record, default=_plain))
+    record["weights"]["categories"] = key
+    return record
+
+
+def _fields(value: Any) -> dict:
+    return {f.name: getattr(value, f.name) for f in dataclasses.fields(value) if f.compare}
 
 
 def _plain(value: Any) -> Any:
     if dataclasses.is_dataclass(value):
-        return {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}
+        return _fields(value)
     if isinstance(value, (Task, WeightsKind)):
         return value.value
     raise TypeError(f"Cannot store {type(value).__name__} in the catalogue snapshot.")
@@ -94,24 +99,31 @@ def _published(d: dict | None) -> Published | None:
     return Published(**d) if d is not None else None
 
 
-def spec_from_dict(d: dict, category_sets: dict[str, list[str]]) -> ModelSpec:
-    pre = d["preprocessing"]
-    return ModelSpec(
-        name=d["name"],
-        display_name=d["display_name"],
-        task=Task(d["task"]),
-        family=d["family"],
-        paper=Paper(**d["paper"]),
-        input_size=tuple(d["input_size"]),
-        preprocessing=Preprocessing(**{**pre, "mean": tuple(pre["mean"]), "std": tuple(pre["std"])}) if pre else None,
-        categories=tuple(category_sets[d["categories"]]),
-        metrics={k: Published(**v) for k, v in d["metrics"].items()},
-        num_params=_published(d["num_params"]),
-        gmacs=_published(d["gmacs"]),
-        weights=WeightsSource(**{**d["weights"], "kind": WeightsKind(d["weights"]["kind"])}),
-        builder=LiveBuilder(d["name"]),
-        notes=d["notes"],
+def weights_from_dict(w: dict, categories: tuple[str, ...]) -> Weights:
+    """A :class:`Weights` from its JSON form (also read by cvcore.user_models for the user's imports)."""
+    pre = w["preprocessing"]
+    return Weights(
+        **{
+            **w,
+            "kind": WeightsKind(w["kind"]),
+            "categories": categories,
+            "input_size": tuple(w["input_size"]),
+            "preprocessing": Preprocessing(**{**pre, "mean": tuple(pre["mean"]), "std": tuple(pre["std"])}) if pre else None,
+            "metrics": {k: Published(**v) for k, v in w["metrics"].items()},
+            "num_params": _published(w["num_params"]),
+            "gmacs": _published(w["gmacs"]),
+            "build_kwargs": tuple((k, v) for k, v in w["build_kwargs"]),
+        }
     )
+
+
+def architecture_from_dict(a: dict) -> Architecture:
+    return Architecture(**{**a, "task": Task(a["task"]), "paper": Paper(**a["paper"]), "builder": LiveBuilder(a["name"])})
+
+
+def spec_from_dict(d: dict, category_sets: dict[str, list[str]]) -> ModelSpec:
+    weights = weights_from_dict(d["weights"], tuple(category_sets[d["weights"]["categories"]]))
+    return ModelSpec(d["name"], architecture_from_dict(d["architecture"]), weights, d["display_name"], d["is_default"])
 
 
 # --- the file -------------------------------------------------------------------------------------
@@ -127,8 +139,8 @@ def write_snapshot(path: Path = SNAPSHOT_PATH) -> int:
     """Store the live registry's metadata; returns the number of entries."""
     from cvcore.registry import list_models
 
-    snapshot = snapshot_of(list_models())
-    path.write_text(json.dumps(snapshot, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    snapshot = snapshot_of(list_models(all_weights=True, include_user=False))
+    atomic_write(path, json.dumps(snapshot, indent=1, ensure_ascii=False) + "\n")
     load_snapshot.cache_clear()
     return len(snapshot["models"])
 

@@ -41,6 +41,7 @@ from PIL import Image
 from torch import nn
 from torchvision.models.segmentation import FCN, LRASPP, DeepLabV3
 
+from cvcore.defaults import SEGMENTATION_MODELS
 from cvcore.device import model_device, synchronize
 from cvcore.errors import InvalidInputError
 from cvcore.label_maps import top_class, top_class_parallel, upsample_logits, upsampled_labels
@@ -53,9 +54,7 @@ COARSE_FAMILIES = ("EfficientNet-Lite",)  # classifiers with forward_features() 
 # Short side of the classifier's input for the coarse map: 320 px gives EfficientNet-Lite
 # (stride 32) a 10 x N grid; larger costs more and adds little.
 COARSE_SHORT_SIDE = 320
-# What the Segmentation page shows by default: the offline coarse map and the three
-# segmenter families of issue 4 (FCN, DeepLabV3, LR-ASPP).
-DEFAULT_MODELS = ("efficientnet_lite0", "lraspp_mobilenet_v3_large", "fcn_resnet50", "deeplabv3_resnet50")
+DEFAULT_MODELS = SEGMENTATION_MODELS  # what the Segmentation page shows by default (cvcore.defaults)
 BACKGROUND = "__background__"
 VOC_BORDER_COLOR = (224, 224, 192)  # VOC's "void" colour (label 255) in its palette PNGs
 

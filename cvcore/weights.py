@@ -32,8 +32,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlparse
 
+from cvcore.defaults import COMPARE_SEED, SALIENCY_MODELS, SEGMENTATION_MODELS
 from cvcore.errors import InvalidInputError, WeightsDownloadError, WeightsIntegrityError, WeightsMissingError
-from cvcore.registry import ModelSpec, WeightsKind, get_spec, list_models
+from cvcore.registry import ModelSpec, Task, WeightsKind, get_spec, list_models
 
 if TYPE_CHECKING:  # status checks stay free of torch (the Models page lists them on a cold start)
     import torch
@@ -43,6 +44,7 @@ if TYPE_CHECKING:  # status checks stay free of torch (the Models page lists the
 class WeightState(str, Enum):
     CACHED = "cached"  # torchvision checkpoint present in torch.hub's cache
     BUNDLED = "bundled"  # shipped in an installed package
+    IMPORTED = "imported"  # the user's own, kept in the cvlens home (cvcore.user_models)
     MISSING = "missing"  # could be fetched, is not here
     UNAVAILABLE = "unavailable"  # architecture only: no trained weights exist
 
@@ -58,7 +60,7 @@ class WeightStatus:
 
     @property
     def available(self) -> bool:
-        return self.state in (WeightState.CACHED, WeightState.BUNDLED)
+        return self.state in (WeightState.CACHED, WeightState.BUNDLED, WeightState.IMPORTED)
 
 
 def checkpoint_dir() -> Path:
@@ -92,9 +94,21 @@ def packaged_weights_path(distribution: str) -> Path | None:
     return files[0] if files else None
 
 
-def weight_status(name: str) -> WeightStatus:
-    spec = get_spec(name, metadata_only=True)
+def weight_status(model: str | ModelSpec) -> WeightStatus:
+    """Whether ``model``'s weights are on this machine, and how to get them if not (never imports torch)."""
+    spec = get_spec(model, metadata_only=True)
+    name = spec.name
     source = spec.weights
+    if source.kind is WeightsKind.USER:
+        from cvcore.user_models import stored_file
+
+        path = stored_file(spec)
+        if path.is_file():
+            return WeightStatus(name, WeightState.IMPORTED, path, path.name, path.stat().st_size / 2**20, None)
+        return WeightStatus(
+            name, WeightState.MISSING, None, source.file_name, source.file_size_mb,
+            f"python -m cvcore import-model FILE --arch {spec.arch} --name {name}",
+        )  # fmt: skip
     if source.kind is WeightsKind.NONE:
         return WeightStatus(name, WeightState.UNAVAILABLE, None, None, None, None)
     if source.kind is WeightsKind.PACKAGE:
@@ -108,15 +122,25 @@ def weight_status(name: str) -> WeightStatus:
     return WeightStatus(name, WeightState.MISSING, None, source.file_name, source.file_size_mb, fetch_command(name))
 
 
-def require_weights(name: str) -> Path:
+def require_weights(model: str | ModelSpec) -> Path:
     """The checkpoint's path, or a :class:`WeightsMissingError` saying exactly how to get it."""
-    status = weight_status(name)
+    spec = get_spec(model, metadata_only=True)
+    name = spec.name
+    status = weight_status(spec)
     if status.available:
         return status.path
     if status.state is WeightState.UNAVAILABLE:
-        raise WeightsMissingError(f"{name} is an architecture re-implemented from its paper; no trained weights exist for it.")
+        raise WeightsMissingError(
+            f"{name} is an architecture re-implemented from its paper; no trained weights exist for it. "
+            f"Import your own with `python -m cvcore import-model FILE --arch {spec.arch} --name NAME`."
+        )
+    if spec.weights.kind is WeightsKind.USER:
+        raise WeightsMissingError(
+            f"The file of your model {name} is no longer in the cvlens home ({status.file_name}). "
+            f"Import it again with `{status.how_to_get}`, or remove it with `python -m cvcore models remove {name}`."
+        )
     size = f" ({status.size_mb:.1f} MB)" if status.size_mb else ""
-    where = checkpoint_dir() if get_spec(name, metadata_only=True).weights.kind is WeightsKind.TORCHVISION else "the installed packages"
+    where = checkpoint_dir() if spec.weights.kind is WeightsKind.TORCHVISION else "the installed packages"
     raise WeightsMissingError(
         f"Trained weights for {name} are not on this machine: {status.file_name}{size} was not found in {where}. "
         f"Get it with `{status.how_to_get}` while online, or copy the file in with "
@@ -124,18 +148,23 @@ def require_weights(name: str) -> Path:
     )
 
 
-def load_state_dict(name: str) -> dict[str, torch.Tensor]:
+def load_state_dict(model: str | ModelSpec) -> dict[str, torch.Tensor]:
     import torch
 
-    return torch.load(require_weights(name), map_location="cpu", weights_only=True)
+    return torch.load(require_weights(model), map_location="cpu", weights_only=True)
 
 
-def load_model(name: str, *, device: str | torch.device | None = None) -> nn.Module:
-    """Build ``name`` with its trained weights, in eval mode, on ``device`` (default: CUDA if present)."""
+def load_model(model: str | ModelSpec, *, device: str | torch.device | None = None) -> nn.Module:
+    """Build ``model`` (a spec, or a name resolved here) with its trained weights, in eval mode, on ``device``."""
     from cvcore.device import resolve_device
 
-    spec = get_spec(name)
-    state = load_state_dict(name)
+    spec = get_spec(model)
+    if spec.weights.kind is WeightsKind.USER:
+        from cvcore.user_models import load_user_model
+
+        require_weights(spec)
+        return load_user_model(spec).eval().to(resolve_device(device))
+    state = load_state_dict(spec)
     if spec.weights.kind is WeightsKind.PACKAGE:
         from cvcore.models.efficientnet_lite import convert_packaged_state_dict
 
@@ -147,22 +176,19 @@ def load_model(name: str, *, device: str | torch.device | None = None) -> nn.Mod
 
         model = spec.builder(finalize=False)  # torchvision's architecture overrides, minus post-load fixes
         model.load_state_dict(state)
-        finalize_after_load(name, model)
+        finalize_after_load(spec.arch, model)
     return model.eval().to(resolve_device(device))
 
 
 def _tv_weights(spec: ModelSpec):
     from torchvision.models import get_model_weights
 
-    enum_name, _, member = spec.weights.ref.partition(".")
-    return get_model_weights(spec.name)[member]
+    return get_model_weights(spec.arch)[spec.weights.id]
 
 
 # --- named sets -----------------------------------------------------------------------------
 
-# The Saliency page's default (EfficientNet-Lite0, bundled; dashboard/app_pages/saliency.py) and
-# the classic Grad-CAM subjects it lists as soon as their weights are cached (ResNet-50, VGG-16).
-SALIENCY_DEFAULTS = ("efficientnet_lite0", "resnet50", "vgg16")
+SALIENCY_DEFAULTS = SALIENCY_MODELS  # the Saliency page's classifiers (cvcore.defaults)
 
 
 def weight_sets() -> dict[str, tuple[str, ...]]:
@@ -170,16 +196,14 @@ def weight_sets() -> dict[str, tuple[str, ...]]:
 
     ``defense``: every model a page shows by default (Compare's seed set, Segmentation's
     models, Saliency's classifiers), to fetch before a talk on a machine without internet.
-    Imported lazily: the page modules' defaults are the single source of these lists.
+    The pages' defaults live in :mod:`cvcore.defaults`, below this module and the pages' logic.
     """
-    from cvcore.compare import DEFAULT_SEED
-    from cvcore.segmentation import DEFAULT_MODELS as SEGMENTATION_DEFAULTS
-
-    defense = tuple(dict.fromkeys((*DEFAULT_SEED, *SEGMENTATION_DEFAULTS, *SALIENCY_DEFAULTS)))
+    defense = tuple(dict.fromkeys((*COMPARE_SEED, *SEGMENTATION_MODELS, *SALIENCY_MODELS)))
+    catalogue = list_models(include_user=False, metadata_only=True)
     return {
         "defense": defense,
-        "segmentation": tuple(s.name for s in list_models("segmentation") if s.weights.kind is WeightsKind.TORCHVISION),
-        "all": tuple(s.name for s in list_models() if s.weights.kind is WeightsKind.TORCHVISION),
+        "segmentation": tuple(s.name for s in catalogue if s.task is Task.SEGMENTATION and s.weights.kind is WeightsKind.TORCHVISION),
+        "all": tuple(s.name for s in catalogue if s.weights.kind is WeightsKind.TORCHVISION),
     }
 
 
@@ -325,7 +349,8 @@ HASH_PREFIX = re.compile(r"-([a-f0-9]{8,})\.")  # as torch.hub.HASH_REGEX, with 
 
 def expected_file_names() -> dict[str, str]:
     """Checkpoint file name torchvision expects -> catalogue model using it."""
-    return {s.weights.file_name: s.name for s in list_models() if s.weights.kind is WeightsKind.TORCHVISION}
+    specs = list_models(all_weights=True, include_user=False)
+    return {s.weights.file_name: s.name for s in specs if s.weights.kind is WeightsKind.TORCHVISION}
 
 
 def _stem(file_name: str) -> str:

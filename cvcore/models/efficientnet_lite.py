@@ -20,14 +20,15 @@ from torch import nn
 from torchvision.models._meta import _IMAGENET_CATEGORIES
 
 from cvcore.registry import (
-    ModelSpec,
+    BUNDLED_WEIGHTS_ID,
+    Architecture,
     Paper,
     Preprocessing,
     Published,
     Task,
+    Weights,
     WeightsKind,
-    WeightsSource,
-    register,
+    register_architecture,
 )
 
 # --- blocks -------------------------------------------------------------------------
@@ -192,26 +193,33 @@ def _register_variant(variant: int) -> None:
     def builder(num_classes: int = 1000) -> EfficientNetLite:
         return EfficientNetLite(width, depth, dropout, num_classes)
 
-    register(
-        ModelSpec(
+    register_architecture(
+        Architecture(
             name=f"efficientnet_lite{variant}",
             display_name=f"EfficientNet-Lite{variant}",
             task=Task.CLASSIFICATION,
             family="EfficientNet-Lite",
             paper=_PAPER,
-            input_size=(resolution, resolution),
-            # TF's Lite preprocessing: (x - 127) / 128 on 0..255 pixels, i.e. mean 127/255, std 128/255.
-            preprocessing=Preprocessing(
-                resize_size=resolution + 32, crop_size=resolution, mean=(127 / 255,) * 3, std=(128 / 255,) * 3, interpolation="bicubic"
-            ),
-            categories=tuple(_IMAGENET_CATEGORIES),
-            metrics={"acc@1": Published(top1, _TF_README)},
-            num_params=Published(params, _TF_README),
-            gmacs=Published(gmacs, _TF_README),
-            weights=WeightsSource(WeightsKind.PACKAGE, ref=dist, file_name=f"efficientnet-lite{variant}.pth"),
             builder=builder,
-            notes="Weights converted from the TensorFlow checkpoints by the efficientnet-lite-pytorch project; no top-5 published.",
-        )
+        ),
+        [
+            Weights(
+                id=BUNDLED_WEIGHTS_ID,
+                kind=WeightsKind.PACKAGE,
+                categories=tuple(_IMAGENET_CATEGORIES),
+                input_size=(resolution, resolution),
+                # TF's Lite preprocessing: (x - 127) / 128 on 0..255 pixels, i.e. mean 127/255, std 128/255.
+                preprocessing=Preprocessing(
+                resize_size=resolution + 32, crop_size=resolution, mean=(127 / 255,) * 3, std=(128 / 255,) * 3, interpolation="bicubic"
+                ),
+                metrics={"acc@1": Published(top1, _TF_README)},
+                num_params=Published(params, _TF_README),
+                gmacs=Published(gmacs, _TF_README),
+                ref=dist,
+                file_name=f"efficientnet-lite{variant}.pth",
+                notes="Weights converted from the TensorFlow checkpoints by the efficientnet-lite-pytorch project; no top-5 published.",
+            )
+        ],
     )
 
 

@@ -28,7 +28,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from cvcore.registry import ModelSpec, Paper, Task, WeightsKind, WeightsSource, register
+from cvcore.registry import NO_WEIGHTS_ID, Architecture, Paper, Task, Weights, WeightsKind, register_architecture
 
 # --- blocks -------------------------------------------------------------------------
 
@@ -195,18 +195,22 @@ CITYSCAPES_CATEGORIES = (
     "sky", "person", "rider", "car", "truck", "bus", "train", "motorcycle", "bicycle",
 )
 
-register(
-    ModelSpec(
+register_architecture(
+    Architecture(
         name="enet",
         display_name="ENet",
         task=Task.SEGMENTATION,
         family="ENet",
         paper=PAPER,
-        input_size=(512, 512),  # Table 1's example input
-        preprocessing=None,
-        categories=CITYSCAPES_CATEGORIES,
-        weights=WeightsSource(WeightsKind.NONE),
         builder=enet,
         notes="Architecture only (random init), C = 19 Cityscapes classes. Re-implemented from Table 1, Fig. 2 and Sec. 3.",
-    )
+    ),
+    [
+        Weights(
+            id=NO_WEIGHTS_ID,
+            kind=WeightsKind.NONE,
+            categories=CITYSCAPES_CATEGORIES,
+            input_size=(512, 512),  # Table 1's example input
+        )
+    ],
 )

@@ -18,7 +18,7 @@ import torch
 from torch import nn
 from torchvision.models._meta import _VOC_CATEGORIES
 
-from cvcore.registry import ModelSpec, Paper, Task, WeightsKind, WeightsSource, register
+from cvcore.registry import NO_WEIGHTS_ID, Architecture, Paper, Task, Weights, WeightsKind, register_architecture
 
 # --- blocks -------------------------------------------------------------------------
 
@@ -143,18 +143,22 @@ _SKIP_TEXT = {
 }
 
 for _stride, _builder in _BUILDERS.items():
-    register(
-        ModelSpec(
+    register_architecture(
+        Architecture(
             name=f"fcn{_stride}s_vgg16",
             display_name=f"FCN-{_stride}s (VGG-16)",
             task=Task.SEGMENTATION,
             family="FCN",
             paper=PAPER,
-            input_size=(500, 500),  # PASCAL VOC images are at most 500x500
-            preprocessing=None,
-            categories=tuple(_VOC_CATEGORIES),
-            weights=WeightsSource(WeightsKind.NONE),
             builder=_builder,
             notes=f"The paper's VGG-16 FCN ({_SKIP_TEXT[_stride]}); Caffe layout (pad 100, ceil pooling, crops). Architecture only.",
-        )
+        ),
+        [
+            Weights(
+                id=NO_WEIGHTS_ID,
+                kind=WeightsKind.NONE,
+                categories=tuple(_VOC_CATEGORIES),
+                input_size=(500, 500),  # PASCAL VOC images are at most 500x500
+            )
+        ],
     )

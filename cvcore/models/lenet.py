@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from cvcore.registry import ModelSpec, Paper, Task, WeightsKind, WeightsSource, register
+from cvcore.registry import NO_WEIGHTS_ID, Architecture, Paper, Task, Weights, WeightsKind, register_architecture
 
 # --- blocks -------------------------------------------------------------------------
 
@@ -114,19 +114,23 @@ def lenet5(*, num_classes: int = 10) -> LeNet5:
 
 PAPER = Paper("Gradient-Based Learning Applied to Document Recognition", 1998, None, "http://yann.lecun.com/exdb/publis/pdf/lecun-98.pdf")
 
-register(
-    ModelSpec(
+register_architecture(
+    Architecture(
         name="lenet5",
         display_name="LeNet-5",
         task=Task.CLASSIFICATION,
         family="LeNet",
         paper=PAPER,
-        input_size=(32, 32),
-        preprocessing=None,
-        categories=tuple(str(d) for d in range(10)),
-        weights=WeightsSource(WeightsKind.NONE),
         builder=lenet5,
         notes="Digits 0-9 on 32x32 grayscale; C3 follows the paper's connection table; fixed random RBF codes "
         "stand in for the paper's character bitmaps. Architecture only.",
-    )
+    ),
+    [
+        Weights(
+            id=NO_WEIGHTS_ID,
+            kind=WeightsKind.NONE,
+            categories=tuple(str(d) for d in range(10)),
+            input_size=(32, 32),
+        )
+    ],
 )

@@ -17,7 +17,17 @@ from torch import nn
 from torchvision.models._meta import _IMAGENET_CATEGORIES
 
 from cvcore.papers.published import mobilenet_row
-from cvcore.registry import ModelSpec, Paper, Preprocessing, Published, Task, WeightsKind, WeightsSource, register
+from cvcore.registry import (
+    NO_WEIGHTS_ID,
+    Architecture,
+    Paper,
+    Preprocessing,
+    Published,
+    Task,
+    Weights,
+    WeightsKind,
+    register_architecture,
+)
 
 # --- blocks -------------------------------------------------------------------------
 
@@ -163,23 +173,28 @@ def _register(name: str) -> None:
     def builder(*, num_classes: int = 1000) -> MobileNetV1:
         return build(width_mult=width, num_classes=num_classes)
 
-    register(
-        ModelSpec(
+    register_architecture(
+        Architecture(
             name=name,
             display_name=display,
             task=Task.CLASSIFICATION,
             family="MobileNetV1",
             paper=PAPER,
-            input_size=(224, 224),
-            preprocessing=_PREPROCESSING,
-            categories=tuple(_IMAGENET_CATEGORIES),
-            metrics={"acc@1": Published(row.accuracy, _source(table))},
-            num_params=Published(row.mparams * 1e6, _source(table)),
-            gmacs=Published(row.mmacs / 1000, _source(table)),
-            weights=WeightsSource(WeightsKind.NONE),
             builder=builder,
             notes=f"Architecture only (random init); width multiplier alpha = {width}. Re-implemented from Table 1.",
-        )
+        ),
+        [
+            Weights(
+                id=NO_WEIGHTS_ID,
+                kind=WeightsKind.NONE,
+                categories=tuple(_IMAGENET_CATEGORIES),
+                input_size=(224, 224),
+                preprocessing=_PREPROCESSING,
+                metrics={"acc@1": Published(row.accuracy, _source(table))},
+                num_params=Published(row.mparams * 1e6, _source(table)),
+                gmacs=Published(row.mmacs / 1000, _source(table)),
+            )
+        ],
     )
 
 

@@ -16,7 +16,17 @@ from torchvision.models._meta import _IMAGENET_CATEGORIES
 from torchvision.models.resnet import ResNet, conv3x3
 
 from cvcore.papers.published import RESNET_TABLE1_GFLOPS, RESNET_TEXT_GFLOPS, resnet_error
-from cvcore.registry import ModelSpec, Paper, Preprocessing, Published, Task, WeightsKind, WeightsSource, register
+from cvcore.registry import (
+    NO_WEIGHTS_ID,
+    Architecture,
+    Paper,
+    Preprocessing,
+    Published,
+    Task,
+    Weights,
+    WeightsKind,
+    register_architecture,
+)
 
 # --- blocks -------------------------------------------------------------------------
 
@@ -77,22 +87,27 @@ _ENTRIES = {
 def _register(depth: int) -> None:
     builder, label, gflops, flops_source = _ENTRIES[depth]
     top1_err = resnet_error(label, "Table 2").top1
-    register(
-        ModelSpec(
+    register_architecture(
+        Architecture(
             name=f"plain{depth}",
             display_name=f"plain-{depth}",
             task=Task.CLASSIFICATION,
             family="Plain (ResNet paper)",
             paper=PAPER,
-            input_size=(224, 224),
-            preprocessing=Preprocessing(resize_size=256, crop_size=224),
-            categories=tuple(_IMAGENET_CATEGORIES),
-            metrics={"acc@1": Published(round(100 - top1_err, 2), "He et al. 2015, Table 2 (10-crop testing)")},
-            gmacs=Published(gflops, flops_source),
-            weights=WeightsSource(WeightsKind.NONE),
             builder=builder,
             notes=f"ResNet-{depth} without shortcut connections; architecture only (random init).",
-        )
+        ),
+        [
+            Weights(
+                id=NO_WEIGHTS_ID,
+                kind=WeightsKind.NONE,
+                categories=tuple(_IMAGENET_CATEGORIES),
+                input_size=(224, 224),
+                preprocessing=Preprocessing(resize_size=256, crop_size=224),
+                metrics={"acc@1": Published(round(100 - top1_err, 2), "He et al. 2015, Table 2 (10-crop testing)")},
+                gmacs=Published(gflops, flops_source),
+            )
+        ],
     )
 
 

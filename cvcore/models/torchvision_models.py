@@ -15,23 +15,23 @@ import torchvision
 from torch import nn
 from torchvision.models import get_model, get_model_weights, list_models
 
-from cvcore.registry import (
-    ModelSpec,
-    Paper,
-    Preprocessing,
-    Published,
-    Task,
-    WeightsKind,
-    WeightsSource,
-    register,
-)
+from cvcore.registry import Architecture, Paper, Preprocessing, Published, Task, Weights, WeightsKind, register_architecture
 from cvcore.versions import torchvision_metadata_source
 
 TV_SOURCE = torchvision_metadata_source()
 
 # family: (display name, paper). Order matters: the first prefix that matches wins.
 _FAMILIES: list[tuple[str, str, Paper]] = [
-    ("alexnet", "AlexNet", Paper("ImageNet Classification with Deep Convolutional Neural Networks", 2012, None, "https://papers.nips.cc/paper/4824-imagenet-classification-with-deep-convolutional-neural-networks")),
+    (
+        "alexnet",
+        "AlexNet",
+        Paper(
+            "ImageNet Classification with Deep Convolutional Neural Networks",
+            2012,
+            None,
+            "https://papers.nips.cc/paper/4824-imagenet-classification-with-deep-convolutional-neural-networks",
+        ),
+    ),
     ("vgg", "VGG", Paper("Very Deep Convolutional Networks for Large-Scale Image Recognition", 2014, "1409.1556")),
     ("googlenet", "GoogLeNet", Paper("Going Deeper with Convolutions", 2014, "1409.4842")),
     ("inception", "Inception", Paper("Rethinking the Inception Architecture for Computer Vision", 2015, "1512.00567")),
@@ -39,13 +39,25 @@ _FAMILIES: list[tuple[str, str, Paper]] = [
     ("wide_resnet", "Wide ResNet", Paper("Wide Residual Networks", 2016, "1605.07146")),
     ("resnet", "ResNet", Paper("Deep Residual Learning for Image Recognition", 2015, "1512.03385")),
     ("densenet", "DenseNet", Paper("Densely Connected Convolutional Networks", 2016, "1608.06993")),
-    ("squeezenet", "SqueezeNet", Paper("SqueezeNet: AlexNet-level accuracy with 50x fewer parameters and <0.5MB model size", 2016, "1602.07360")),
+    (
+        "squeezenet",
+        "SqueezeNet",
+        Paper("SqueezeNet: AlexNet-level accuracy with 50x fewer parameters and <0.5MB model size", 2016, "1602.07360"),
+    ),
     ("mobilenet_v2", "MobileNetV2", Paper("MobileNetV2: Inverted Residuals and Linear Bottlenecks", 2018, "1801.04381")),
     ("mobilenet_v3", "MobileNetV3", Paper("Searching for MobileNetV3", 2019, "1905.02244")),
-    ("shufflenet_v2", "ShuffleNetV2", Paper("ShuffleNet V2: Practical Guidelines for Efficient CNN Architecture Design", 2018, "1807.11164")),
+    (
+        "shufflenet_v2",
+        "ShuffleNetV2",
+        Paper("ShuffleNet V2: Practical Guidelines for Efficient CNN Architecture Design", 2018, "1807.11164"),
+    ),
     ("mnasnet", "MnasNet", Paper("MnasNet: Platform-Aware Neural Architecture Search for Mobile", 2018, "1807.11626")),
     ("efficientnet_v2", "EfficientNetV2", Paper("EfficientNetV2: Smaller Models and Faster Training", 2021, "2104.00298")),
-    ("efficientnet", "EfficientNet", Paper("EfficientNet: Rethinking Model Scaling for Convolutional Neural Networks", 2019, "1905.11946")),
+    (
+        "efficientnet",
+        "EfficientNet",
+        Paper("EfficientNet: Rethinking Model Scaling for Convolutional Neural Networks", 2019, "1905.11946"),
+    ),
     ("regnet", "RegNet", Paper("Designing Network Design Spaces", 2020, "2003.13678")),
     ("vit", "ViT", Paper("An Image is Worth 16x16 Words: Transformers for Image Recognition at Scale", 2020, "2010.11929")),
     ("swin_v2", "Swin V2", Paper("Swin Transformer V2: Scaling Up Capacity and Resolution", 2021, "2111.09883")),
@@ -59,13 +71,22 @@ _FAMILIES: list[tuple[str, str, Paper]] = [
 
 # Hand-written display names only where the generic rule reads badly.
 _DISPLAY = {
-    "alexnet": "AlexNet", "googlenet": "GoogLeNet", "inception_v3": "Inception-v3",
-    "mobilenet_v2": "MobileNet-v2", "mobilenet_v3_large": "MobileNet-v3-large", "mobilenet_v3_small": "MobileNet-v3-small",
-    "squeezenet1_0": "SqueezeNet-1.0", "squeezenet1_1": "SqueezeNet-1.1",
-    "wide_resnet50_2": "Wide ResNet-50-2", "wide_resnet101_2": "Wide ResNet-101-2",
-    "fcn_resnet50": "FCN-ResNet-50", "fcn_resnet101": "FCN-ResNet-101",
-    "deeplabv3_resnet50": "DeepLabV3-ResNet-50", "deeplabv3_resnet101": "DeepLabV3-ResNet-101",
-    "deeplabv3_mobilenet_v3_large": "DeepLabV3-MobileNet-v3-large", "lraspp_mobilenet_v3_large": "LR-ASPP-MobileNet-v3-large",
+    "alexnet": "AlexNet",
+    "googlenet": "GoogLeNet",
+    "inception_v3": "Inception-v3",
+    "mobilenet_v2": "MobileNet-v2",
+    "mobilenet_v3_large": "MobileNet-v3-large",
+    "mobilenet_v3_small": "MobileNet-v3-small",
+    "squeezenet1_0": "SqueezeNet-1.0",
+    "squeezenet1_1": "SqueezeNet-1.1",
+    "wide_resnet50_2": "Wide ResNet-50-2",
+    "wide_resnet101_2": "Wide ResNet-101-2",
+    "fcn_resnet50": "FCN-ResNet-50",
+    "fcn_resnet101": "FCN-ResNet-101",
+    "deeplabv3_resnet50": "DeepLabV3-ResNet-50",
+    "deeplabv3_resnet101": "DeepLabV3-ResNet-101",
+    "deeplabv3_mobilenet_v3_large": "DeepLabV3-MobileNet-v3-large",
+    "lraspp_mobilenet_v3_large": "LR-ASPP-MobileNet-v3-large",
 }
 
 
@@ -81,7 +102,7 @@ def _display_name(name: str) -> str:
         return _DISPLAY[name]
     family, _ = _family(name)
     prefix = next(p for p, f, _ in _FAMILIES if f == family)
-    rest = name[len(prefix):].strip("_")
+    rest = name[len(prefix) :].strip("_")
     rest = re.sub(r"(\d)_(\d+)(?=gf|mf|$)", r"\1.\2", rest)  # mnasnet1_3 -> 1.3, regnet_x_3_2gf -> 3.2gf
     parts = [p.upper() if len(p) <= 2 or p == "bn" or re.fullmatch(r"[\d.]+[gm]f", p) else p for p in rest.split("_") if p]
     if family == "ViT":
@@ -116,48 +137,60 @@ def finalize_after_load(name: str, model: nn.Module) -> nn.Module:
     return model
 
 
-def _builder(name: str, weights: Any, *, finalize: bool = True, **overrides: Any) -> nn.Module:
-    kwargs = weight_kwargs(name, weights) | overrides
+def _builder(name: str, *, finalize: bool = True, **kwargs: Any) -> nn.Module:
+    """torchvision's architecture ``name`` with random init; ``kwargs`` are a weights' :func:`weight_kwargs`."""
     model = get_model(name, weights=None, **kwargs)
     return finalize_after_load(name, model) if finalize else model
 
 
-def _preprocessing(weights: Any, task: Task) -> Preprocessing:
+def _preprocessing(weights: Any) -> Preprocessing:
     t = weights.transforms()
     resize = t.resize_size[0] if isinstance(t.resize_size, (list, tuple)) else t.resize_size
     crop = getattr(t, "crop_size", [resize])[0]
     return Preprocessing(resize, crop, tuple(t.mean), tuple(t.std), t.interpolation.value)
 
 
-def _spec(name: str, task: Task) -> ModelSpec:
-    weights = get_model_weights(name).DEFAULT
-    meta = weights.meta
+def _architecture(name: str, task: Task) -> Architecture:
     family, paper = _family(name)
+    return Architecture(name, _display_name(name), task, family, paper, builder=functools.partial(_builder, name))
+
+
+def _weights(name: str, weights: Any) -> Weights:
+    meta = weights.meta
     dataset, metrics = next(iter(meta["_metrics"].items()))
-    preprocessing = _preprocessing(weights, task)
+    preprocessing = _preprocessing(weights)
     size = preprocessing.crop_size
-    return ModelSpec(
-        name=name,
-        display_name=_display_name(name),
-        task=task,
-        family=family,
-        paper=paper,
+    return Weights(
+        id=weights.name,
+        kind=WeightsKind.TORCHVISION,
+        categories=tuple(meta["categories"]),
         input_size=(size, size),
         preprocessing=preprocessing,
-        categories=tuple(meta["categories"]),
         metrics={k: Published(v, f"{TV_SOURCE} ({weights}, {dataset})") for k, v in metrics.items()},
         num_params=Published(meta["num_params"], f"{TV_SOURCE} ({weights})"),
         gmacs=Published(meta["_ops"], f"{TV_SOURCE} ({weights}, '_ops')"),
-        weights=WeightsSource(
-            WeightsKind.TORCHVISION,
-            ref=str(weights),
-            url=weights.url,
-            file_name=weights.url.rsplit("/", 1)[-1],
-            file_size_mb=meta["_file_size"],
-            recipe=meta.get("recipe"),
-        ),
-        builder=functools.partial(_builder, name, weights),
+        dataset=dataset,
+        ref=str(weights),
+        url=weights.url,
+        file_name=weights.url.rsplit("/", 1)[-1],
+        file_size_mb=meta["_file_size"],
+        recipe=meta.get("recipe"),
+        build_kwargs=tuple(sorted(weight_kwargs(name, weights).items())),
         notes=" ".join(meta.get("_docs", "").split()),
+    )
+
+
+def _usable(weights: Any) -> bool:
+    """Weights with a classifier head and published metrics (VGG-16's IMAGENET1K_FEATURES has neither)."""
+    meta = weights.meta
+    return bool(meta.get("categories")) and all(v == v for m in meta["_metrics"].values() for v in m.values())
+
+
+def _register(name: str, task: Task) -> None:
+    enum = get_model_weights(name)
+    default = enum.DEFAULT
+    register_architecture(
+        _architecture(name, task), [_weights(name, w) for w in enum if w is default or _usable(w)], default=default.name
     )
 
 
@@ -170,6 +203,6 @@ def torchvision_segmenters() -> list[str]:
 
 
 for _name in torchvision_classifiers():
-    register(_spec(_name, Task.CLASSIFICATION))
+    _register(_name, Task.CLASSIFICATION)
 for _name in torchvision_segmenters():
-    register(_spec(_name, Task.SEGMENTATION))
+    _register(_name, Task.SEGMENTATION)

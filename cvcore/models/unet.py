@@ -14,7 +14,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from cvcore.registry import ModelSpec, Paper, Task, WeightsKind, WeightsSource, register
+from cvcore.registry import NO_WEIGHTS_ID, Architecture, Paper, Task, Weights, WeightsKind, register_architecture
 
 # --- blocks -------------------------------------------------------------------------
 
@@ -109,34 +109,42 @@ def unet_padded(*, num_classes: int = 2, in_channels: int = 3) -> UNet:
 PAPER = Paper("U-Net: Convolutional Networks for Biomedical Image Segmentation", 2015, "1505.04597")
 _CATEGORIES = ("background", "foreground")  # the paper's two-class cell segmentation
 
-register(
-    ModelSpec(
+register_architecture(
+    Architecture(
         name="unet",
         display_name="U-Net (valid convs, paper)",
         task=Task.SEGMENTATION,
         family="U-Net",
         paper=PAPER,
-        input_size=(572, 572),  # the input tile of the paper's Fig. 1
-        preprocessing=None,
-        categories=_CATEGORIES,
-        weights=WeightsSource(WeightsKind.NONE),
         builder=unet,
         notes="Unpadded convs as in the paper: the output is the centre of the input (tile with overlap). "
         "3 input channels here (the paper's microscopy images are grayscale). Architecture only.",
-    )
+    ),
+    [
+        Weights(
+            id=NO_WEIGHTS_ID,
+            kind=WeightsKind.NONE,
+            categories=_CATEGORIES,
+            input_size=(572, 572),  # the input tile of the paper's Fig. 1
+        )
+    ],
 )
-register(
-    ModelSpec(
+register_architecture(
+    Architecture(
         name="unet_padded",
         display_name="U-Net (padded convs)",
         task=Task.SEGMENTATION,
         family="U-Net",
         paper=PAPER,
-        input_size=(512, 512),
-        preprocessing=None,
-        categories=_CATEGORIES,
-        weights=WeightsSource(WeightsKind.NONE),
         builder=unet_padded,
         notes="The common variant: padded 3x3 convs, so the output has the input's size (any multiple of 16). Architecture only.",
-    )
+    ),
+    [
+        Weights(
+            id=NO_WEIGHTS_ID,
+            kind=WeightsKind.NONE,
+            categories=_CATEGORIES,
+            input_size=(512, 512),
+        )
+    ],
 )

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from cvcore import registry
-from cvcore.registry import ModelSpec, Paper, Task, get_spec, list_models
+from cvcore.registry import NO_WEIGHTS_ID, Architecture, Paper, Task, Weights, WeightsKind, get_spec, list_models, specs_for
 from cvcore.registry_snapshot import SNAPSHOT_PATH, LiveBuilder, load_snapshot, snapshot_of, spec_from_dict, write_snapshot
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -20,12 +20,15 @@ REGENERATE = "python -m cvcore models --write-snapshot"
 def test_stored_snapshot_equals_the_live_registry_field_by_field():
     stored = load_snapshot()
     assert stored is not None, f"{SNAPSHOT_PATH} is missing or written for other versions: run `{REGENERATE}`"
-    live = {s.name: s for s in list_models()}
+    live = {s.name: s for s in list_models(all_weights=True, include_user=False)}
     assert sorted(stored) == sorted(live), f"catalogue changed: run `{REGENERATE}`"
     for name, spec in live.items():
-        for f in dataclasses.fields(ModelSpec):
-            if f.compare:
-                assert getattr(stored[name], f.name) == getattr(spec, f.name), f"{name}.{f.name} is stale: run `{REGENERATE}`"
+        for part in ("architecture", "weights"):
+            for f in dataclasses.fields(getattr(spec, part)):
+                if f.compare:
+                    stale = f"{name}.{part}.{f.name} is stale: run `{REGENERATE}`"
+                    assert getattr(getattr(stored[name], part), f.name) == getattr(getattr(spec, part), f.name), stale
+        assert stored[name] == spec
 
 
 def test_snapshot_entries_build_the_live_architecture():
@@ -37,11 +40,13 @@ def test_snapshot_entries_build_the_live_architecture():
 
 def test_round_trip_keeps_types(tmp_path):
     path = tmp_path / "catalogue.json"
-    data = snapshot_of([get_spec("resnet50"), get_spec("lraspp_mobilenet_v3_large"), get_spec("enet")])
+    v1 = get_spec("resnet50", weights="IMAGENET1K_V1")
+    data = snapshot_of([get_spec("resnet50"), v1, get_spec("lraspp_mobilenet_v3_large"), get_spec("enet")])
     path.write_text(json.dumps(data))
     specs = load_snapshot(path)
-    assert specs["resnet50"] == get_spec("resnet50")
+    assert specs["resnet50"] == get_spec("resnet50") and specs["resnet50.IMAGENET1K_V1"] == v1
     assert specs["resnet50"].task is Task.CLASSIFICATION and isinstance(specs["resnet50"].input_size, tuple)
+    assert specs["resnet50.IMAGENET1K_V1"].weights.build_kwargs == v1.weights.build_kwargs
     assert specs["enet"].preprocessing == get_spec("enet").preprocessing
     assert len(data["category_sets"]) == 3  # ImageNet's 1000 names stored once per distinct set
     assert spec_from_dict(data["models"]["resnet50"], data["category_sets"]).categories[0] == "tench"
@@ -89,12 +94,16 @@ def test_fingerprint_changes_when_a_file_that_defines_entries_changes(tmp_path, 
 
 def test_write_snapshot_stores_every_entry(tmp_path):
     path = tmp_path / "catalogue.json"
-    assert write_snapshot(path) == len(list_models())
-    assert load_snapshot(path) == {s.name: s for s in list_models()}
+    everything = list_models(all_weights=True, include_user=False)
+    assert write_snapshot(path) == len(everything) > len(list_models(include_user=False))
+    assert load_snapshot(path) == {s.name: s for s in everything}
 
 
 def test_metadata_only_lookup_includes_models_registered_in_this_process(monkeypatch):
-    custom = ModelSpec("my_net", "My net", Task.CLASSIFICATION, "Mine", Paper("Mine", 2026), (32, 32), None, ("a", "b"))
+    [custom] = specs_for(
+        Architecture("my_net", "My net", Task.CLASSIFICATION, "Mine", Paper("Mine", 2026)),
+        [Weights(NO_WEIGHTS_ID, WeightsKind.NONE, ("a", "b"), (32, 32))],
+    )
     monkeypatch.setattr(registry, "_LOADED", False)  # as in a fresh process: families not imported
     monkeypatch.setattr(registry, "_REGISTRY", {"my_net": custom})
     names = [s.name for s in list_models(metadata_only=True)]
@@ -121,7 +130,7 @@ def test_catalogue_and_compare_chart_need_no_torch(tmp_path):
     out = subprocess.run([sys.executable, "-c", _COLD_PROCESS], env=env, capture_output=True, text=True, check=True).stdout
     counts, heavy = out.strip().splitlines()
     rows, points, lite_state, folder = counts.split()
-    assert int(rows) == len(list_models()) and int(points) >= 10
+    assert int(rows) == len(list_models(include_user=False)) and int(points) >= 10
     assert lite_state == "bundled"
     assert folder == str(tmp_path / "th" / "hub" / "checkpoints")
     assert heavy == "[]"
