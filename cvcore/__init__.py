@@ -5,6 +5,7 @@ Knows nothing of Streamlit. Importing it builds no model and sets no global torc
 
 __version__ = "0.1.0"
 
+from cvcore import user_models  # noqa: E402, F401, I001 (adds the user's imported models to the registry; no torch)
 from cvcore.errors import (  # noqa: E402
     CvlensError,
     ImageDecodeError,

@@ -29,9 +29,12 @@ class CatalogueRow:
     published_gmacs: float | None
     metrics: dict[str, float] = field(default_factory=dict)  # published: acc@1, acc@5 or miou, pixel_acc
     file_size_mb: float | None = None
-    weights: str = "none"  # where trained weights come from: torchvision | package | none
+    weights: str = "none"  # where trained weights come from: torchvision | package | user | none
     weights_available: bool = False  # on this machine right now
     source: str = ""  # where the published numbers come from
+    yours: bool = False  # imported by the user (cvcore.user_models)
+    arch: str = ""  # the architecture (for a user's model: the one it was built on)
+    dataset: str = ""  # what the weights' metrics were measured on
 
 
 def catalogue_row(spec: ModelSpec, measured=None, weights_available: bool | None = None) -> CatalogueRow:
@@ -58,11 +61,29 @@ def catalogue_row(spec: ModelSpec, measured=None, weights_available: bool | None
         weights=spec.weights.kind.value,
         weights_available=weights_available,
         source="; ".join(sorted(sources)),
+        yours=spec.is_user,
+        arch=spec.arch,
+        dataset=spec.weights.dataset,
     )
 
 
-def catalogue_rows(task: Task | str | None = None, family: str | None = None) -> list[CatalogueRow]:
+def measured_for(spec: ModelSpec, precomputed: dict | None = None):
+    """What cvlens counted for ``spec`` (a Complexity): the stored analysis, or for a user's model what its import measured."""
+    if spec.is_user:
+        from cvcore.user_models import measured_complexity
+
+        return measured_complexity(spec)
+    if precomputed is None:
+        from cvcore.analysis import load_precomputed
+
+        precomputed = load_precomputed()
+    return precomputed.get(spec.name)
+
+
+def catalogue_rows(task: Task | str | None = None, family: str | None = None, *, mine: bool = False) -> list[CatalogueRow]:
+    """One row per catalogue architecture and per imported model (``mine``: only those)."""
     from cvcore.analysis import load_precomputed
 
-    measured = load_precomputed()
-    return [catalogue_row(spec, measured.get(spec.name)) for spec in list_models(task, family, metadata_only=True)]
+    precomputed = load_precomputed()
+    specs = [s for s in list_models(task, family, metadata_only=True) if s.is_user or not mine]
+    return [catalogue_row(spec, measured_for(spec, precomputed)) for spec in specs]

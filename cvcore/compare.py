@@ -131,6 +131,7 @@ def model_points(
     ``latency_ms`` maps names to :class:`cvcore.latency.Latency` results (or plain milliseconds);
     only those models get a latency.
     """
+    from cvcore.catalogue import measured_for
     from cvcore.registry import get_spec
     from cvcore.weights import weight_status
 
@@ -146,7 +147,7 @@ def model_points(
         if spec.weights.file_size_mb is None:
             status = weight_status(name)
             on_disk = status.size_mb if status.available else None
-        points.append(point_for(spec, measured.get(name), latency_ms.get(name), on_disk))
+        points.append(point_for(spec, measured_for(spec, measured), latency_ms.get(name), on_disk))
     return points
 
 

@@ -325,6 +325,16 @@ def get_spec(name: str | ModelSpec, *, weights: str | None = None, metadata_only
     raise UnknownModelError(name, close)
 
 
+def catalogue_spec(name: str, *, metadata_only: bool = False) -> ModelSpec:
+    """A catalogue entry only (never a user's model): what imports build on and what user names must not shadow."""
+    catalogue = _catalogue(metadata_only)
+    if name in catalogue:
+        return catalogue[name]
+    if catalogue is not _REGISTRY:
+        return catalogue_spec(name)
+    raise UnknownModelError(name, difflib.get_close_matches(name, list(catalogue), n=5, cutoff=0.5))
+
+
 def resolve_spec(model: str | ModelSpec, *, metadata_only: bool = False) -> ModelSpec:
     """A spec from a spec or a name: for the boundary (pages, CLI) and for functions that accept either."""
     return get_spec(model, metadata_only=metadata_only)

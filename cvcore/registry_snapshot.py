@@ -71,6 +71,11 @@ def _versions() -> dict[str, str]:
 # --- one entry <-> JSON ------------------------------------------------------------------------
 
 
+def weights_to_dict(weights: Weights) -> dict:
+    """Every compared field of ``weights`` as plain JSON types (its categories as a list)."""
+    return json.loads(json.dumps(_fields(weights), default=_plain))
+
+
 def spec_to_dict(spec: ModelSpec, category_sets: dict[str, list[str]]) -> dict:
     """Every compared field of ``spec``; its categories go into ``category_sets`` (shared, ImageNet's 1000 once)."""
     record = json.loads(json.dumps(_fields(spec), default=_plain))

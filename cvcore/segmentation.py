@@ -62,16 +62,16 @@ VOC_BORDER_COLOR = (224, 224, 192)  # VOC's "void" colour (label 255) in its pal
 # --- what can segment ------------------------------------------------------------------------
 
 
-def is_coarse(name: str) -> bool:
-    """Whether ``name`` is a classifier whose label map is the FCN-style coarse map."""
-    spec = get_spec(name)
+def is_coarse(model: str | ModelSpec) -> bool:
+    """Whether ``model`` is a classifier whose label map is the FCN-style coarse map."""
+    spec = get_spec(model, metadata_only=True)
     return spec.task is Task.CLASSIFICATION and spec.family in COARSE_FAMILIES
 
 
 def model_choices() -> list[str]:
-    """Models that can produce a label map with trained weights: segmenters, then coarse-map classifiers."""
-    segmenters = [s.name for s in list_models(Task.SEGMENTATION) if s.weights.kind is not WeightsKind.NONE]
-    coarse = [s.name for s in list_models(Task.CLASSIFICATION) if s.family in COARSE_FAMILIES]
+    """Models that can produce a label map with trained weights: segmenters (the user's too), then coarse-map classifiers."""
+    segmenters = [s.name for s in list_models(Task.SEGMENTATION, metadata_only=True) if s.weights.kind is not WeightsKind.NONE]
+    coarse = [s.name for s in list_models(Task.CLASSIFICATION, metadata_only=True) if s.family in COARSE_FAMILIES]
     return segmenters + coarse
 
 
@@ -100,9 +100,43 @@ def voc_palette(num_classes: int = 256) -> np.ndarray:
     return palette.astype(np.uint8)
 
 
+def distinct_palette(num_classes: int) -> np.ndarray:
+    """(num_classes, 3) uint8: well-separated colours for class lists without a background class.
+
+    Hues step by the golden angle, so neighbouring indices never look alike; saturation and
+    value alternate so the palette stays readable with 20+ classes; never black or white,
+    which read as background or unlabelled.
+    """
+    index = np.arange(num_classes)
+    hue = (index * 0.618033988749895) % 1.0
+    saturation = np.where(index % 2 == 0, 0.85, 0.6)
+    value = np.where(index % 3 == 2, 0.7, 0.95)
+    sector = np.floor(hue * 6).astype(int) % 6
+    f = hue * 6 - np.floor(hue * 6)
+    p, q, t = value * (1 - saturation), value * (1 - f * saturation), value * (1 - (1 - f) * saturation)
+    rgb = np.select(
+        [sector[:, None] == k for k in range(6)],
+        [np.stack(c, axis=1) for c in ((value, t, p), (q, value, p), (p, value, t), (p, q, value), (t, p, value), (value, p, q))],
+    )
+    return np.rint(rgb * 255).astype(np.uint8)
+
+
+def has_background(categories: Sequence[str]) -> bool:
+    """VOC-style lists start with the background class, which overlays leave uncoloured."""
+    return bool(categories) and categories[0] == BACKGROUND
+
+
+def palette_for(categories: Sequence[str]) -> np.ndarray:
+    """VOC's colour map for VOC-style lists (and ImageNet's 1000), distinct colours for any other list (a user's CamVid)."""
+    if has_background(categories) or len(categories) > 256:
+        return voc_palette(len(categories))
+    return distinct_palette(len(categories))
+
+
 @functools.cache
-def _palette_bytes() -> bytes:
-    return voc_palette(256).tobytes()
+def _palette_bytes(categories: tuple[str, ...]) -> bytes:
+    colours = palette_for(categories)
+    return np.concatenate([colours, np.zeros((256 - len(colours), 3), np.uint8)]).tobytes()
 
 
 # --- results ------------------------------------------------------------------------------------
@@ -224,7 +258,7 @@ class SegmentationResult:
 
     @property
     def palette(self) -> np.ndarray:
-        return voc_palette(len(self.categories))
+        return palette_for(self.categories)
 
     @property
     def confidence(self) -> np.ndarray:
@@ -316,25 +350,25 @@ def _resize_confidence(confidence: np.ndarray, size: tuple[int, int]) -> np.ndar
 
 def segment(
     image: Image.Image,
-    name: str,
+    spec: ModelSpec | str,
     *,
     model: nn.Module | None = None,
     decode_ms: float = 0.0,
     coarse_short_side: int = COARSE_SHORT_SIDE,
 ) -> SegmentationResult:
-    """Label every pixel of ``image`` (an RGB photo) with ``name``.
+    """Label every pixel of ``image`` (an RGB photo) with the model ``spec`` (resolved by the caller; a name is looked up).
 
     ``model`` is the trained model (e.g. a cached one, never modified); without it the
     weights are loaded (raising :class:`~cvcore.errors.WeightsMissingError` if absent).
     ``decode_ms`` is the caller's decode time, reported with the other stages. The
     confidence map is left for first use (:attr:`SegmentationResult.confidence`).
     """
-    spec = get_spec(name)
+    spec = get_spec(spec)
     _check_can_segment(spec)
     if model is None:
         from cvcore.weights import load_model
 
-        model = load_model(name)
+        model = load_model(spec)
     coarse = spec.task is Task.CLASSIFICATION
     device = model_device(model)
     image = image.convert("RGB")
@@ -371,7 +405,7 @@ def segment(
     if device.type == "cuda":
         notes.append("Run on CUDA under fp16 autocast.")
     return SegmentationResult(
-        model=name,
+        model=spec.name,
         display_name=spec.display_name + (" (coarse map)" if coarse else ""),
         kind=COARSE_KIND if coarse else SEGMENTER_KIND,
         size=(width, height),
@@ -426,7 +460,7 @@ def _notes(grid: tuple[int, int], input_size: tuple[int, int], coarse: bool, on_
 def class_shares(labels: np.ndarray, categories: Sequence[str]) -> list[ClassShare]:
     """Classes present in ``labels``, largest first, with their pixel share."""
     counts = np.bincount(labels.reshape(-1), minlength=len(categories))
-    palette = voc_palette(len(categories))
+    palette = palette_for(categories)
     present = np.flatnonzero(counts)
     present = present[np.argsort(-counts[present], kind="stable")]
     total = labels.size
@@ -443,7 +477,7 @@ def colorize(result: SegmentationResult) -> np.ndarray:
     """(H, W, 3) uint8: each pixel in its class's palette colour."""
     if len(result.categories) <= 256:  # Pillow's palette lookup (C) is ~5x faster than NumPy's fancy indexing
         indexed = Image.fromarray(result.labels.astype(np.uint8), mode="P")
-        indexed.putpalette(_palette_bytes())
+        indexed.putpalette(_palette_bytes(tuple(result.categories)))
         return np.asarray(indexed.convert("RGB"))
     return result.palette[result.labels]
 
@@ -457,7 +491,7 @@ def overlay(image: Image.Image | np.ndarray, result: SegmentationResult, opacity
         raise InvalidInputError(f"Opacity must be between 0 and 1, got {opacity}.")
     photo = Image.fromarray(_as_rgb_array(image, result.size))
     blended = Image.blend(photo, Image.fromarray(colorize(result)), opacity)  # Pillow's C loops: ~3x numpy's float path
-    if result.categories and result.categories[0] == BACKGROUND:
+    if has_background(result.categories):
         blended = Image.composite(blended, photo, Image.fromarray(result.labels != 0))  # bool -> mode "1" mask
     return np.asarray(blended)
 
@@ -518,13 +552,13 @@ def disagreement_image(
 def label_mask_png(result: SegmentationResult) -> bytes:
     """The label map as a PNG whose pixel values are the class indices.
 
-    Up to 256 classes: a palette PNG with VOC's colours (how VOC ships its ground truth);
+    Up to 256 classes: a palette PNG with the overlay's colours (VOC's for VOC classes, as VOC ships its ground truth);
     more (ImageNet's 1000): a 16-bit greyscale PNG.
     """
     buffer = io.BytesIO()
     if len(result.categories) <= 256:
         mask = Image.fromarray(result.labels.astype(np.uint8), mode="P")
-        mask.putpalette(voc_palette(256).reshape(-1).tolist())
+        mask.putpalette(list(_palette_bytes(tuple(result.categories))))
     else:
         mask = Image.fromarray(result.labels.astype(np.uint16))
     mask.save(buffer, format="PNG")

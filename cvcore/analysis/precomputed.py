@@ -21,7 +21,7 @@ SUMMARY_PATH = ASSETS_DIR / "analysis.json"
 LAYERS_PATH = ASSETS_DIR / "analysis_layers.json.gz"
 
 
-def _complexity_from_dict(d: dict):
+def complexity_from_dict(d: dict):
     from cvcore.analysis.results import Complexity, OperatorCount
 
     ops = tuple(
@@ -52,7 +52,7 @@ def _layers(path: Path = LAYERS_PATH) -> dict:
 
 def load_precomputed() -> dict:
     """name -> :class:`Complexity` at the model's default input size (empty if never generated)."""
-    return {name: _complexity_from_dict(d) for name, d in _summary()["models"].items()}
+    return {name: complexity_from_dict(d) for name, d in _summary()["models"].items()}
 
 
 def precomputed_meta() -> dict:

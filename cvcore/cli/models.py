@@ -1,8 +1,14 @@
-"""`python -m cvcore models`: the catalogue with published numbers and their sources."""
+"""`python -m cvcore models`: the catalogue with published numbers and their sources; your imported models.
+
+``models --mine`` lists only what you imported (``python -m cvcore import-model``);
+``models remove NAME`` forgets one; ``models export NAME --out DIR`` writes a folder that
+another machine imports with ``import-model DIR``.
+"""
 
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from cvcore.catalogue import catalogue_rows
 from cvcore.cli import add_format_argument
@@ -14,12 +20,37 @@ def register(subparsers) -> None:
     parser = subparsers.add_parser("models", help="list every model in the catalogue")
     parser.add_argument("--task", choices=[t.value for t in Task])
     parser.add_argument("--family")
+    parser.add_argument("--mine", action="store_true", help="only the models you imported")
     add_format_argument(parser, ("table", "csv", "json"))
     parser.add_argument(
         "--write-snapshot", action="store_true",
         help="store the registry's metadata in assets/catalogue.json (what the Models and Compare pages read without torch)",
     )  # fmt: skip
     parser.set_defaults(handler=run)
+    actions = parser.add_subparsers(dest="models_command", metavar="{remove,export}")
+    remove = actions.add_parser("remove", help="forget one of your imported models and delete its stored file")
+    remove.add_argument("name", metavar="NAME")
+    remove.set_defaults(handler=run_remove)
+    export = actions.add_parser("export", help="write one of your models as a folder another machine can import")
+    export.add_argument("name", metavar="NAME")
+    export.add_argument("--out", type=Path, required=True, metavar="DIR", help="folder to write <DIR>/<NAME>/ into")
+    export.set_defaults(handler=run_export)
+
+
+def run_remove(args: argparse.Namespace) -> int:
+    from cvcore.user_models import remove_model
+
+    remove_model(args.name)
+    print(f"Removed {args.name} and its stored file.")
+    return 0
+
+
+def run_export(args: argparse.Namespace) -> int:
+    from cvcore.user_models import export_model
+
+    folder = export_model(args.name, args.out)
+    print(f"Exported {args.name} to {folder}; on another machine: python -m cvcore import-model {folder}")
+    return 0
 
 
 def run(args: argparse.Namespace) -> int:
@@ -28,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
 
         print(f"Wrote {write_snapshot()} catalogue entries to {SNAPSHOT_PATH}.")
         return 0
-    rows = catalogue_rows(args.task, args.family)
+    rows = catalogue_rows(args.task, args.family, mine=args.mine)
     if args.format == "json":
         print(to_json(rows))
         return 0
