@@ -317,25 +317,25 @@ def _resize_confidence(confidence: np.ndarray, size: tuple[int, int]) -> np.ndar
 
 def segment(
     image: Image.Image,
-    name: str,
+    name: str | ModelSpec,
     *,
     model: nn.Module | None = None,
     decode_ms: float = 0.0,
     coarse_short_side: int = COARSE_SHORT_SIDE,
 ) -> SegmentationResult:
-    """Label every pixel of ``image`` (an RGB photo) with ``name``.
+    """Label every pixel of ``image`` (an RGB photo) with ``name`` (a catalogue name or a resolved spec).
 
     ``model`` is the trained model (e.g. a cached one, never modified); without it the
     weights are loaded (raising :class:`~cvcore.errors.WeightsMissingError` if absent).
     ``decode_ms`` is the caller's decode time, reported with the other stages. The
     confidence map is left for first use (:attr:`SegmentationResult.confidence`).
     """
-    spec = get_spec(name)
+    spec = name if isinstance(name, ModelSpec) else get_spec(name)
     _check_can_segment(spec)
     if model is None:
         from cvcore.weights import load_model
 
-        model = load_model(name)
+        model = load_model(spec.name)
     coarse = spec.task is Task.CLASSIFICATION
     device = model_device(model)
     image = image.convert("RGB")
@@ -372,7 +372,7 @@ def segment(
     if device.type == "cuda":
         notes.append("Run on CUDA under fp16 autocast.")
     return SegmentationResult(
-        model=name,
+        model=spec.name,
         display_name=spec.display_name + (" (coarse map)" if coarse else ""),
         kind=COARSE_KIND if coarse else SEGMENTER_KIND,
         size=(width, height),
