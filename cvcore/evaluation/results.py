@@ -150,6 +150,12 @@ class ClassificationEvaluation:
         k = len(self.categories)
         return np.bincount(self.targets * k + self.top_predictions[:, 0], minlength=k * k).reshape(k, k)
 
+    def confusion_entries(self) -> list[tuple[int, int, int]]:
+        """The confusion's non-zero cells as (truth index, predicted index, images), most images first."""
+        pairs, counts = np.unique(np.stack([self.targets, self.top_predictions[:, 0]], axis=1), axis=0, return_counts=True)
+        order = np.argsort(-counts, kind="stable")
+        return [(int(pairs[i, 0]), int(pairs[i, 1]), int(counts[i])) for i in order]
+
     @property
     def per_class_accuracy(self) -> dict[str, float]:
         return {c.name: c.accuracy for c in self.classes}
@@ -163,6 +169,7 @@ class ClassificationEvaluation:
             "classes": [asdict(c) for c in self.classes],
             "unmatched": dict(self.unmatched),
             "categories_without_images": self.categories_without_images,
+            "confusion_entries": [list(e) for e in self.confusion_entries()],  # [truth, predicted, images], non-zero cells
             "categories": list(self.categories),
         }
         if per_image:
@@ -271,7 +278,7 @@ def evaluation_from_dict(data: dict[str, Any]) -> Evaluation:
         raise InvalidInputError(f"Unknown evaluation task {data.get('task')!r}.")
     try:
         return kind.from_dict(data)
-    except (KeyError, TypeError, ValueError) as exc:
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
         raise InvalidInputError(f"The stored evaluation is incomplete or damaged ({type(exc).__name__}: {exc}).") from exc
 
 

@@ -8,17 +8,17 @@ Imports no torch.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import quote, unquote
 
 from cvcore.errors import CvlensError, InvalidInputError
 from cvcore.evaluation.results import Evaluation, evaluation_from_dict
 from cvcore.storage import StorageError, atomic_write_json, cvlens_home, home_path, read_json
 
 FOLDER = "evaluations"
-_SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,127}$")
+MAX_NAME_CHARS = 200
 
 
 @dataclass(frozen=True)
@@ -29,10 +29,14 @@ class StoredEvaluation:
 
 
 def model_folder_name(model: str) -> str:
-    """The folder of ``model``'s results; names that are not plain file names are refused, not rewritten."""
-    if not _SAFE_NAME.match(model) or ".." in model:
-        raise InvalidInputError(f"{model!r} cannot name a results folder: use letters, digits, '.', '_', '+', '-'.")
-    return model
+    """The folder of ``model``'s results: the name percent-encoded (``my resnet`` -> ``my%20resnet``), so any model name
+    the registry accepts has one folder and none can leave the results folder (``/`` and a leading ``.`` are encoded)."""
+    folder = quote(model, safe="-_.+")
+    if folder.startswith("."):  # ".", "..", hidden folders
+        folder = "%2E" + folder[1:]
+    if not model or len(folder) > MAX_NAME_CHARS:
+        raise InvalidInputError(f"{model!r} cannot name a results folder (empty, or over {MAX_NAME_CHARS} characters encoded).")
+    return folder
 
 
 def save_evaluation(evaluation: Evaluation) -> Path:
@@ -82,4 +86,4 @@ def evaluated_models() -> list[str]:
     root = cvlens_home() / FOLDER
     if not root.is_dir():
         return []
-    return sorted(p.name for p in root.iterdir() if p.is_dir() and any(p.glob("*.json")))
+    return sorted(unquote(p.name) for p in root.iterdir() if p.is_dir() and any(p.glob("*.json")))

@@ -80,7 +80,11 @@ def test_numbers_equal_torchmetrics(folder, classifier_spec, evaluation):
     for c in ev.classes:
         assert c.accuracy == pytest.approx(per_class[c.index], abs=1e-6) and c.images == 8
     assert ev.mean_class_accuracy.value == pytest.approx(per_class[sorted(set(ev.targets.tolist()))].mean(), abs=1e-6)
-    np.testing.assert_array_equal(ev.confusion(), MulticlassConfusionMatrix(k)(logits, targets).numpy())
+    confusion = MulticlassConfusionMatrix(k)(logits, targets).numpy()
+    np.testing.assert_array_equal(ev.confusion(), confusion)
+    assert sorted(ev.confusion_entries()) == sorted(
+        (int(i), int(j), int(confusion[i, j])) for i, j in zip(*np.nonzero(confusion))
+    )
 
 
 def test_intervals_equal_scipy_bootstrap(evaluation):

@@ -6,7 +6,6 @@ import errno
 import json
 import os
 
-import numpy as np
 import pytest
 
 from cvcore.errors import InvalidInputError
@@ -120,11 +119,15 @@ def test_a_failed_write_leaves_nothing_half_written(home, results, monkeypatch):
     assert load_evaluation(path).top1 == results[0].top1
 
 
-def test_model_names_that_are_not_file_names_are_refused(home, results):
+def test_any_model_name_gets_its_own_folder_inside_the_home(home, results):
     from dataclasses import replace
 
-    bad = replace(results[0], model=replace(results[0].model, name="../escape"))
-    with pytest.raises(InvalidInputError, match="cannot name a results folder"):
-        save_evaluation(bad)
-    assert not (home / "escape").exists()
-    assert np.isfinite(results[0].top1.value)
+    for name in ("../escape", "..", ".hidden", "my resnet/18", "resnet50.IMAGENET1K_V2"):
+        path = save_evaluation(replace(results[0], model=replace(results[0].model, name=name)))
+        assert path.parent.parent == home / "evaluations"
+        assert [s.evaluation.model.name for s in list_evaluations(name)] == [name]
+    assert evaluated_models() == ["..", "../escape", ".hidden", "my resnet/18", "resnet50.IMAGENET1K_V2"]
+    assert not (home / "escape").exists() and sorted(p.name for p in home.iterdir()) == ["evaluations"]
+    for bad in ("", "x" * 300):
+        with pytest.raises(InvalidInputError, match="cannot name a results folder"):
+            save_evaluation(replace(results[0], model=replace(results[0].model, name=bad)))
