@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from cvcore.formatting import Table
 from cvcore.registry import ModelSpec, Task, list_models
 
 
@@ -35,6 +36,9 @@ class CatalogueRow:
     yours: bool = False  # imported by the user (cvcore.user_models)
     arch: str = ""  # the architecture (for a user's model: the one it was built on)
     dataset: str = ""  # what the weights' metrics were measured on
+    num_classes: int = 0  # outputs of the head (length of its class list)
+    # A user's model: metric key -> what cvlens measured on their data (value_pct, low_pct, high_pct, images, dataset, source)
+    evaluated: dict[str, dict] = field(default_factory=dict)
 
 
 def catalogue_row(spec: ModelSpec, measured=None, weights_available: bool | None = None) -> CatalogueRow:
@@ -64,7 +68,18 @@ def catalogue_row(spec: ModelSpec, measured=None, weights_available: bool | None
         yours=spec.is_user,
         arch=spec.arch,
         dataset=spec.weights.dataset,
+        num_classes=len(spec.categories),
+        evaluated=_evaluated(spec) if spec.is_user else {},
     )
+
+
+def _evaluated(spec: ModelSpec) -> dict[str, dict]:
+    from cvcore.evaluation.measured import measured_metrics
+
+    return {
+        key: {"value_pct": m.value_pct, "low_pct": m.low_pct, "high_pct": m.high_pct, "images": m.images, "dataset": m.dataset, "source": m.source}
+        for key, m in measured_metrics(spec).items()
+    }
 
 
 def measured_for(spec: ModelSpec, precomputed: dict | None = None):
@@ -87,3 +102,37 @@ def catalogue_rows(task: Task | str | None = None, family: str | None = None, *,
     precomputed = load_precomputed()
     specs = [s for s in list_models(task, family, metadata_only=True) if s.is_user or not mine]
     return [catalogue_row(spec, measured_for(spec, precomputed)) for spec in specs]
+
+
+MINE_METRICS = {"acc@1": "top-1", "acc@5": "top-5", "miou": "mIoU", "pixel_acc": "pixel acc"}
+
+
+def _with_interval(m: dict | None) -> str | None:
+    if not m:
+        return None
+    interval = f" [{m['low_pct']:.1f}, {m['high_pct']:.1f}]" if m["low_pct"] is not None else ""
+    return f"{m['value_pct']:.2f}{interval}"
+
+
+def mine_table(rows: list[CatalogueRow]) -> Table:
+    """The user's models with what cvlens measured: counts at import, metrics (95% interval) of the newest evaluation."""
+    records = [
+        {
+            "name": r.name, "architecture": r.arch, "task": r.task, "classes": r.num_classes,
+            "params_m": round(r.params / 1e6, 3) if r.params else None, "gmacs": round(r.gmacs, 4) if r.gmacs is not None else None,
+            **{label: _with_interval(r.evaluated.get(key)) for key, label in MINE_METRICS.items()},
+            "evaluated_on": next((f"{m['images']} images of {m['dataset']}" for m in r.evaluated.values()), "not evaluated yet"),
+            "trained_on": r.dataset, "file_mb": round(r.file_size_mb, 1) if r.file_size_mb else None,
+        }
+        for r in rows
+    ]  # fmt: skip
+    used = [label for key, label in MINE_METRICS.items() if any(r.evaluated.get(key) for r in rows)]
+    columns = ["name", "architecture", "task", "classes", "params_m", "gmacs", *used, "evaluated_on", "trained_on", "file_mb"]
+    return Table(
+        records, columns,
+        {"params_m": "params (M)", "gmacs": "GMACs (measured)", "file_mb": "file (MB)", "evaluated_on": "evaluated on",
+         "trained_on": "trained on (yours)", **{label: f"{label} % [95% CI]" for label in used}},
+        caption="Your imported models. Params and GMACs measured by cvlens (fvcore) at import; metrics from the newest "
+        "evaluation of each model's own weights (cvlens, one centre crop per image), 95% percentile-bootstrap interval over images.",
+        sources=sorted({m["source"] for r in rows for m in r.evaluated.values()}),
+    )  # fmt: skip

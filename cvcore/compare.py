@@ -55,6 +55,8 @@ class Quantity:
     value: float
     source: str
     measured: bool  # True: measured by cvlens; False: published by someone else
+    low: float | None = None  # a measured value's 95% interval (a user's evaluation), same unit
+    high: float | None = None
 
     @property
     def kind(self) -> str:
@@ -78,7 +80,7 @@ class ModelPoint:
         return q.value if q else None
 
 
-def point_for(spec, measured=None, latency=None, file_size_on_disk_mb: float | None = None) -> ModelPoint:
+def point_for(spec, measured=None, latency=None, file_size_on_disk_mb: float | None = None, measured_metrics=None) -> ModelPoint:
     """A catalogue spec's numbers: measured ones (``measured`` is a Complexity) win over published ones."""
     q: dict[str, Quantity] = {}
     if measured is not None:
@@ -99,7 +101,10 @@ def point_for(spec, measured=None, latency=None, file_size_on_disk_mb: float | N
         q["latency_ms"] = Quantity(float(getattr(latency, "latency_ms", latency)), source, True)
     for key, published in spec.metrics.items():
         q[key] = Quantity(published.value, published.source, False)
-    return ModelPoint(spec.name, spec.display_name, spec.family, spec.task.value, spec.year, q, spec.input_size)
+    for key, m in (measured_metrics or {}).items():  # a user's model: what cvlens measured on their data
+        q[key] = Quantity(m.value_pct, m.source, True, m.low_pct, m.high_pct)
+    display = f"{spec.display_name} {YOURS_MARK}" if spec.is_user else spec.display_name
+    return ModelPoint(spec.name, display, spec.family, spec.task.value, spec.year, q, spec.input_size)
 
 
 def _file_size_source(spec) -> str:
@@ -147,8 +152,15 @@ def model_points(
         if spec.weights.file_size_mb is None:
             status = weight_status(name)
             on_disk = status.size_mb if status.available else None
-        points.append(point_for(spec, measured_for(spec, measured), latency_ms.get(name), on_disk))
+        evaluated = _measured_metrics(spec) if spec.is_user else None
+        points.append(point_for(spec, measured_for(spec, measured), latency_ms.get(name), on_disk, evaluated))
     return points
+
+
+def _measured_metrics(spec) -> dict:
+    from cvcore.evaluation.measured import measured_metrics
+
+    return measured_metrics(spec)
 
 
 def pareto_front(points: Sequence[tuple[float, float]]) -> list[int]:
@@ -177,6 +189,8 @@ class ChartPoint:
     y: float
     size: float  # bubble area follows parameters (millions); 0 when unknown
     on_front: bool
+    y_low: float | None = None  # the y value's interval, when it was measured with one (error bars)
+    y_high: float | None = None
 
 
 @dataclass(frozen=True)
@@ -228,7 +242,10 @@ def chart_data(points: Sequence[ModelPoint], x: str = "gmacs", y: str = "acc@1")
             continue
         usable.append((p, xv, yv))
     front_idx = set(pareto_front([(xv, yv) for _, xv, yv in usable]))
-    chart_points = tuple(ChartPoint(p, xv, yv, p.value("mparams") or 0.0, i in front_idx) for i, (p, xv, yv) in enumerate(usable))
+    chart_points = tuple(
+        ChartPoint(p, xv, yv, p.value("mparams") or 0.0, i in front_idx, p.quantities[y].low, p.quantities[y].high)
+        for i, (p, xv, yv) in enumerate(usable)
+    )
     front = tuple(cp.point.name for cp in sorted((cp for cp in chart_points if cp.on_front), key=lambda c: (c.x, -c.y)))
     return ChartData(x_axis, y_axis, chart_points, front, missing)
 
@@ -313,6 +330,17 @@ def hover_lines(point: ModelPoint) -> list[str]:
     return lines
 
 
+def _error_bars(members: Sequence[ChartPoint]) -> dict | None:
+    """Asymmetric error bars for the points measured with an interval (a user's evaluated model); None if there are none."""
+    if not any(cp.y_low is not None for cp in members):
+        return None
+    return {
+        "type": "data", "symmetric": False, "thickness": 1.5, "width": 4,
+        "array": [cp.y_high - cp.y if cp.y_high is not None else 0 for cp in members],
+        "arrayminus": [cp.y - cp.y_low if cp.y_low is not None else 0 for cp in members],
+    }  # fmt: skip
+
+
 def accuracy_figure(chart: ChartData, log_x: bool = True, title: str | None = None):
     """Plotly figure: one marker per model (area ~ parameters, colour = family), Pareto front dashed."""
     import plotly.graph_objects as go
@@ -340,6 +368,7 @@ def accuracy_figure(chart: ChartData, log_x: bool = True, title: str | None = No
                 },
                 customdata=["<br>".join(hover_lines(cp.point)) for cp in members],
                 hovertemplate="%{customdata}<extra></extra>",
+                error_y=_error_bars(members),
             )
         )
     front = sorted((cp for cp in chart.points if cp.on_front), key=lambda c: (c.x, -c.y))
@@ -396,6 +425,8 @@ def filter_catalogue(
     return [r for r in rows if keep(r)]
 
 
+YOURS_MARK = "★ yours"  # after the name of a model the user imported (cvcore.user_models)
+
 CATALOGUE_LABELS = {
     "display_name": "Model",
     "name": "Name (CLI)",
@@ -422,7 +453,7 @@ def catalogue_table(rows: Sequence) -> Table:
     """Catalogue rows as a :class:`Table`: measured params/GMACs, published accuracy, weights, paper."""
     records = [
         {
-            "display_name": r.display_name,
+            "display_name": f"{r.display_name} {YOURS_MARK}" if r.yours else r.display_name,
             "name": r.name,
             "task": r.task,
             "family": r.family,

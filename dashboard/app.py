@@ -37,6 +37,9 @@ pages = {
         st.Page(PAGES_DIR / "segmentation.py", title="Segmentation", icon="🖼️", url_path="segmentation"),
         st.Page(PAGES_DIR / "saliency.py", title="Saliency", icon="🔥", url_path="saliency"),
     ],
+    "Your work": [
+        st.Page(PAGES_DIR / "your_models.py", title="Your models", icon="🎓", url_path="your_models"),
+    ],
 }
 
 navigation = st.navigation(pages)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import platform
+import re
 import sys
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
@@ -47,12 +48,30 @@ def device_description() -> str:
     return describe_device()
 
 
-@st.cache_resource(show_spinner="Loading trained weights…", max_entries=8)
 def cached_model(name: str) -> nn.Module:
-    """One trained model per process (raises cvcore's WeightsMissingError when absent)."""
+    """One trained model per process (raises cvcore's WeightsMissingError when absent).
+
+    Keyed by the weights' sha256 too: a user's model re-imported under the same name is a new model.
+    """
+    from cvcore.registry import get_spec
+
+    return _cached_model(name, get_spec(name, metadata_only=True).weights.sha256 or "")
+
+
+@st.cache_resource(show_spinner="Loading trained weights…", max_entries=8)
+def _cached_model(name: str, weights_sha256: str) -> nn.Module:
     from cvcore.weights import load_model
 
     return load_model(name)
+
+
+def model_title(name: str) -> str:
+    """A model's name as pages show it, marked when it is one the user imported."""
+    from cvcore.compare import YOURS_MARK
+    from cvcore.registry import get_spec
+
+    spec = get_spec(name, metadata_only=True)
+    return f"{spec.display_name} {YOURS_MARK}" if spec.is_user else spec.display_name
 
 
 # Tests set this so that a bug in a page fails them (AppTest's ``exception``) instead of becoming a message.
@@ -74,13 +93,30 @@ def show_unexpected_error(exc: Exception) -> None:
     )
 
 
+_MARKDOWN_SPECIALS = re.compile(r"([\\`*_{}\[\]()#+\-.!|~<>$:])")
+
+
+def plain_markdown(text: str) -> str:
+    """``text`` escaped so Streamlit's markdown shows it as typed: file names, layer names, error messages.
+
+    A file called ``![t](http://x/y.png)`` must not become an image that loads a remote URL,
+    nor ``**x**`` bold, nor ``:red[x]`` a coloured directive.
+    """
+    return _MARKDOWN_SPECIALS.sub(r"\\\1", str(text)).replace("\n", "  \n")
+
+
+def show_text(element, text: str, **kwargs) -> None:
+    """Show user-supplied or error text with a Streamlit element (``st.error``, ``st.caption``, ...) as plain text."""
+    element(plain_markdown(text), **kwargs)
+
+
 @contextmanager
 def user_errors():
     """Show cvcore's typed errors as a clear message instead of a traceback; the page keeps running."""
     try:
         yield
     except CvlensError as exc:
-        st.error(str(exc))
+        show_text(st.error, str(exc))
 
 
 def restore_choices(kept_key: str, defaults: dict) -> dict:

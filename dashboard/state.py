@@ -13,6 +13,7 @@ MODELS_FAMILIES = "models.families"
 MODELS_YEARS = "models.years"
 MODELS_SEARCH = "models.search"
 MODELS_TABLE = "models.table"  # export widgets (dashboard.export) derive their keys from it
+MODELS_MINE = "models.mine"  # the user's imported models with measured metrics
 MODELS_KEPT = "models.kept"  # the filters; survive leaving the page (widget state does not)
 
 # --- Compare page ----------------------------------------------------------------
@@ -96,4 +97,32 @@ PAPERS_ALL = "papers.all"
 PAPERS_LAYERS = "papers.layers"
 PAPERS_COMPUTE_LAYERS = "papers.compute_layers"
 PAPERS_TRADEOFF = "papers.tradeoff"
+PAPERS_REPRODUCTIONS = "papers.reproductions"  # the user's evaluated models beside the accuracy claims
 PAPERS_KEPT = "papers.kept"  # paper and explorer sliders; survive leaving the page (widget state does not)
+
+# --- Your models page ------------------------------------------------------------
+MINE_FILE = "mine.file"
+MINE_ARCH = "mine.arch"
+MINE_NAME = "mine.name"
+MINE_CLASSES = "mine.classes"  # "architecture", a known set ("voc", ...) or "file"
+MINE_CLASS_FILE = "mine.class_file"
+MINE_DATASET = "mine.dataset"
+MINE_TASK = "mine.task"  # an ONNX file without an architecture
+MINE_INPUT_H = "mine.input_h"
+MINE_INPUT_W = "mine.input_w"
+MINE_MEAN = "mine.mean"
+MINE_STD = "mine.std"
+MINE_FORM = "mine.form"
+MINE_MESSAGE = "mine.message"  # (kind, text) of the last import or removal; shown after the rerun
+MINE_TABLE = "mine.table"
+MINE_REMOVE = "mine.remove"  # prefix of per-model remove buttons
+MINE_EXPORT = "mine.export"  # prefix of per-model export downloads
+MINE_EVAL_MODEL = "mine.eval_model"
+MINE_EVAL_DATA = "mine.eval_data"
+MINE_EVAL_LABELS = "mine.eval_labels"
+MINE_EVAL_CLASSES = "mine.eval_classes"
+MINE_EVAL_LIMIT = "mine.eval_limit"
+MINE_EVAL_RESAMPLES = "mine.eval_resamples"
+MINE_EVAL_RUN = "mine.eval_run"
+MINE_EVAL_TABLE = "mine.eval_table"  # prefix of result table keys
+MINE_EVAL_ERROR = "mine.eval_error"  # the last evaluation's error message, shown after the rerun

@@ -24,7 +24,7 @@ def register(subparsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from cvcore.papers.registry import all_rows, get_paper, paper_rows, status_counts
-    from cvcore.papers.tables import claims_table, papers_table
+    from cvcore.papers.tables import claims_table, papers_table, reproduction_table
 
     if args.paper is None:
         print(render(papers_table(), args.format))
@@ -33,11 +33,25 @@ def run(args: argparse.Namespace) -> int:
     if args.table:
         rows = tuple(r for r in rows if r.table.lower() == args.table.lower())
     if args.format == "json":
-        print(to_json(list(rows)))
+        print(to_json({"claims": list(rows), "reproductions": _reproductions(args)}) if _reproductions(args) else to_json(list(rows)))
         return 0
     counts = ", ".join(f"{n} {status}" for status, n in status_counts(rows).items())
     title = "All papers" if args.paper == "all" else get_paper(args.paper).citation
     print(
         render(claims_table(rows, f"{title}: {len(rows)} claims ({counts}). delta % = (measured - claim) / claim."), args.format)
     )
+    mine = _reproductions(args)
+    if mine:
+        print()
+        print(render(reproduction_table(mine), args.format))
     return 0
+
+
+def _reproductions(args: argparse.Namespace) -> list:
+    """The user's evaluated models beside this paper's accuracy claims (none: nothing printed)."""
+    from cvcore.papers.registry import PAPERS
+    from cvcore.papers.reproductions import reproduction_rows
+
+    keys = list(PAPERS) if args.paper == "all" else [args.paper]
+    rows = [r for key in keys for r in reproduction_rows(key)]
+    return [r for r in rows if not args.table or r.table.lower() == args.table.lower()]

@@ -42,6 +42,9 @@ def headline_rows(ev: Evaluation) -> list[dict]:
     ]  # fmt: skip
 
 
+HEADLINE_LABELS = {"value_pct": "value (%)", "ci_low_pct": "95% CI low (%)", "ci_high_pct": "95% CI high (%)"}
+
+
 def class_rows(ev: Evaluation) -> list[dict]:
     """Classification: class, index, images, top-1 %, most confused with. Segmentation: class, IoU %, pixels."""
     if isinstance(ev, ClassificationEvaluation):

@@ -8,6 +8,7 @@ Imports no torch.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -64,16 +65,19 @@ def load_evaluation(path: str | Path) -> Evaluation:
 
 def list_evaluations(model: str) -> list[StoredEvaluation]:
     """Every stored result of ``model``, newest first; unreadable files are listed with their error."""
+    return list(iter_evaluations(model))
+
+
+def iter_evaluations(model: str) -> Iterator[StoredEvaluation]:
+    """:func:`list_evaluations` one file at a time (a caller after the newest match reads no more than it needs)."""
     folder = cvlens_home() / FOLDER / model_folder_name(model)
     if not folder.is_dir():
-        return []
-    stored = []
+        return
     for path in sorted(folder.glob("*.json"), key=_order, reverse=True):
         try:
-            stored.append(StoredEvaluation(path, load_evaluation(path)))
+            yield StoredEvaluation(path, load_evaluation(path))
         except CvlensError as exc:
-            stored.append(StoredEvaluation(path, None, str(exc)))
-    return stored
+            yield StoredEvaluation(path, None, str(exc))
 
 
 def _order(path: Path) -> tuple[str, int]:

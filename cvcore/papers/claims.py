@@ -53,6 +53,17 @@ class Measurement:
 
 
 @dataclass(frozen=True)
+class Target:
+    """What an accuracy claim is about, so that a user's evaluated model of that architecture can stand beside it."""
+
+    archs: tuple[str, ...]  # catalogue architectures the claim describes
+    metric: str  # the catalogue's metric key: "acc@1", "acc@5", "miou"
+    as_error: bool = False  # the paper gives 100 - accuracy (ResNet's error tables)
+    input_side: int | None = None  # the claim's input resolution where the table varies it (MobileNet Table 7)
+    testing: str = ""  # how the paper tested ("10-crop"); cvlens evaluates one centre crop
+
+
+@dataclass(frozen=True)
 class Claim:
     paper: str  # key in cvcore.papers' registry ("resnet", "mobilenet", ...)
     table: str  # "Table 1", "Fig. 3 caption", "lecture slide"
@@ -64,6 +75,7 @@ class Claim:
     tolerance: Tolerance | None = None  # None: a reference number shown side by side, not a reproduction
     note: str = ""  # the standing explanation of any difference
     exception: bool = False  # declared outside its tolerance; ``note`` says why
+    target: Target | None = None  # for accuracy claims: which architectures and metric (reproduction rows)
 
 
 class Status(str, Enum):

@@ -12,7 +12,7 @@ import math
 from dataclasses import dataclass
 
 from cvcore.errors import InvalidInputError
-from cvcore.papers.claims import Claim, Measurement, Tolerance
+from cvcore.papers.claims import Claim, Measurement, Target, Tolerance
 from cvcore.papers.published import MOBILENET_SEEDS, MOBILENET_TABLES, MobileNetRow
 
 KEY = "mobilenet"
@@ -132,6 +132,21 @@ def _note(row: MobileNetRow, quantity: str) -> str:
     return "The paper gives parameters to 0.01 M here." if row.table == "Table 9" else "The paper rounds parameters to 0.1 M."
 
 
+# (variant, width multiplier) -> the catalogue's MobileNetV1 architecture (cvcore.models.mobilenet_v1)
+_ARCHS = {
+    ("separable", 1.0): "mobilenet_v1", ("separable", 0.75): "mobilenet_v1_075", ("separable", 0.5): "mobilenet_v1_050",
+    ("separable", 0.25): "mobilenet_v1_025", ("shallow", 1.0): "mobilenet_v1_shallow", ("full_conv", 1.0): "mobilenet_v1_full_conv",
+}  # fmt: skip
+
+
+def _target(row: MobileNetRow) -> Target | None:
+    """Which architecture (and resolution) an accuracy row is about; torchvision's models of Tables 8-9 included."""
+    if row.torchvision:
+        return Target((row.torchvision,), "acc@1")
+    arch = _ARCHS.get((row.variant, row.width_mult))
+    return Target((arch,), "acc@1", input_side=row.resolution) if arch else None
+
+
 def claims() -> tuple[Claim, ...]:
     rows: list[Claim] = []
     for row in MOBILENET_TABLES:
@@ -146,7 +161,7 @@ def claims() -> tuple[Claim, ...]:
             rows.append(
                 Claim(KEY, row.table, f"{quantity}, {row.model}", value, unit, _source(row.table),
                       functools.partial(_measure, row, kind), tolerance, _note(row, kind),
-                      exception=(row.table, row.model, kind) in EXCEPTIONS)
+                      exception=(row.table, row.model, kind) in EXCEPTIONS, target=_target(row) if kind == "accuracy" else None)
             )  # fmt: skip
     return tuple(rows)
 

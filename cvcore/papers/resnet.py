@@ -9,7 +9,7 @@ from __future__ import annotations
 import functools
 
 from cvcore.formatting import format_shape
-from cvcore.papers.claims import EXACT, Claim, Measurement, Tolerance
+from cvcore.papers.claims import EXACT, Claim, Measurement, Target, Tolerance
 from cvcore.papers.published import (
     RESNET_DEPTHS,
     RESNET_ERRORS,
@@ -153,6 +153,7 @@ def claims() -> tuple[Claim, ...]:
                 Claim(KEY, e.table, f"top-{top} error, {e.model}", value, "% (ImageNet val)", _source(e.table),
                       functools.partial(_measure_error, e, top), None,
                       f"Different training recipe (torchvision's weights, not the authors') and testing ({e.testing} "
-                      "in the paper, one centre crop in torchvision): side by side, not a reproduction.")
+                      "in the paper, one centre crop in torchvision): side by side, not a reproduction.",
+                      target=Target((f"{'plain' if e.plain else 'resnet'}{e.depth}",), f"acc@{top}", as_error=True, testing=e.testing))
             )  # fmt: skip
     return tuple(rows)

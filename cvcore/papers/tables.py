@@ -42,6 +42,31 @@ def claims_table(rows: Sequence[ClaimRow], caption: str = "", as_text: bool = Fa
     return Table(records, COMPACT_COLUMNS if compact else COLUMNS, LABELS, caption, sources=sorted({r.source for r in rows}))
 
 
+REPRODUCTION_COLUMNS = ["table", "quantity", "claim", "model", "measured", "ci_low", "ci_high", "delta", "inside", "images", "dataset", "note"]
+REPRODUCTION_LABELS = {
+    "model": "your model", "measured": "measured (yours)", "ci_low": "95% CI low", "ci_high": "95% CI high",
+    "delta": "delta (points)", "inside": "claim inside the CI",
+}  # fmt: skip
+
+
+def reproduction_table(rows: Sequence, caption: str = "") -> Table:
+    """The user's reproductions (:class:`cvcore.papers.reproductions.ReproductionRow`) beside the claims."""
+    records = [
+        {
+            "table": r.table, "quantity": r.quantity, "claim": r.claim, "unit": r.unit, "model": r.model, "measured": r.measured,
+            "ci_low": r.ci_low, "ci_high": r.ci_high, "delta": r.delta,
+            "inside": {True: "yes", False: "no", None: "no interval"}[r.claim_inside_ci], "images": r.images,
+            "dataset": r.dataset, "note": r.note,
+        }
+        for r in rows
+    ]  # fmt: skip
+    caption = caption or (
+        "Your models, evaluated by cvlens on your data, beside the paper's claim (same unit); "
+        "95% percentile-bootstrap interval over images; delta = measured - claim."
+    )
+    return Table(records, REPRODUCTION_COLUMNS, REPRODUCTION_LABELS, caption, sources=sorted({r.source for r in rows}))
+
+
 def papers_table(papers: Sequence[PaperEntry] | None = None) -> Table:
     records = [
         {

@@ -23,6 +23,7 @@ PAGES = (
         "Segment your own photos with several models side by side; scores against a ground-truth mask.",
     ),
     ("app_pages/saliency.py", "What a classifier looks at (Captum), with deletion/insertion faithfulness against random maps."),
+    ("app_pages/your_models.py", "Import the model you trained (state dict, checkpoint, safetensors, ONNX): every page can then use it."),
 )
 
 st.title("cvlens")

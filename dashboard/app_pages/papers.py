@@ -11,7 +11,8 @@ from cvcore.analysis.tables import layer_table
 from cvcore.papers.claims import Status
 from cvcore.papers.mobilenet import TRADEOFF_SOURCES, accuracy_on_trend, measure_mobilenet, tradeoff_caption, tradeoff_figure
 from cvcore.papers.registry import PAPERS, get_paper, paper_layers, paper_rows, status_counts
-from cvcore.papers.tables import claims_table
+from cvcore.papers.reproductions import reproduction_rows
+from cvcore.papers.tables import claims_table, reproduction_table
 from dashboard import state
 from dashboard.common import remember_choices, restore_choices, user_errors
 from dashboard.export import download_table, show_figure, show_table
@@ -69,6 +70,16 @@ def show_claims(key: str) -> None:
             )
     st.caption("Every row of this paper in one file:")
     download_table(claims_table(rows), file_stem=f"{key}_claims", key=state.PAPERS_ALL)
+
+
+def show_reproductions(key: str) -> None:
+    """The user's evaluated models of this paper's architectures, beside its accuracy claims."""
+    rows = reproduction_rows(key)
+    if not rows:
+        return
+    st.subheader("Your reproductions")
+    show_table(reproduction_table(rows), file_stem=f"{key}_reproductions", key=state.PAPERS_REPRODUCTIONS,
+               column_config={"note": st.column_config.TextColumn(width="large")})  # fmt: skip
 
 
 def show_explorer() -> None:
@@ -134,6 +145,8 @@ entry = get_paper(key)
 st.markdown((f"[{entry.title}]({entry.link})" if entry.link else entry.title) + f" · course material: `{entry.course_material}`")
 with user_errors():
     show_claims(key)
+with user_errors():
+    show_reproductions(key)
 if key == "mobilenet":
     show_explorer()
 with user_errors():

@@ -26,12 +26,12 @@ from cvcore.attribution import (
 from cvcore.classify import classify
 from cvcore.errors import CvlensError
 from cvcore.formatting import Table
-from cvcore.images import ACCEPTED_EXTENSIONS, decode_image, encode_png
+from cvcore.images import ACCEPTED_EXTENSIONS, MAX_UPLOAD_MB, decode_image, encode_png
 from cvcore.registry import Task, get_spec, list_models
 from cvcore.samples import list_samples
 from cvcore.weights import weight_status
 from dashboard import state
-from dashboard.common import cached_model, pick_sample, remember_choices, restore_choices, user_errors
+from dashboard.common import cached_model, model_title, pick_sample, remember_choices, restore_choices, user_errors
 from dashboard.export import safe_stem, show_figure, show_table
 
 MAX_MODELS = 3
@@ -60,7 +60,9 @@ def choose_photo() -> tuple[str, bytes] | None:
     if source == "sample":
         return pick_sample(state.SAL_SAMPLE)
     returning = state.SAL_UPLOAD not in st.session_state  # first draw since the user came back to this page
-    upload = st.file_uploader("Photo (JPEG, PNG, WebP, BMP, TIFF, GIF)", type=list(ACCEPTED_EXTENSIONS), key=state.SAL_UPLOAD)
+    upload = st.file_uploader(
+        "Photo (JPEG, PNG, WebP, BMP, TIFF, GIF)", type=list(ACCEPTED_EXTENSIONS), key=state.SAL_UPLOAD, max_upload_size=MAX_UPLOAD_MB
+    )
     if upload or not returning:  # what the uploader holds, including the user removing the photo
         st.session_state[state.SAL_KEPT_UPLOAD] = (upload.name, upload.getvalue()) if upload else None
     kept = st.session_state.get(state.SAL_KEPT_UPLOAD)
@@ -312,7 +314,7 @@ photo = choose_photo()
 names = st.multiselect(
     f"Models (up to {MAX_MODELS}; classifiers whose trained weights are on this machine)", choices,
     max_selections=MAX_MODELS, key=state.SAL_MODELS,
-    format_func=lambda n: get_spec(n).display_name,
+    format_func=model_title,
 )  # fmt: skip
 
 image = None

@@ -14,7 +14,7 @@ import streamlit as st
 
 from cvcore.errors import CvlensError
 from cvcore.formatting import Table
-from cvcore.images import ACCEPTED_EXTENSIONS, decode_image, encode_png
+from cvcore.images import ACCEPTED_EXTENSIONS, MAX_UPLOAD_MB, decode_image, encode_png
 from cvcore.registry import get_spec
 from cvcore.samples import list_samples
 from cvcore.segmentation import (
@@ -34,7 +34,7 @@ from cvcore.segmentation import (
 from cvcore.voc import read_label_mask, score
 from cvcore.weights import weight_status
 from dashboard import state
-from dashboard.common import cached_model, pick_sample, remember_choices, restore_choices
+from dashboard.common import cached_model, model_title, pick_sample, remember_choices, restore_choices
 from dashboard.export import safe_stem, show_table
 
 MAX_MODELS = 4
@@ -50,10 +50,10 @@ def decode(data: bytes) -> tuple:
 
 
 def model_label(name: str) -> str:
-    spec = get_spec(name)
-    if is_coarse(name):
+    spec = get_spec(name, metadata_only=True)
+    if is_coarse(spec):
         return f"{spec.display_name} — coarse map from a classifier (offline)"
-    return spec.display_name + ("" if weight_status(name).available else " — weights not on this machine")
+    return model_title(name) + ("" if weight_status(spec).available else " — weights not on this machine")
 
 
 def choose_photos() -> list[tuple[str, bytes]]:
@@ -70,6 +70,7 @@ def choose_photos() -> list[tuple[str, bytes]]:
         type=list(ACCEPTED_EXTENSIONS),
         accept_multiple_files=True,
         key=state.SEG_UPLOADS,
+        max_upload_size=MAX_UPLOAD_MB,
     )
     if uploads or not returning:  # what the uploader holds, including the user emptying it
         st.session_state[state.SEG_KEPT_UPLOADS] = [(u.name, u.getvalue()) for u in uploads or []]
@@ -213,7 +214,9 @@ def show_disagreement(image, done: dict) -> None:
 
 
 def show_ground_truth(done: dict) -> None:
-    mask_file = st.file_uploader("Ground-truth mask (VOC palette PNG of this photo)", type=["png"], key=state.SEG_MASK_UPLOAD)
+    mask_file = st.file_uploader(
+        "Ground-truth mask (VOC palette PNG of this photo)", type=["png"], key=state.SEG_MASK_UPLOAD, max_upload_size=MAX_UPLOAD_MB
+    )
     scorable = {n: r for n, r in done.items() if not r.is_coarse}
     if mask_file is None:
         return
