@@ -136,7 +136,7 @@ def _pack(ids: list[str], desired: dict[str, float], widths: dict[str, float], s
     left = [desired[ids[-1]]]
     for i in range(len(ids) - 2, -1, -1):
         left.insert(0, min(desired[ids[i]], left[0] - sep[i]))
-    return {v: (r + l) / 2 for v, r, l in zip(ids, right, left)}
+    return {v: (r + lft) / 2 for v, r, lft in zip(ids, right, left)}
 
 
 def _spine(order: list[str], rank: dict[str, int], preds: dict[str, list[str]]) -> set[str]:
