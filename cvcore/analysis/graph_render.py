@@ -160,7 +160,7 @@ def _panel(view: GraphView, lay: Layout, dx: float, dy: float, scene: Scene, hig
         scene.hover.append((node.id, box.x + dx, box.y + top, box.width, box.height, html))
 
 
-def _legend(views: Sequence[GraphView], x0: float, y: float, width: float, scene: Scene) -> float:
+def _legend(views: Sequence[GraphView], x0: float, y: float, width: float, scene: Scene, highlighted: bool) -> float:
     """Colour scale, the edge kinds drawn, the folded-node border; wrapped to ``width``. Returns the height used."""
     max_share = max(v.max_share for v in views)
     items: list[tuple[float, Callable[[float, float], None]]] = []
@@ -193,6 +193,15 @@ def _legend(views: Sequence[GraphView], x0: float, y: float, width: float, scene
             scene.texts.append(Text(x + 28, y, "training only (auxiliary head)", size=10, colour="#444444", anchor="start"))
 
         items.append((210.0, training))
+    if highlighted:
+
+        def only_here(x, y):
+            scene.rects.append(Rect(x, y - 7, 22, 14, "#ffffff", HIGHLIGHT, 3.0))
+            scene.texts.append(
+                Text(x + 28, y, "holds what the other model has none of", size=10, colour="#444444", anchor="start")
+            )
+
+        items.append((250.0, only_here))
     x, rows = x0, 1
     for item_width, draw in items:
         if x > x0 and x + item_width > x0 + width:
@@ -222,7 +231,7 @@ def build_scene(views: Sequence[GraphView], *, highlight: Iterable[str] = (), ca
         _panel(view, lay, dx, 4.0, scene, highlight)
         dx += lay.width + PANEL_GAP
     legend_y = HEADER_PX + graph_height + 12
-    legend_height = _legend(views, 8.0, legend_y, width, scene)
+    legend_height = _legend(views, 8.0, legend_y, width, scene, bool(highlight))
     caption_y = legend_y + legend_height
     for i, line in enumerate(lines):
         scene.texts.append(Text(8, caption_y + 14 * i, line, size=10, colour="#666666", anchor="start"))
@@ -591,12 +600,19 @@ def view_record(view: GraphView) -> dict:
     }
 
 
-def export_graph(views: Sequence[GraphView], path: str | Path, *, highlight: Iterable[str] = (), caption: str = "") -> Path:
-    """Write the drawing to ``path``; the format is the suffix (.svg, .png, .dot, .json). Atomic."""
-    from cvcore.storage import atomic_write
+def export_graph(
+    views: Sequence[GraphView], path: str | Path, *, highlight: Iterable[str] = (), caption: str = "", check_only: bool = False
+) -> Path:
+    """Write the drawing to ``path``; the format is the suffix (.svg, .png, .dot, .json). Atomic.
+    ``check_only`` validates the suffix and folder and writes nothing (call it before slow work)."""
+    from cvcore.storage import StorageError, atomic_write
 
-    path = Path(path)
+    path = Path(path).expanduser()
     suffix = path.suffix.lower().lstrip(".")
     if suffix not in FORMATS:
-        raise InvalidInputError(f"--out must end in one of {', '.join('.' + f for f in FORMATS)}; got {path.name!r}.")
+        raise InvalidInputError(f"The output must end in one of {', '.join('.' + f for f in FORMATS)}; got {path.name!r}.")
+    if not path.parent.is_dir():
+        raise StorageError(f"Cannot write {path}: the folder {path.parent} does not exist.")
+    if check_only:
+        return path
     return atomic_write(path, graph_bytes(views, suffix, highlight=highlight, caption=caption))

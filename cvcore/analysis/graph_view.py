@@ -403,7 +403,57 @@ def graph_differences(a: ModelGraph, b: ModelGraph) -> list[GraphDifference]:
     return [GraphDifference(k, count_a[k], count_b[k]) for k in keys if count_a[k] != count_b[k]]
 
 
-def differing_nodes(view: GraphView, differences: Iterable[GraphDifference]) -> set[str]:
-    """Drawn nodes that hold a structure whose count differs between the two graphs (to highlight)."""
-    keys = {d.what for d in differences}
-    return {v.id for v in view.nodes if any(_structure_key(view.graph.node(m)) in keys for m in v.members)}
+def differing_nodes(view: GraphView, other: ModelGraph) -> set[str]:
+    """Drawn nodes of ``view`` that hold a structure the ``other`` graph has none of (to outline):
+    for ResNet-34 against plain-34 the blocks with residual additions and projection shortcuts."""
+    theirs = {k for n in other.nodes if (k := _structure_key(n))}
+    return {v.id for v in view.nodes if any((k := _structure_key(view.graph.node(m))) and k not in theirs for m in v.members)}
+
+
+# --- tables --------------------------------------------------------------------------------
+
+
+def view_table(view: GraphView):
+    """The drawn nodes as a table: what a hover shows, one row per node."""
+    from cvcore.analysis.graph_render import SOURCE
+    from cvcore.formatting import Table
+
+    rows = [
+        {
+            "node": n.title,
+            "type": n.detail if n.kind is NodeKind.MODULE else n.op,
+            "output": format_shape(n.output_shape, drop_batch=True),
+            "params": n.params,
+            "gmacs": round(n.gmacs, 5),
+            "share_pct": round(100 * n.share, 2),
+            "rf": format_field(n.receptive_field),
+            "jump": format_field(n.jump),
+            "inside": ", ".join(f"{c} {k}" for k, c in n.merges),
+        }
+        for n in view.nodes
+    ]
+    g = view.graph
+    counts = (
+        f"{len(g.residual_additions)} additions, {len(g.concatenations)} concatenations, "
+        f"{len(g.unpooling_edges)} max-unpooling index edges"
+    )
+    return Table(
+        rows,
+        labels={"gmacs": "GMACs", "share_pct": "% of MACs", "rf": "receptive field", "output": "output (CxHxW)"},
+        caption=f"{view.title}, graph at depth {view.depth} ({len(view.nodes)} nodes; the whole graph: {counts}).",
+        sources=[SOURCE],
+    )
+
+
+def difference_table(differences: Iterable[GraphDifference], name_a: str, name_b: str):
+    from cvcore.analysis.graph_render import SOURCE
+    from cvcore.formatting import Table
+
+    rows = [{"what": d.what, "a": d.count_a, "b": d.count_b, "delta": d.delta} for d in differences]
+    return Table(
+        rows,
+        columns=["what", "a", "b", "delta"],
+        labels={"what": "node (type, geometry -> output)", "a": name_a, "b": name_b, "delta": f"{name_b} − {name_a}"},
+        caption=f"What differs between the graphs of {name_a} and {name_b} (every other node is identical); Δ = {name_b} − {name_a}.",
+        sources=[SOURCE],
+    )
