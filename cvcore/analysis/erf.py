@@ -233,6 +233,35 @@ def mass_side(gradient: np.ndarray, centre: tuple[float, float], level: float) -
     return 2 * max(gradient.shape)
 
 
+# --- which layers -------------------------------------------------------------------------
+
+
+def feature_map_layers(graph) -> list[str]:
+    """Modules of a :class:`~cvcore.analysis.graph.ModelGraph` whose output is a (1, C, H, W) feature map:
+    the layers whose effective receptive field can be asked for, in execution order."""
+    not_called = ("ModuleList", "ModuleDict")  # containers nobody calls: a hook on them never fires
+    return [
+        path
+        for path, node in graph.module_outputs().items()
+        if node.output_shape is not None and len(node.output_shape) == 4 and graph.module_classes.get(path) not in not_called
+    ]
+
+
+def default_layer(graph) -> str | None:
+    """The last stage (a module at the first level the graph folds to) whose theoretical field still fits
+    the input, so its square can be drawn; else the first feature-map stage."""
+    from cvcore.analysis.graph_view import fold
+
+    layers = set(feature_map_layers(graph))
+    stages = [n.id for n in fold(graph, 1).nodes if n.id in layers and "aux" not in n.id.lower()]
+    if not stages:
+        return next(iter(feature_map_layers(graph)), None)
+    side = min(graph.input_size)
+    outputs = graph.module_outputs()
+    fitting = [p for p in stages if (rf := outputs[p].receptive_field) and GLOBAL not in rf and max(rf) <= side]
+    return fitting[-1] if fitting else stages[0]
+
+
 # --- images and models -------------------------------------------------------------------
 
 
@@ -361,6 +390,8 @@ def erf_table(results: Sequence[EffectiveField], model: str = ""):
     from cvcore.formatting import Table
 
     rows = [{k: v for k, v in erf_record(r).items() if k not in ("notes", "input_size", "layer_shape")} for r in results]
+    for row in rows:
+        row["unit"] = "({}, {})".format(*row["unit"])
     first = results[0]
     h, w = first.input_size
     return Table(
@@ -534,12 +565,14 @@ def _wrap(text: str, width: int) -> list[str]:
     return textwrap.wrap(text, max(30, width))
 
 
-def erf_caption(results: Sequence[EffectiveField], model: str = "") -> str:
+def erf_caption(results: Sequence[EffectiveField], model: str = "", with_sources: bool = True) -> str:
+    """What the heatmaps show; with the sources and versions unless the caller adds them (the dashboard's exports)."""
     from cvcore.formatting import provenance
 
     first = results[0]
     return (
         f"{model} layer {first.layer}, unit {tuple(first.unit)} of its {first.layer_shape[1]}x{first.layer_shape[2]} map; "
         f"|d unit / d input| averaged over {first.images} image(s). White: theoretical receptive field; cyan: squares "
-        "holding 50% (solid) and 90% (dotted) of the gradient mass, centred on the unit. " + provenance([CITATION])
+        "holding 50% (solid) and 90% (dotted) of the gradient mass, centred on the unit. "
+        + (provenance([CITATION]) if with_sources else "")
     ).strip()

@@ -156,6 +156,27 @@ class ModelGraph:
     def inputs_of(self, node_id: str) -> list[GraphEdge]:
         return [e for e in self.edges if e.target == node_id]
 
+    def module_outputs(self) -> dict[str, GraphNode]:
+        """Every module that runs at inference (containers too) -> the last node of its forward, whose
+        tensor is the module's output; in execution order of the modules' first nodes."""
+        last: dict[str, GraphNode] = {}
+        for node in self.nodes:
+            if node.training_only or node.kind in (NodeKind.INPUT, NodeKind.OUTPUT, NodeKind.PARAMETER):
+                continue
+            path = node.module or node.scope
+            parts = path.split(".") if path else []
+            for k in range(1, len(parts) + 1):
+                prefix = ".".join(parts[:k])
+                last.pop(prefix, None)  # re-insert: keep the order of first appearance stable below
+                last[prefix] = node
+        first_seen = {}
+        for node in self.nodes:
+            path = node.module or node.scope
+            parts = path.split(".") if path else []
+            for k in range(1, len(parts) + 1):
+                first_seen.setdefault(".".join(parts[:k]), len(first_seen))
+        return {p: last[p] for p in sorted(last, key=lambda p: first_seen.get(p, 0))}
+
 
 # --- tracing -----------------------------------------------------------------------
 
