@@ -12,10 +12,13 @@ Reported next to the theoretical field (from :mod:`cvcore.analysis.receptive_fie
   the theoretical field; for a linear stack with positive weights it equals it exactly.
 - ``mass50_side_px`` / ``mass90_side_px``: the side of the smallest square, centred on the
   unit, that holds 50% / 90% of the gradient mass.
-- ``hole_fraction``: the share of pixels inside the extent whose gradient is exactly zero.
-  Exact zeros come from the structure, not from the weights: stacked dilations that share a
-  factor (2-2-2) never reach the pixels between their taps, the "gridding" of dilated
-  convolutions; 1-2-5 (hybrid dilated convolution) reaches every pixel.
+- ``hole_fraction``: the share of pixels inside the extent whose gradient is exactly zero:
+  pixels the structure never reaches, or, with few images, pixels behind ReLUs that are off
+  for all of them.
+- ``grid_period_px``: gridding, the signature of stacked dilations that share a factor (2-2-2):
+  every reached pixel lies on a lattice of that period and the pixels between its taps are
+  never reached, whatever the weights and the images. 1-2-5 (hybrid dilated convolution)
+  reaches every pixel: no period. Random holes (ReLUs) form no lattice.
 
 Every call works on a per-call copy of the model (:func:`cvcore.attribution.shadow_copy`):
 the hook that catches the layer's output lives on the copy, inside a ``try/finally``, and
@@ -42,7 +45,7 @@ from cvcore.errors import AnalysisError, InvalidInputError
 MAX_IMAGES = 8
 MAX_SIDE_PX = 1024
 MAX_PIXELS = 4 * 1024 * 1024  # images x H x W in one call: four 1024 x 1024 inputs, or eight at 724
-GRIDDING_HOLES = 0.05  # a larger share of unreachable pixels inside the extent is called gridding
+MAX_GRID_PERIOD = 16  # lattice periods looked for (pixels)
 CITATION = "Luo et al. 2016, Understanding the Effective Receptive Field in Deep Convolutional Neural Networks"
 MASS_LEVELS = (0.5, 0.9)
 _RNG_LOCK = threading.Lock()  # random init seeds torch's global generator
@@ -64,12 +67,13 @@ class EffectiveField:
     mass50_side_px: int | None
     mass90_side_px: int | None
     hole_fraction: float
+    grid_period_px: int | None  # every reached pixel on a lattice of this period (gridding); None: no lattice
     time_ms: float
     notes: tuple[str, ...] = ()
 
     @property
     def gridding(self) -> bool:
-        return self.hole_fraction > GRIDDING_HOLES
+        return self.grid_period_px is not None
 
     @property
     def theoretical_is_global(self) -> bool:
@@ -197,7 +201,7 @@ def _summarise(gradient: np.ndarray, *, layer, weights, unit, layer_shape, image
     support = gradient > 0
     if not support.any():
         notes.append("The gradient is zero everywhere: this unit does not respond to these images (a dead ReLU?).")
-        extent = centre = None
+        extent = centre = period = None
         holes, sides = 0.0, (None, None)
     else:
         rows, cols = np.flatnonzero(support.any(axis=1)), np.flatnonzero(support.any(axis=0))
@@ -206,13 +210,25 @@ def _summarise(gradient: np.ndarray, *, layer, weights, unit, layer_shape, image
         centre = ((r0 + r1) / 2, (c0 + c1) / 2)
         holes = float(1.0 - support[r0 : r1 + 1, c0 : c1 + 1].mean())
         sides = tuple(mass_side(gradient, centre, level) for level in MASS_LEVELS)
+        period = grid_period(support[r0 : r1 + 1, c0 : c1 + 1])
     return EffectiveField(
         layer=layer, weights=weights, unit=unit, layer_shape=tuple(int(v) for v in layer_shape),
         input_size=(int(gradient.shape[0]), int(gradient.shape[1])), images=int(images), gradient=gradient.astype(np.float32),
         theoretical_rf_px=tuple(int(v) for v in rf) if rf else None, jump_px=tuple(float(v) for v in jump) if jump else None,
         centre_px=centre, extent_px=extent, mass50_side_px=sides[0], mass90_side_px=sides[1], hole_fraction=holes,
-        time_ms=(time.perf_counter() - start) * 1000, notes=tuple(notes),
+        grid_period_px=period, time_ms=(time.perf_counter() - start) * 1000, notes=tuple(notes),
     )  # fmt: skip
+
+
+def grid_period(support: np.ndarray) -> int | None:
+    """The smallest period p >= 2 such that every reached pixel of the extent (``support``, cropped to
+    it) sits on the lattice of step p from its corner; None when the reached pixels form no lattice."""
+    for p in range(2, min(MAX_GRID_PERIOD, max(support.shape) - 1) + 1):
+        lattice = np.zeros_like(support)
+        lattice[::p, ::p] = True
+        if not (support & ~lattice).any():
+            return p
+    return None
 
 
 def mass_side(gradient: np.ndarray, centre: tuple[float, float], level: float) -> int:
@@ -380,6 +396,7 @@ def erf_record(result: EffectiveField) -> dict:
         "mass50_side_px": result.mass50_side_px,
         "mass90_side_px": result.mass90_side_px,
         "hole_fraction": round(result.hole_fraction, 4),
+        "grid_period_px": result.grid_period_px,
         "gridding": result.gridding,
         "time_ms": round(result.time_ms, 1),
         "notes": list(result.notes),
@@ -414,6 +431,7 @@ def erf_table(results: Sequence[EffectiveField], model: str = ""):
             "mass50_side_px": "50% of mass (square side, px)",
             "mass90_side_px": "90% of mass (square side, px)",
             "hole_fraction": "unreached share of the extent",
+            "grid_period_px": "gridding: lattice period (px)",
         },
         caption=(
             f"{model} at {h}x{w}: effective receptive field of unit {tuple(first.unit)} of {first.layer} "
@@ -442,7 +460,11 @@ def theoretical_square(result: EffectiveField) -> tuple[float, float, float, flo
 
 def panel_title(result: EffectiveField, label: str | None = None) -> str:
     rf = "global" if result.theoretical_is_global else (_field_text(result.theoretical_rf_px) or "?")
-    grid = f"; gridding: {result.hole_fraction:.0%} of the extent unreached" if result.gridding else ""
+    grid = (
+        f"; gridding: taps every {result.grid_period_px} px, {result.hole_fraction:.0%} of the field unreached"
+        if result.gridding
+        else ""
+    )
     head = label or f"{result.layer}, {result.weights}"
     return f"{head}: 50% of the mass in {result.mass50_side_px} px, 90% in {result.mass90_side_px} px; theoretical {rf} px{grid}"
 

@@ -664,7 +664,8 @@ def build_graph(
     if layers is None:
         from cvcore.analysis import analyze
 
-        result = analyze(model, size, per_layer=True)
+        # On a private copy: the analysis calls .eval() and .to(device) on the module it is given.
+        result = analyze(_private_copy(model, None), size, per_layer=True)
         layers, total_gmacs = result.layers, result.complexity.gmacs
     total = float(total_gmacs) if total_gmacs is not None else sum(r.gmacs for r in layers)
     meta = _private_copy(model, "meta")
