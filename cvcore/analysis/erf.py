@@ -422,7 +422,7 @@ def erf_table(results: Sequence[EffectiveField], model: str = ""):
             "mass50_side_px",
             "mass90_side_px",
             "hole_fraction",
-            "gridding",
+            "grid_period_px",
             "images",
         ],
         labels={
