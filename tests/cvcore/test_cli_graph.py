@@ -23,7 +23,9 @@ def test_graph_writes_an_svg_and_prints_the_drawn_nodes(capsys, tmp_path):
 
 
 def test_graph_compare_lists_exactly_the_shortcuts(capsys, tmp_path):
-    code, text, _ = run(capsys, "graph", "plain18", "--compare", "resnet18", "--out", str(tmp_path / "both.dot"), "--format", "json")
+    code, text, _ = run(
+        capsys, "graph", "plain18", "--compare", "resnet18", "--out", str(tmp_path / "both.dot"), "--format", "json"
+    )
     payload = json.loads(text[: text.rindex("}") + 1])
     assert code == 0 and [g["model"] for g in payload["graphs"]] == ["plain-18", "ResNet-18"]
     adds = sum(d["resnet18"] - d["plain18"] for d in payload["differences"] if d["what"].startswith("add"))
