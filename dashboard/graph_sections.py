@@ -128,7 +128,7 @@ def show_graph(name: str, display_name: str, size: tuple[int, int], architecture
             f"At this depth the graph has {len(view.nodes)} nodes (more than {MAX_DRAWN_NODES} are not drawn): lower the depth."
         )
         return graph
-    figure = cached_figure((name, size, view.depth, tuple(unfolded), bool(repeats)), [view], frozenset())
+    figure = cached_figure(("one", name, size, view.depth, tuple(unfolded), bool(repeats)), [view], frozenset())
     st.plotly_chart(
         figure, key=state.ARCH_GRAPH_CHART, on_select=_remember_click, selection_mode="points", width="content",
         config={"displaylogo": False, "scrollZoom": True},
@@ -197,7 +197,7 @@ def show_graph_pair(name: str, other: str, names: tuple[str, str], size, archite
     differences = graph_differences(graphs[0], graphs[1])
     highlight = frozenset(differing_nodes(views[0], graphs[1]) | differing_nodes(views[1], graphs[0]))
     with user_errors():
-        figure = cached_figure((name, other, size, depth, repeats), views, highlight)
+        figure = cached_figure(("pair", name, other, size, depth, repeats), views, highlight)
         st.plotly_chart(figure, key=f"{state.ARCH_GRAPH_PAIR}.chart", width="content", config={"displaylogo": False})
         _show_downloads(views, f"{name}_vs_{other}_{size[0]}x{size[1]}_graph", f"{state.ARCH_GRAPH_PAIR}.downloads", highlight)
     if differences:

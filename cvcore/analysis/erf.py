@@ -371,10 +371,6 @@ def catalogue_erf(
 # --- presenting --------------------------------------------------------------------------
 
 
-def _side_text(value: int | None) -> str | None:
-    return None if value is None else str(value)
-
-
 def _field_text(value: tuple | None) -> str | None:
     from cvcore.analysis.tables import format_field
 

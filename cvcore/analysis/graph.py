@@ -30,8 +30,10 @@ and marked ``training_only``.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import operator
+import threading
 import warnings
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
@@ -46,6 +48,7 @@ from cvcore.analysis.receptive_field import Field, ReceptiveFieldTracker, field_
 from cvcore.errors import AnalysisError
 
 MAX_OPAQUE_RETRIES = 32  # submodules made opaque, one per failed trace, before giving up
+_META_TRACE_LOCK = threading.Lock()
 MAX_SKIP_CHAIN = 1  # ops between a reused tensor and the concatenation that takes it back (U-Net's crop)
 
 
@@ -225,13 +228,17 @@ def _fx_reason(exc: Exception) -> str:
 
 
 def _trace(model: nn.Module, example: torch.Tensor) -> tuple[fx.Graph, str, dict[str, str]]:
-    """The fx graph of ``model``; submodules fx cannot enter become opaque (returned with fx's reason)."""
+    """The fx graph of ``model``; submodules fx cannot enter become opaque (returned with fx's reason).
+
+    The meta tracer swaps some ``torch`` functions for wrappers while it traces (process-wide);
+    those traces take turns, so that two sessions never restore each other's wrappers.
+    """
     opaque: dict[str, str] = {}
     use_meta, how = False, "torch.fx symbolic_trace"
     for _ in range(MAX_OPAQUE_RETRIES):
         tracer = _meta_tracer_class()(opaque) if use_meta else _ScopedTracer(opaque)
         try:
-            with warnings.catch_warnings():
+            with warnings.catch_warnings(), _META_TRACE_LOCK if use_meta else contextlib.nullcontext():
                 warnings.simplefilter("ignore")
                 graph = tracer.trace(model, meta_args={"x": example}) if use_meta else tracer.trace(model)
             return graph, how, opaque
@@ -797,25 +804,3 @@ def catalogue_graph(spec, input_size: tuple[int, int] | None = None, *, architec
     except Exception:  # a builder that computes with its weights while constructing
         model = spec.builder()
     return build_graph(model.eval(), size, arch.layers, name=spec.display_name, total_gmacs=arch.complexity.gmacs)
-
-
-def describe_node(node: GraphNode, graph: ModelGraph) -> dict:
-    """The numbers a hover or a click shows, as one record (for tables and JSON)."""
-    from cvcore.analysis.tables import format_field
-    from cvcore.formatting import format_shape
-
-    return {
-        "node": node.name,
-        "type": node.op,
-        "kind": node.kind.value,
-        "output": format_shape(node.output_shape, drop_batch=True),
-        "kernel": format_field(node.kernel[:2]) if node.kernel and len(node.kernel) == 2 else None,
-        "stride": format_field(node.stride[:2]) if node.stride and len(node.stride) == 2 else None,
-        "dilation": format_field(node.dilation[:2]) if node.dilation and len(node.dilation) == 2 else None,
-        "groups": node.groups,
-        "params": node.params,
-        "gmacs": node.gmacs,
-        "share_pct": 100 * graph.share(node.gmacs),
-        "rf": format_field(node.receptive_field),
-        "jump": format_field(node.jump),
-    }

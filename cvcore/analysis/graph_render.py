@@ -24,7 +24,7 @@ from pathlib import Path
 from xml.sax.saxutils import escape
 
 from cvcore.analysis.graph import NodeKind
-from cvcore.analysis.graph_layout import FONT_PX, LINE_PX, PAD_Y, Layout, layout
+from cvcore.analysis.graph_layout import FONT_PX, LINE_PX, PAD_Y, Layout, layout, node_lines
 from cvcore.analysis.graph_view import GraphView, ViewNode, hover_lines
 from cvcore.analysis.tables import FVCORE_SOURCE
 from cvcore.errors import InvalidInputError
@@ -424,7 +424,7 @@ def to_dot(views: Sequence[GraphView], *, highlight: Iterable[str] = ()) -> str:
         max_share = view.max_share
         for node in view.nodes:
             fill, stroke, width, dashed = _node_style(node, max_share, node.id in highlight)
-            label = "\n".join(layout_lines(node))
+            label = "\n".join(node_lines(node))
             style = "rounded,filled" + (",dashed" if dashed else "") + (",bold" if node.is_folded else "")
             tooltip = "\n".join(hover_lines(node))
             lines.append(
@@ -445,12 +445,6 @@ def to_dot(views: Sequence[GraphView], *, highlight: Iterable[str] = ()) -> str:
             lines.append("  }")
     lines.append("}")
     return "\n".join(lines) + "\n"
-
-
-def layout_lines(node: ViewNode) -> tuple[str, ...]:
-    from cvcore.analysis.graph_layout import node_lines
-
-    return node_lines(node)
 
 
 # --- plotly --------------------------------------------------------------------------------

@@ -64,13 +64,6 @@ class ViewNode:
     def is_folded(self) -> bool:
         return self.kind is None
 
-    @property
-    def module(self) -> str | None:
-        """The module this node stands for (what the effective receptive field can be asked of)."""
-        if self.is_folded and self.repeat == 1:
-            return self.id
-        return None
-
 
 @dataclass(frozen=True)
 class ViewEdge:
