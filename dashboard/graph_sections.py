@@ -287,7 +287,8 @@ def show_effective_field(name: str, spec, size: tuple[int, int], graph) -> None:
     if isinstance(outcome, str):
         st.error(outcome)
         return
-    _show_erf(outcome, f"{name}_{layer}_erf")
+    log_scale = st.toggle("Log scale (the whole extent and its holes)", key=state.ARCH_ERF_LOG)
+    _show_erf(outcome, f"{name}_{layer}_erf", log_scale)
 
 
 def _compute_erf(spec, layer: str, photos, weights: str, size):
@@ -307,15 +308,15 @@ def _compute_erf(spec, layer: str, photos, weights: str, size):
         return str(exc)
 
 
-def _show_erf(report, stem: str) -> None:
+def _show_erf(report, stem: str, log_scale: bool) -> None:
     from cvcore.analysis.erf import CITATION, erf_caption, erf_figure, erf_table
 
     for note in report.notes:
         st.info(note)
     show_figure(
-        erf_figure(report.results),
+        erf_figure(report.results, log_scale=log_scale),
         file_stem=stem,
-        caption=erf_caption(report.results, report.model, with_sources=False),
+        caption=erf_caption(report.results, report.model, with_sources=False, log_scale=log_scale),
         key=f"{state.ARCH_ERF_VIEW}.figure",
         sources=[CITATION],
     )

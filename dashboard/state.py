@@ -60,6 +60,7 @@ ARCH_ERF_WEIGHTS = "architecture.erf.weights"
 ARCH_ERF_SAMPLES = "architecture.erf.samples"
 ARCH_ERF_UPLOADS = "architecture.erf.uploads"
 ARCH_ERF_RUN = "architecture.erf.run"
+ARCH_ERF_LOG = "architecture.erf.log_scale"
 ARCH_ERF_RESULTS = "architecture.erf.results"  # (model, size, layer, weights, images digest) -> ErfReport | error message
 ARCH_ERF_VIEW = "architecture.erf.view"  # figure and table export keys
 

@@ -487,7 +487,22 @@ def _squares(r: EffectiveField):
     )
 
 
-def erf_figure(results: Sequence[EffectiveField], labels: Sequence[str] | None = None, title: str = ""):
+LOG_DECADES = 4  # a log-scaled heatmap shows four orders of magnitude below the peak
+
+
+def display_values(gradient: np.ndarray, log_scale: bool = False) -> np.ndarray:
+    """The heatmap's values in 0..1: |gradient| / peak, or its log10 over LOG_DECADES decades (zeros stay 0).
+    A linear scale shows where the mass is; a log scale shows the whole extent and its holes."""
+    peak = float(gradient.max()) or 1.0
+    scaled = gradient / peak
+    if not log_scale:
+        return scaled
+    with np.errstate(divide="ignore"):
+        logged = (np.log10(np.where(scaled > 0, scaled, 1.0)) + LOG_DECADES) / LOG_DECADES
+    return np.where(scaled > 0, np.clip(logged, 1e-3, 1.0), 0.0)
+
+
+def erf_figure(results: Sequence[EffectiveField], labels: Sequence[str] | None = None, title: str = "", log_scale: bool = False):
     """Heatmaps side by side, zoomed on the theoretical field: the field as a white square, the 50% and 90%
     squares in cyan (90% dotted)."""
     import textwrap
@@ -499,9 +514,9 @@ def erf_figure(results: Sequence[EffectiveField], labels: Sequence[str] | None =
     titles = ["<br>".join(textwrap.wrap(panel_title(r, lab), 48)) for r, lab in zip(results, labels)]
     fig = make_subplots(rows=1, cols=len(results), subplot_titles=titles, horizontal_spacing=0.08)
     for i, r in enumerate(results, start=1):
-        peak = float(r.gradient.max()) or 1.0
+        scale = f"log10 |grad| / max + {LOG_DECADES}, / {LOG_DECADES}" if log_scale else "|grad| / max"
         fig.add_trace(
-            go.Heatmap(z=r.gradient / peak, colorscale="Inferno", zmin=0, zmax=1, showscale=i == len(results), colorbar={"title": "|grad| / max"},
+            go.Heatmap(z=display_values(r.gradient, log_scale), colorscale="Inferno", zmin=0, zmax=1, showscale=i == len(results), colorbar={"title": scale},
                        hovertemplate="row %{y}, column %{x}: %{z:.3g}<extra></extra>"),
             row=1, col=i,
         )  # fmt: skip
@@ -527,7 +542,11 @@ def erf_figure(results: Sequence[EffectiveField], labels: Sequence[str] | None =
 
 
 def erf_png(
-    results: Sequence[EffectiveField], caption: str = "", labels: Sequence[str] | None = None, min_panel_px: int = 360
+    results: Sequence[EffectiveField],
+    caption: str = "",
+    labels: Sequence[str] | None = None,
+    min_panel_px: int = 360,
+    log_scale: bool = False,
 ) -> bytes:
     """The heatmaps as one PNG (Pillow; no browser), zoomed as :func:`erf_figure`."""
     from PIL import Image, ImageDraw
@@ -540,7 +559,7 @@ def erf_png(
     panels = []
     for r, label in zip(results, labels):
         top, left, bottom, right = view_window(r)
-        crop = r.gradient[top:bottom, left:right]
+        crop = display_values(r.gradient, log_scale)[top:bottom, left:right]
         rgba = colorize(crop, Sign.ABSOLUTE, cmap="inferno", alpha=1.0, percentile=100.0)
         h, w = crop.shape
         scale = max(1, -(-min_panel_px // max(h, w)))
@@ -583,14 +602,16 @@ def _wrap(text: str, width: int) -> list[str]:
     return textwrap.wrap(text, max(30, width))
 
 
-def erf_caption(results: Sequence[EffectiveField], model: str = "", with_sources: bool = True) -> str:
+def erf_caption(results: Sequence[EffectiveField], model: str = "", with_sources: bool = True, log_scale: bool = False) -> str:
     """What the heatmaps show; with the sources and versions unless the caller adds them (the dashboard's exports)."""
     from cvcore.formatting import provenance
 
     first = results[0]
     return (
         f"{model} layer {first.layer}, unit {tuple(first.unit)} of its {first.layer_shape[1]}x{first.layer_shape[2]} map; "
-        f"|d unit / d input| averaged over {first.images} image(s). White: theoretical receptive field; cyan: squares "
+        f"|d unit / d input| averaged over {first.images} image(s)"
+        + (f", log scale over {LOG_DECADES} decades" if log_scale else ", linear scale")
+        + ". White: theoretical receptive field; cyan: squares "
         "holding 50% (solid) and 90% (dotted) of the gradient mass, centred on the unit. "
         + (provenance([CITATION]) if with_sources else "")
     ).strip()

@@ -41,6 +41,7 @@ def register(subparsers) -> None:
     )
     erf.add_argument("--seed", type=int, default=0, help="random initialisation seed (default: %(default)s)")
     erf.add_argument("--out", type=Path, help="write the heatmaps to this PNG file")
+    erf.add_argument("--log-scale", action="store_true", help="heatmap on a log scale (shows the whole extent and its holes)")
     add_format_argument(parser, ("table", "csv", "json", "latex"))
     parser.set_defaults(handler=run)
 
@@ -130,7 +131,8 @@ def _run_erf(args: argparse.Namespace) -> int:
         seed=args.seed,
     )
     if args.out is not None:
-        atomic_write(args.out, erf_png(report.results, erf_caption(report.results, report.model)))
+        caption = erf_caption(report.results, report.model, log_scale=args.log_scale)
+        atomic_write(args.out, erf_png(report.results, caption, log_scale=args.log_scale))
     if args.format == "json":
         print(to_json({"model": spec.name, "results": [erf_record(r) for r in report.results], "notes": list(report.notes)}))
     else:

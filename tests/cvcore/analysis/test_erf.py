@@ -160,3 +160,14 @@ def test_papers_example_and_its_png():
     assert context.theoretical_rf_px == (67, 67) and context.extent_px[0] <= 67
     png = erf_png(list(examples.values()), "caption", labels=list(examples))
     assert png.startswith(b"\x89PNG")
+
+
+def test_log_scale_keeps_zeros_and_spans_the_decades():
+    from cvcore.analysis.erf import LOG_DECADES, display_values
+
+    gradient = np.array([[0.0, 1e-6, 1e-2], [1.0, 2.0, 0.5]])
+    linear, logged = display_values(gradient), display_values(gradient, log_scale=True)
+    assert linear.max() == 1.0 and linear[0, 0] == 0.0
+    assert logged[0, 0] == 0.0 and logged[1, 1] == 1.0
+    assert logged[0, 2] == pytest.approx((np.log10(0.5e-2) + LOG_DECADES) / LOG_DECADES)
+    assert 0 < logged[0, 1] < 0.01  # below the shown decades: the faintest colour, not a hole
