@@ -30,7 +30,6 @@ and marked ``training_only``.
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import operator
 import threading
@@ -48,7 +47,7 @@ from cvcore.analysis.receptive_field import Field, ReceptiveFieldTracker, field_
 from cvcore.errors import AnalysisError
 
 MAX_OPAQUE_RETRIES = 32  # submodules made opaque, one per failed trace, before giving up
-_META_TRACE_LOCK = threading.Lock()
+_TRACE_LOCK = threading.Lock()  # see _ScopedTracer
 MAX_SKIP_CHAIN = 1  # ops between a reused tensor and the concatenation that takes it back (U-Net's crop)
 
 
@@ -185,18 +184,33 @@ class ModelGraph:
 
 
 class _ScopedTracer(fx.Tracer):
-    """torch.fx's tracer that records which module's forward created each node and where tracing failed."""
+    """torch.fx's tracer that records which module's forward created each node and where tracing failed.
+
+    While it traces, torch.fx replaces ``nn.Module.__call__`` and ``__getattr__`` for the whole
+    process. A dashboard serves sessions from several threads: a model another session runs
+    meanwhile must run as usual, not be recorded here, so calls from other threads pass through.
+    Traces themselves take turns (:data:`_TRACE_LOCK`): two patchers restoring each other's
+    patches would leave ``nn.Module.__call__`` patched for good.
+    """
 
     def __init__(self, opaque: Iterable[str] = ()):
         super().__init__()
         self.opaque = set(opaque)
         self.scopes: list[str] = []
         self.failed_in: str | None = None
+        self.thread = threading.get_ident()
 
     def is_leaf_module(self, m: nn.Module, qualified_name: str) -> bool:
         return qualified_name in self.opaque or next(m.children(), None) is None or super().is_leaf_module(m, qualified_name)
 
+    def getattr(self, attr, attr_val, parameter_proxy_cache):
+        if threading.get_ident() != self.thread:
+            return attr_val
+        return super().getattr(attr, attr_val, parameter_proxy_cache)
+
     def call_module(self, m, forward, args, kwargs):
+        if threading.get_ident() != self.thread:  # another session's model: run it, record nothing
+            return forward(*args, **kwargs)
         name = self.path_of_module(m)
         self.scopes.append(name)
         try:
@@ -228,17 +242,13 @@ def _fx_reason(exc: Exception) -> str:
 
 
 def _trace(model: nn.Module, example: torch.Tensor) -> tuple[fx.Graph, str, dict[str, str]]:
-    """The fx graph of ``model``; submodules fx cannot enter become opaque (returned with fx's reason).
-
-    The meta tracer swaps some ``torch`` functions for wrappers while it traces (process-wide);
-    those traces take turns, so that two sessions never restore each other's wrappers.
-    """
+    """The fx graph of ``model``; submodules fx cannot enter become opaque (returned with fx's reason)."""
     opaque: dict[str, str] = {}
     use_meta, how = False, "torch.fx symbolic_trace"
     for _ in range(MAX_OPAQUE_RETRIES):
         tracer = _meta_tracer_class()(opaque) if use_meta else _ScopedTracer(opaque)
         try:
-            with warnings.catch_warnings(), _META_TRACE_LOCK if use_meta else contextlib.nullcontext():
+            with _TRACE_LOCK, warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 graph = tracer.trace(model, meta_args={"x": example}) if use_meta else tracer.trace(model)
             return graph, how, opaque
@@ -329,8 +339,7 @@ class _Recorder(fx.Interpreter):
 
 def _record(gm: fx.GraphModule, x: torch.Tensor) -> dict[str, _Value | None]:
     recorder = _Recorder(gm)
-    with warnings.catch_warnings(), ReceptiveFieldTracker(), torch.no_grad():
-        warnings.simplefilter("ignore")
+    with ReceptiveFieldTracker(), torch.no_grad():
         recorder.run(tag_input(x))
     return recorder.values
 

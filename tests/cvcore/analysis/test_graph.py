@@ -209,6 +209,40 @@ def test_a_submodule_fx_cannot_enter_becomes_one_reported_node():
     assert sum(n.gmacs for n in graph.nodes) == pytest.approx(_fvcore_total(model, (16, 16)), rel=1e-9)
 
 
+class WaitsWhileTraced(nn.Module):
+    """Holds the trace open until another thread has run a model of its own."""
+
+    def __init__(self, started, done):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 3, 1)
+        self.started, self.done = started, done
+
+    def forward(self, x):
+        if isinstance(x, torch.fx.Proxy):  # inside torch.fx's trace, not fvcore's or the meta pass
+            self.started.set()
+            self.done.wait(30)
+        return self.conv(x) + 1
+
+
+def test_a_model_run_by_another_session_during_a_trace_runs_normally_and_is_not_recorded():
+    import threading
+
+    started, done = threading.Event(), threading.Event()
+    traced = {}
+    thread = threading.Thread(target=lambda: traced.update(graph=build_graph(WaitsWhileTraced(started, done).eval(), (8, 8))))
+    thread.start()
+    try:
+        assert started.wait(30)
+        other = nn.Conv2d(3, 5, 1)
+        out = other(torch.ones(1, 3, 8, 8))  # while torch.fx has nn.Module.__call__ patched
+    finally:
+        done.set()
+        thread.join(60)
+    assert type(out) is torch.Tensor and out.shape == (1, 5, 8, 8) and other.weight.shape == (5, 3, 1, 1)
+    assert [n.name for n in traced["graph"].nodes if n.kind is NodeKind.MODULE] == ["conv"]
+    assert nn.Module.__call__.__name__ == "_wrapped_call_impl"  # torch.fx's patch is gone
+
+
 class DataDependent(nn.Module):
     def __init__(self):
         super().__init__()
