@@ -29,7 +29,6 @@ the shared model's weights receive no gradient. The work is bounded: at most
 from __future__ import annotations
 
 import io
-import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -48,7 +47,6 @@ MAX_PIXELS = 4 * 1024 * 1024  # images x H x W in one call: four 1024 x 1024 inp
 MAX_GRID_PERIOD = 16  # lattice periods looked for (pixels)
 CITATION = "Luo et al. 2016, Understanding the Effective Receptive Field in Deep Convolutional Neural Networks"
 MASS_LEVELS = (0.5, 0.9)
-_RNG_LOCK = threading.Lock()  # random init seeds torch's global generator
 
 
 @dataclass(frozen=True)
@@ -311,10 +309,20 @@ def sample_images(limit: int = MAX_IMAGES) -> list:
     return [decode_image(s.path).image for s in list_samples()[:limit]]
 
 
+@contextmanager
+def seeded(seed: int) -> Iterator[None]:
+    """torch's global generator seeded for the block and restored afterwards. Sessions run in threads: the
+    block holds the lock the attribution methods seed under, so seeded work never interleaves."""
+    from cvcore.attribution.core import _GLOBAL_RNG_LOCK
+
+    with _GLOBAL_RNG_LOCK, torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        yield
+
+
 def random_init_model(spec, seed: int = 0) -> nn.Module:
     """The architecture of a catalogue entry with its builder's random initialisation, reproducibly."""
-    with _RNG_LOCK, torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
+    with seeded(seed):
         return spec.builder().eval()
 
 

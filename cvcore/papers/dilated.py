@@ -67,13 +67,10 @@ def context_stack(positive: bool = True) -> DilationStack:
 def erf_examples(images=None, seed: int = 0) -> dict[str, object]:
     """The Papers page's one-click example: effective receptive fields (Luo et al. 2016) of the context
     network's last 3x3 layer (random init, ReLUs, as Table 1) and of the 2-2-2 and 1-2-5 linear stacks."""
-    import torch
-
-    from cvcore.analysis.erf import effective_receptive_field, images_batch, sample_images
+    from cvcore.analysis.erf import effective_receptive_field, images_batch, sample_images, seeded
 
     batch = images_batch(images or sample_images(), INPUT_SIZE)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
+    with seeded(seed):
         network = ContextNetwork(channels=EXAMPLE_CHANNELS)
     last_3x3 = str(sum(1 for k, _, _ in CONTEXT_TABLE1 if k == 3) - 1)
     examples = {
