@@ -167,7 +167,7 @@ def geometry_text(node: GraphNode) -> str:
 def fold(graph: ModelGraph, depth: int = 1, expand: Iterable[str] = (), expand_repeats: bool = False) -> GraphView:
     """The view of ``graph`` at ``depth`` with the ``expand``-ed nodes opened (see the module docstring)."""
     depth = max(0, min(int(depth), MAX_DEPTH))
-    expand = frozenset(expand)
+    expand = frozenset(e.replace("...", REPEAT_SEPARATOR) for e in expand)  # typed on a keyboard: three dots
     hidden = {n.id for n in graph.nodes if n.kind is NodeKind.PARAMETER}
     item_of = _assign_items(graph, depth, expand, hidden)
     order = list(dict.fromkeys(item_of[n.id] for n in graph.nodes if n.id in item_of))

@@ -292,6 +292,8 @@ def test_resnet152_folds_into_stages_and_repeats(graphs):
     assert sum(n.id.startswith("layer3.") for n in every.nodes) == 36
     opened = fold(graph, 1, expand=["layer3"])
     assert {"layer3.0", "layer3.1…layer3.35"} <= {n.id for n in opened.nodes}
+    repeats_opened = fold(graph, 1, expand=["layer3", "layer3.1...layer3.35"])  # as typed in a shell
+    assert sum(n.id.startswith("layer3.") for n in repeats_opened.nodes) == 36
     for view in (stages, blocks, every, opened):
         assert sum(n.gmacs for n in view.nodes) == pytest.approx(graph.total_gmacs, rel=1e-9)
         assert sum(n.params for n in view.nodes) == graph.total_params
