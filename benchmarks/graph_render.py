@@ -16,7 +16,10 @@ Three measurements, interleaved per model in one run (the machine is shared: rea
   session (a reload), find the graph in the server's cache: that is the warm render a student
   sees, plotly drawing included.
 
-Run from the repository root:  python benchmarks/graph_render.py [--repeats 3] [--no-browser]
+  With ``--baseline /work/main`` the same picks are timed, interleaved, on that checkout's
+  page (no graph) until its script is done: the ratio is what the graph section adds.
+
+Run from the repository root:  python benchmarks/graph_render.py [--repeats 3] [--no-browser] [--baseline DIR]
 It prints figures and whether the 2 s goal is met; it is not a test.
 """
 
@@ -134,32 +137,48 @@ def plotly_draw_timings(names: list[str], repeats: int, folder: Path) -> dict:
     return {key: (statistics.median(ms), pages[key][1]) for key, ms in times.items()}
 
 
-def browser_timings(names: list[str], repeats: int) -> dict:
+def _server(root: Path):
     from tests.dashboard.conftest import free_port, wait_for_health
 
-    driver = _driver()
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     command = [
-        sys.executable, "-m", "streamlit", "run", str(ROOT / "dashboard" / "app.py"), "--server.address", "127.0.0.1",
+        sys.executable, "-m", "streamlit", "run", str(root / "dashboard" / "app.py"), "--server.address", "127.0.0.1",
         "--server.port", str(port), "--server.headless", "true", "--browser.gatherUsageStats", "false",
     ]  # fmt: skip
-    server = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = subprocess.Popen(command, cwd=root, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_for_health(url, server)
+    return url, server
+
+
+def browser_timings(names: list[str], repeats: int, baseline: Path | None) -> dict:
+    driver = _driver()
+    url, server = _server(ROOT)
+    base_url, base_server = _server(baseline) if baseline else (None, None)
     try:
-        wait_for_health(url, server)
         results = {}
         for name in names:
             first = _pick_and_draw(driver, url, name)
-            results[name] = {"first": first, "warm": [_pick_and_draw(driver, url, name) for _ in range(repeats)]}
+            if base_url:
+                _pick_and_draw(driver, base_url, name, graph=False)  # the baseline's first pick traces too
+            warm, base = [], []
+            for _ in range(repeats):
+                warm.append(_pick_and_draw(driver, url, name))
+                if base_url:
+                    base.append(_pick_and_draw(driver, base_url, name, graph=False))
+            results[name] = {"first": first, "warm": warm, "baseline": base}
         return results
     finally:
         driver.quit()
-        server.terminate()
-        server.wait(timeout=20)
+        for s in (server, base_server):
+            if s is not None:
+                s.terminate()
+                s.wait(timeout=20)
 
 
-def _pick_and_draw(driver, url: str, name: str) -> float:
-    """A new session (page load) shows the default model; pick ``name`` and time until its graph is drawn."""
+def _pick_and_draw(driver, url: str, name: str, graph: bool = True) -> tuple[float, float]:
+    """A new session (page load) shows the default model; pick ``name``; seconds until its graph is drawn and
+    until the script is done (``graph=False``: a page without the graph, until its stage table and done)."""
     from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
@@ -168,7 +187,8 @@ def _pick_and_draw(driver, url: str, name: str) -> float:
     display, label = MODELS[name]
     driver.get(f"{url}/architecture")
     wait = WebDriverWait(driver, 600, poll_frequency=0.05, ignored_exceptions=(StaleElementReferenceException,))
-    wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, ".js-plotly-plot .textpoint text"))
+    ready = ".js-plotly-plot .textpoint text" if graph else '[data-testid="stDataFrame"]'
+    wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, ready))
     _wait_idle(driver)
     box = driver.find_elements(By.CSS_SELECTOR, '[data-testid="stSelectbox"] input')[0]
     box.click()
@@ -180,7 +200,12 @@ def _pick_and_draw(driver, url: str, name: str) -> float:
     option = wait.until(option)
     start = time.perf_counter()
     option.click()
-    wait.until(lambda d: label in [t.text for t in d.find_elements(By.CSS_SELECTOR, ".js-plotly-plot .textpoint text")])
+    if graph:
+        wait.until(lambda d: label in [t.text for t in d.find_elements(By.CSS_SELECTOR, ".js-plotly-plot .textpoint text")])
+    else:
+        wait.until(
+            lambda d: display in " ".join(c.text for c in d.find_elements(By.CSS_SELECTOR, '[data-testid="stCaptionContainer"]'))
+        )
     drawn = time.perf_counter() - start
     _wait_idle(driver)
     done = time.perf_counter() - start
@@ -201,6 +226,23 @@ def _wait_idle(driver) -> None:
     )
 
 
+def _in_process(repeats: int) -> bool:
+    print("cvcore (this process): trace once, then fold + layout + plotly figure (+ JSON) per depth")
+    for name in MODELS:
+        t = cvcore_timings(name)
+        per_depth = "; ".join(f"depth {d}: {s * 1000:.0f} ms for {n} nodes" for d, (s, n) in t["depths"].items())
+        print(f"  {name:16s} trace {t['trace_s']:.2f} s ({t['nodes']} graph nodes); {per_depth}")
+        print(f"  {'':16s} a depth-1 redraw costs {t['depths'][1][0] / t['trace_s']:.1%} of the trace")
+    met = True
+    print("\nAppTest (fresh process; first = pick the model, traced; warm = median rerun)")
+    for name in MODELS:
+        t = apptest_timings(name, repeats)
+        warm = statistics.median(t["warm_s"])
+        met &= warm < WARM_GOAL_S
+        print(f"  {name:16s} first {t['first_s']:6.2f} s   warm {verdict(warm, WARM_GOAL_S)}")
+    return met
+
+
 def verdict(value: float, goal: float) -> str:
     return f"{value:6.2f} s  (goal < {goal:g} s: {'met' if value < goal else 'NOT met'})"
 
@@ -209,24 +251,15 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeats", type=int, default=3, help="warm renders per model (median reported)")
     parser.add_argument("--no-browser", action="store_true", help="skip the Chromium measurement")
+    parser.add_argument("--baseline", type=Path, help="another checkout (e.g. /work/main) whose page is timed the same way")
+    parser.add_argument("--browser-only", action="store_true", help="only the browser measurements")
     args = parser.parse_args()
     load1, load5, _ = os.getloadavg()
     print(f"Machine: {len(os.sched_getaffinity(0))} CPU cores, load average {load1:.1f} (1 min) / {load5:.1f} (5 min)\n")
 
     met = True
-    print("cvcore (this process): trace once, then fold + layout + plotly figure (+ JSON) per depth")
-    for name in MODELS:
-        t = cvcore_timings(name)
-        per_depth = "; ".join(f"depth {d}: {s * 1000:.0f} ms for {n} nodes" for d, (s, n) in t["depths"].items())
-        print(f"  {name:16s} trace {t['trace_s']:.2f} s ({t['nodes']} graph nodes); {per_depth}")
-        print(f"  {'':16s} a depth-1 redraw costs {t['depths'][1][0] / t['trace_s']:.1%} of the trace")
-
-    print("\nAppTest (fresh process; first = pick the model, traced; warm = median rerun)")
-    for name in MODELS:
-        t = apptest_timings(name, args.repeats)
-        warm = statistics.median(t["warm_s"])
-        met &= warm < WARM_GOAL_S
-        print(f"  {name:16s} first {t['first_s']:6.2f} s   warm {verdict(warm, WARM_GOAL_S)}")
+    if not args.browser_only:
+        met &= _in_process(args.repeats)
 
     if not args.no_browser and Path("/usr/bin/chromium").exists():
         import tempfile
@@ -238,7 +271,7 @@ def main() -> int:
             line = "; ".join(f"depth {d}: {drawn[(name, d)][0]:.0f} ms ({drawn[(name, d)][1]} nodes)" for d in (1, 2, 3))
             print(f"  {name:16s} {line}")
         print("\nBrowser (streamlit run + headless Chromium; each warm pick in a new session, the graph in the server's cache)")
-        b = browser_timings(list(MODELS), args.repeats)
+        b = browser_timings(list(MODELS), args.repeats, args.baseline)
         for name in MODELS:
             drawn = statistics.median(d for d, _ in b[name]["warm"])
             done = statistics.median(d for _, d in b[name]["warm"])
@@ -246,6 +279,9 @@ def main() -> int:
             first_drawn, first_done = b[name]["first"]
             print(f"  {name:16s} first: graph drawn after {first_drawn:5.2f} s, page done after {first_done:5.2f} s (traced)")
             print(f"  {'':16s} warm:  graph drawn after {verdict(drawn, WARM_GOAL_S)}, page done after {done:5.2f} s")
+            if b[name]["baseline"]:
+                base = statistics.median(d for _, d in b[name]["baseline"])
+                print(f"  {'':16s} baseline page (no graph) done after {base:5.2f} s: with the graph x{done / base:.2f}")
     elif not args.no_browser:
         print("\nBrowser measurement skipped: /usr/bin/chromium not found.")
 

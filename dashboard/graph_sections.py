@@ -52,11 +52,12 @@ def cached_view(name: str, input_size: tuple[int, int], depth: int, unfolded: tu
 
 
 @st.cache_data(max_entries=24, show_spinner=False)
-def cached_figure(key: tuple, _views, _highlight: frozenset[str]):
-    """The plotly figure of one or two views (``key`` says which: model, size, depth, unfolded, repeats)."""
+def cached_figure(key: tuple, _views, _highlight: frozenset[str]) -> dict:
+    """The plotly figure of one or two views (``key`` says which: model, size, depth, unfolded, repeats), as
+    a dict: the cache hands out copies, and copying a ``go.Figure`` re-validates it (~60 ms for ResNet-152)."""
     from cvcore.analysis.graph_render import graph_figure
 
-    return graph_figure(_views, highlight=_highlight)
+    return graph_figure(_views, highlight=_highlight).to_dict()
 
 
 @st.cache_resource(max_entries=4, show_spinner=False)
