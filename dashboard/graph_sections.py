@@ -76,14 +76,20 @@ def _unfolded_for(name: str) -> list[str]:
     return st.session_state.setdefault(state.ARCH_GRAPH_UNFOLDED_BY_MODEL, {}).setdefault(name, [])
 
 
-def _remember_click() -> None:
+def node_key(name: str) -> str:
+    """The node picker's key, one per model: the same id ("layer1") names different blocks in two models,
+    and a picker kept across models would go on showing the first model's label."""
+    return f"{state.ARCH_GRAPH_NODE}.{name}"
+
+
+def _remember_click(name: str) -> None:
     """``on_select`` of the chart: the clicked node becomes the one whose numbers are shown."""
     event = st.session_state.get(state.ARCH_GRAPH_CHART)
     points = (event or {}).get("selection", {}).get("points", [])
     ids = [p.get("customdata") for p in points if p.get("customdata")]
     if ids:
         node = ids[0][0] if isinstance(ids[0], list) else ids[0]
-        st.session_state[state.ARCH_GRAPH_NODE] = node
+        st.session_state[node_key(name)] = node
 
 
 def _unfold(name: str, node: str) -> None:
@@ -131,7 +137,7 @@ def show_graph(name: str, display_name: str, size: tuple[int, int], architecture
         return graph
     figure = cached_figure(("one", name, size, view.depth, tuple(unfolded), bool(repeats)), [view], frozenset())
     st.plotly_chart(
-        figure, key=state.ARCH_GRAPH_CHART, on_select=_remember_click, selection_mode="points", width="content",
+        figure, key=state.ARCH_GRAPH_CHART, on_select=lambda: _remember_click(name), selection_mode="points", width="content",
         config={"displaylogo": False, "scrollZoom": True},
     )  # fmt: skip
     _show_downloads([view], f"{name}_{size[0]}x{size[1]}_graph_depth{view.depth}", state.ARCH_GRAPH_DOWNLOADS, frozenset())
@@ -167,11 +173,12 @@ def _show_node(name: str, view) -> None:
     from cvcore.analysis.graph_view import hover_lines
 
     ids = [n.id for n in view.nodes]
-    if st.session_state.get(state.ARCH_GRAPH_NODE) not in ids:
-        st.session_state[state.ARCH_GRAPH_NODE] = next((n.id for n in view.nodes if n.is_folded), ids[0])
+    key = node_key(name)
+    if st.session_state.get(key) not in ids:
+        st.session_state[key] = next((n.id for n in view.nodes if n.is_folded), ids[0])
     titles = {n.id: n.title for n in view.nodes}
     with st.container(horizontal=True, vertical_alignment="bottom"):
-        node_id = st.selectbox("Node (or click one in the graph)", ids, format_func=titles.get, key=state.ARCH_GRAPH_NODE)
+        node_id = st.selectbox("Node (or click one in the graph)", ids, format_func=titles.get, key=key)
         node = view.node(node_id)
         if node.is_folded and st.button("Unfold it", key=state.ARCH_GRAPH_UNFOLD, icon=":material/unfold_more:"):
             _unfold(name, node.id)

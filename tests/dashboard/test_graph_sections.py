@@ -7,6 +7,7 @@ from cvcore.analysis.graph import catalogue_graph
 from cvcore.analysis.graph_view import fold
 from cvcore.registry import get_spec
 from dashboard import state
+from dashboard.graph_sections import node_key
 
 PAGE = "app_pages/architecture.py"
 
@@ -25,7 +26,7 @@ def test_graph_is_drawn_with_every_node_and_unfolds_on_demand(page_app):
     expected = fold(catalogue_graph(get_spec("resnet18")), 1)
     assert _hover_ids(at) == [n.id for n in expected.nodes]
     assert any("8 additions" in c.value for c in at.caption)
-    at.selectbox(key=state.ARCH_GRAPH_NODE).select("layer3").run()
+    at.selectbox(key=node_key("resnet18")).select("layer3").run()
     assert any("layer3: BasicBlock x 2" in m.value and "GMACs" in m.value for m in at.markdown)
     at.button(key=state.ARCH_GRAPH_UNFOLD).click().run()
     assert not at.exception
