@@ -45,6 +45,25 @@ ARCH_LAYERS = "architecture.layers"
 ARCH_RECONCILIATION = "architecture.reconciliation"
 ARCH_DIFF = "architecture.diff"
 ARCH_KEPT = "architecture.kept"  # model and input size; survives leaving the page
+# Topology graph and effective receptive field (issue 14)
+ARCH_GRAPH_DEPTH = "architecture.graph.depth"
+ARCH_GRAPH_REPEATS = "architecture.graph.expand_repeats"  # draw every copy of repeated blocks
+ARCH_GRAPH_UNFOLDED = "architecture.graph.unfolded"  # multiselect: folded nodes the user opened
+ARCH_GRAPH_UNFOLDED_BY_MODEL = "architecture.graph.unfolded_by_model"  # model -> [node keys]; survives leaving the page
+ARCH_GRAPH_NODE = "architecture.graph.node"  # prefix, one per model: the node whose numbers are shown (click or picker)
+ARCH_GRAPH_CHART = "architecture.graph.chart"
+ARCH_GRAPH_UNFOLD = "architecture.graph.unfold"  # button: open the selected folded node
+ARCH_GRAPH_DOWNLOADS = "architecture.graph.downloads"  # prefix of the SVG/PNG/DOT/JSON download keys
+ARCH_GRAPH_PAIR = "architecture.graph.pair"  # the two graphs side by side (chart, downloads, table)
+ARCH_GRAPH_KEPT = "architecture.graph.kept"  # depth and repeats; survive leaving the page
+ARCH_ERF_LAYER = "architecture.erf.layer"
+ARCH_ERF_WEIGHTS = "architecture.erf.weights"
+ARCH_ERF_SAMPLES = "architecture.erf.samples"
+ARCH_ERF_UPLOADS = "architecture.erf.uploads"
+ARCH_ERF_RUN = "architecture.erf.run"
+ARCH_ERF_LOG = "architecture.erf.log_scale"
+ARCH_ERF_RESULTS = "architecture.erf.results"  # (model, size, layer, weights, images digest) -> ErfReport | error message
+ARCH_ERF_VIEW = "architecture.erf.view"  # figure and table export keys
 
 # --- Segmentation page -----------------------------------------------------------
 SEG_SOURCE = "segmentation.source"  # "sample" or "upload"
@@ -99,6 +118,9 @@ PAPERS_COMPUTE_LAYERS = "papers.compute_layers"
 PAPERS_TRADEOFF = "papers.tradeoff"
 PAPERS_REPRODUCTIONS = "papers.reproductions"  # the user's evaluated models beside the accuracy claims
 PAPERS_KEPT = "papers.kept"  # paper and explorer sliders; survive leaving the page (widget state does not)
+PAPERS_ERF_RUN = "papers.erf_run"  # one-click effective receptive fields of the dilated-convolution example
+PAPERS_ERF_SHOWN = "papers.erf_shown"  # stays True once clicked, for the session
+PAPERS_ERF = "papers.erf"  # its figure and table export keys
 
 # --- Your models page ------------------------------------------------------------
 MINE_FILE = "mine.file"

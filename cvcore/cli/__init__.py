@@ -13,8 +13,8 @@ import warnings
 
 from cvcore.errors import CvlensError
 
-# One module per subcommand (models, compare, analyze, weights, segment, evaluate, explain, papers, import-model).
-SUBCOMMAND_MODULES = ("models", "compare", "analyze", "weights", "segment", "evaluate", "explain", "papers", "import_model")
+# One module per subcommand (models, compare, analyze, graph, weights, segment, evaluate, explain, papers, import-model).
+SUBCOMMAND_MODULES = ("models", "compare", "analyze", "graph", "weights", "segment", "evaluate", "explain", "papers", "import_model")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,4 +1,5 @@
-"""Architecture: a model's per-layer table by stage, like the papers' Table 1, and a diff with another model.
+"""Architecture: a model's topology graph, per-layer table by stage (like the papers' Table 1), a diff with
+another model (tables and both graphs side by side) and the effective receptive field of a layer.
 
 At the model's default input size the stored analysis is read (instant); at any other
 size the model is traced once (``cvcore.analysis.stages.architecture``) and cached.
@@ -13,6 +14,7 @@ from cvcore.registry import get_spec, model_names
 from dashboard import state
 from dashboard.common import user_errors
 from dashboard.export import download_table, show_table, table_frame
+from dashboard.graph_sections import show_effective_field, show_graph, show_graph_pair
 
 DEFAULT_MODEL = "resnet18"
 MAX_SIDE = 1024  # larger inputs take minutes to trace on a 2-core machine
@@ -89,6 +91,8 @@ with st.container(horizontal=True):
     st.metric("Layers", len(arch.layers))
     st.metric("Stages", len(stages))
 
+graph = show_graph(name, spec.display_name, size, arch)
+
 st.subheader("By stage")
 show_table(
     stage_summary_table(stages, spec.display_name, size), file_stem=f"{name}_{size[0]}x{size[1]}_stages", key=state.ARCH_SUMMARY
@@ -143,9 +147,12 @@ if other:
     with user_errors():
         other_arch = load(other, size)
     if other_arch is not None:
+        show_graph_pair(name, other, (spec.display_name, other_spec.display_name), size, (arch, other_arch))
         diffs = diff_stages(stages, other_arch.stages(merge_sequential=merge))
         show_table(
             stage_diff_table(diffs, spec.display_name, other_spec.display_name),
             file_stem=f"{name}_vs_{other}_{size[0]}x{size[1]}",
             key=state.ARCH_DIFF,
         )
+
+show_effective_field(name, spec, size, graph)

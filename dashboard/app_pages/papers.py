@@ -9,6 +9,8 @@ import streamlit as st
 
 from cvcore.analysis.tables import layer_table
 from cvcore.papers.claims import Status
+from cvcore.papers.dilated import KEY as DILATED_KEY
+from cvcore.papers.dilated import SOURCE as SOURCE_DILATED
 from cvcore.papers.mobilenet import TRADEOFF_SOURCES, accuracy_on_trend, measure_mobilenet, tradeoff_caption, tradeoff_figure
 from cvcore.papers.registry import PAPERS, get_paper, paper_layers, paper_rows, status_counts
 from cvcore.papers.reproductions import reproduction_rows
@@ -118,6 +120,48 @@ def show_explorer() -> None:
     )
 
 
+@st.cache_data(max_entries=2, show_spinner=False)
+def cached_erf_examples():
+    from cvcore.papers.dilated import erf_examples
+
+    return erf_examples()
+
+
+def show_erf_example() -> None:
+    """One click: the effective receptive fields of Table 1's context network and of two dilation stacks."""
+    from cvcore.analysis.erf import CITATION, erf_figure, erf_table
+    from cvcore.papers.dilated import GRIDDING_STACKS
+
+    st.subheader("Effective receptive field: does the unit see its whole field?")
+    st.caption(
+        f"The gradient of the centre unit with respect to the input, averaged over the bundled photos ({CITATION}): "
+        f"the context network's last 3x3 layer (random init, ReLUs), then stacks of 3x3 convolutions dilated "
+        f"{' and '.join(GRIDDING_STACKS)} with equal positive weights and no activations, so only the structure shows. "
+        "2-2-2 leaves a grid of pixels it never reaches (gridding); 1-2-5 reaches every pixel of its field."
+    )
+    if st.button("Show the effective receptive fields", key=state.PAPERS_ERF_RUN, icon=":material/blur_on:"):
+        st.session_state[state.PAPERS_ERF_SHOWN] = True
+    if not st.session_state.get(state.PAPERS_ERF_SHOWN):
+        return
+    examples = None
+    with user_errors(), st.spinner("Backward passes through the three networks…"):
+        examples = cached_erf_examples()
+    if examples is None:
+        return
+    results, labels = list(examples.values()), list(examples)
+    show_figure(
+        erf_figure(results, labels),
+        file_stem="dilated_effective_receptive_fields",
+        caption="White: theoretical receptive field (Table 1 for the context network); cyan: squares holding 50% and 90% of the gradient mass.",
+        key=f"{state.PAPERS_ERF}.figure",
+        sources=[CITATION, SOURCE_DILATED],
+    )
+    table = erf_table(results, "Dilated convolutions")
+    for row, label in zip(table.rows, labels):
+        row["weights"] = label
+    show_table(table, file_stem="dilated_effective_receptive_fields", key=f"{state.PAPERS_ERF}.table")
+
+
 def show_layers(key: str) -> None:
     layers = cached_layers(key, False)
     if layers is None:
@@ -149,5 +193,7 @@ with user_errors():
     show_reproductions(key)
 if key == "mobilenet":
     show_explorer()
+if key == DILATED_KEY:
+    show_erf_example()
 with user_errors():
     show_layers(key)
