@@ -23,15 +23,18 @@ class CatalogueRow:
     paper: str
     paper_link: str | None
     params: int | None  # measured (parameter count of the built model)
-    gmacs: float | None  # measured with fvcore at input_size
+    gmacs: float | None  # measured at input_size, papers' convention (cvcore.analysis.conventions)
+    gmacs_all_ops: float | None  # measured at input_size, fvcore's all-operator total
     input_size: tuple[int, int]
     published_params: float | None
-    published_gmacs: float | None
+    published_gmacs: float | None  # as its source counts them (published_gmacs_source)
+    published_gmacs_source: str | None
     metrics: dict[str, float] = field(default_factory=dict)  # published: acc@1, acc@5 or miou, pixel_acc
     file_size_mb: float | None = None
     weights: str = "none"  # where trained weights come from: torchvision | package | none
     weights_available: bool = False  # on this machine right now
     source: str = ""  # where the published numbers come from
+    conventions: dict[str, str] = field(default_factory=dict)  # multiply-add field -> what it counts
 
 
 def catalogue_row(spec: ModelSpec, measured=None, weights_available: bool | None = None) -> CatalogueRow:
@@ -39,6 +42,8 @@ def catalogue_row(spec: ModelSpec, measured=None, weights_available: bool | None
 
     if weights_available is None:
         weights_available = weight_status(spec.name).available
+    from cvcore.analysis.conventions import ALL_OPS_CONVENTION, PAPERS_CONVENTION
+
     sources = {m.source for m in spec.metrics.values()} | ({spec.num_params.source} if spec.num_params else set())
     return CatalogueRow(
         name=spec.name,
@@ -50,14 +55,21 @@ def catalogue_row(spec: ModelSpec, measured=None, weights_available: bool | None
         paper_link=spec.paper.link,
         params=measured.params if measured else None,
         gmacs=measured.gmacs if measured else None,
+        gmacs_all_ops=measured.gmacs_all_ops if measured else None,
         input_size=spec.input_size,
         published_params=spec.num_params.value if spec.num_params else None,
         published_gmacs=spec.gmacs.value if spec.gmacs else None,
+        published_gmacs_source=spec.gmacs.source if spec.gmacs else None,
         metrics={k: m.value for k, m in spec.metrics.items()},
         file_size_mb=spec.weights.file_size_mb,
         weights=spec.weights.kind.value,
         weights_available=weights_available,
         source="; ".join(sorted(sources)),
+        conventions={
+            "gmacs": PAPERS_CONVENTION,
+            "gmacs_all_ops": ALL_OPS_CONVENTION,
+            "published_gmacs": f"as published by {spec.gmacs.source}" if spec.gmacs else "none published",
+        },
     )
 
 
