@@ -143,6 +143,7 @@ def cell_caption(result) -> str:
         f"{a.time_ms:.0f} ms · deletion AUC {f.deletion_auc:.3f} (random {r.deletion_auc:.3f}) · "
         f"insertion AUC {f.insertion_auc:.3f} (random {r.insertion_auc:.3f}) · {h}x{w} map"
         + (f" · layer {a.layer}" if a.layer else "")
+        + (f" · {a.completeness.describe()}" if a.completeness else "")
     )
 
 
