@@ -338,7 +338,7 @@ def tradeoff_figure(point: MobileNetPoint):
         marker={"color": "crimson", "symbol": "diamond-open", "size": 12},
         name=f"α={point.width_mult:g}, {point.resolution}px: measured mult-adds, accuracy read off the fit",
     )  # fmt: skip
-    fig.update_xaxes(type="log", title="million mult-adds (log scale)", range=[math.log10(v) for v in span])
+    fig.update_xaxes(type="log", title="million mult-adds, papers' convention (log scale)", range=[math.log10(v) for v in span])
     fig.update_yaxes(title="ImageNet top-1 accuracy (%)", range=[40, 78])
     fig.update_layout(height=520, margin={"t": 60}, legend={"orientation": "h", "yanchor": "bottom", "y": 1.02})
     return fig
@@ -347,5 +347,5 @@ def tradeoff_figure(point: MobileNetPoint):
 def tradeoff_caption(point: MobileNetPoint) -> str:
     return (
         f"MobileNet accuracy vs mult-adds; the red line is alpha {point.width_mult:g} at {point.resolution}px, "
-        "measured with fvcore on cvcore's MobileNetV1."
+        "measured with fvcore on cvcore's MobileNetV1 in the papers' convention (conv + fc multiply-adds, as the paper counts)."
     )

@@ -72,7 +72,10 @@ def show_claims(key: str) -> None:
         )
         with st.expander("How each value was measured"):
             st.dataframe(
-                [{"quantity": r.quantity, "measured with": r.measured_with, "source": r.source} for r in in_table],
+                [
+                    {"quantity": r.quantity, "measured with": r.measured_with, "convention": r.convention, "source": r.source}
+                    for r in in_table
+                ],
                 hide_index=True,
             )
     st.caption("Every row of this paper in one file:")
