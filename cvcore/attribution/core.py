@@ -60,8 +60,9 @@ Progress = Callable[[float], None]
 # few lines hold this lock; the rest of every method runs in parallel.
 _GLOBAL_RNG_LOCK = threading.Lock()
 
-# A path method's map may miss f(input) - f(baseline) by at most this share (Sundararajan et al.
-# 2017, Sec. 3: "the attributions add up to the difference"; they suggest 5%).
+# A path method's map may miss f(input) - f(baseline) by at most this share: Sundararajan et al.
+# 2017 (Sec. 5) advise checking that the attributions add up to the score difference, to within
+# 5%, and taking more steps if they do not.
 COMPLETENESS_TOLERANCE = 0.05
 
 
