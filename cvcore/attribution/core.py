@@ -344,6 +344,11 @@ def _complete(pieces: list[_Piece]) -> bool:
 
 def _ig_refinements(settings: dict) -> tuple[int, int]:
     """(steps of the first pass, steps per refined piece): adaptive IG spends half its steps on each."""
+    if settings["n_steps"] < settings["segments"]:
+        raise InvalidInputError(
+            f"Integrated Gradients needs at least one step per path segment: n_steps {settings['n_steps']} < segments "
+            f"{settings['segments']}."
+        )
     if not settings["adaptive"]:
         return settings["n_steps"], 0
     first = max(settings["segments"], settings["n_steps"] // 2)

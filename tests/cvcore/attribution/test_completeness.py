@@ -69,6 +69,11 @@ def test_path_segments_halve_toward_the_baseline():
         path_segments(4, 5)
 
 
+def test_fewer_steps_than_segments_is_a_clear_error(tiny_net, photo):
+    with pytest.raises(InvalidInputError, match="at least one step per path segment"):
+        explain(tiny_net, photo, "integrated_gradients", TARGET, settings={"n_steps": 2})  # 4 segments by default
+
+
 def test_gradient_shap_reports_the_mean_of_captums_per_sample_deltas(tiny_net, photo):
     settings = {"n_samples": 6, "stdevs": 0.1, "seed": 5}
     ours = explain(tiny_net, photo, "gradient_shap", TARGET, settings=settings)
