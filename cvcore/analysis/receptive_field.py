@@ -6,8 +6,8 @@ pools grow the field by ``(k - 1) * dilation * jump`` and multiply the jump by t
 stride; element-wise merges take the largest field of their inputs; global pooling and
 attention see the whole input. Adaptive pooling is what its sizes make it: an identity when
 the output has the input's size (VGG's and AlexNet's ``avgpool`` at 224 px), a plain pool
-when the input divides evenly, global when the output is 1x1. Fields are theoretical (not clipped to the image), as in
-the papers (Yu & Koltun 2016, Table 1).
+when the input divides evenly, global when the output is 1x1. Fields are theoretical (not
+clipped to the image), as in the papers (Yu & Koltun 2016, Table 1).
 """
 
 from __future__ import annotations
