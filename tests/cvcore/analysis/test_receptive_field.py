@@ -93,14 +93,15 @@ def test_adaptive_pooling_to_the_input_size_is_an_identity():
         fields = receptive_fields(build_model(name), (224, 224))
         assert fields["features"].rf == fields["avgpool"].rf == (pool5, pool5), name
         assert fields["avgpool"].jump == (32, 32)
-    # At another size the same module really pools: 448 px -> 14x14 pooled to 7x7 (2x2 windows, stride 2).
-    fields = receptive_fields(build_model("vgg16"), (448, 448))
-    assert fields["avgpool"].rf == (212 + 32, 212 + 32) and fields["avgpool"].jump == (64, 64)
 
 
 def test_adaptive_pooling_to_one_pixel_is_global_and_uneven_windows_take_the_widest():
-    model = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.AdaptiveAvgPool2d((None, 3)), nn.AdaptiveMaxPool2d(1))
+    model = nn.Sequential(
+        nn.Conv2d(3, 4, 3, padding=1), nn.AdaptiveAvgPool2d((None, 3)), nn.AdaptiveAvgPool2d((4, 3)), nn.AdaptiveMaxPool2d(1)
+    )
     fields = receptive_fields(model, (8, 7))
     # Width 7 -> 3: windows [0, 3), [2, 5), [4, 7): three columns wide, 7/3 apart; height kept.
     assert fields["1"].rf == (3, 5) and fields["1"].jump == (1, 7 / 3)
-    assert fields["2"].rf == (GLOBAL, GLOBAL)
+    # Height 8 -> 4 divides evenly: a 2x2-style pool (window 2, stride 2); the width is already 3: kept.
+    assert fields["2"].rf == (4, 5) and fields["2"].jump == (2, 7 / 3)
+    assert fields["3"].rf == (GLOBAL, GLOBAL)
