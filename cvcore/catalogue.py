@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from cvcore.analysis.conventions import CAPTION, GMACS_LABEL
 from cvcore.formatting import Table
 from cvcore.registry import ModelSpec, Task, list_models
 
@@ -24,10 +25,12 @@ class CatalogueRow:
     paper: str
     paper_link: str | None
     params: int | None  # measured (parameter count of the built model)
-    gmacs: float | None  # measured with fvcore at input_size
+    gmacs: float | None  # measured at input_size, papers' convention (cvcore.analysis.conventions)
+    gmacs_all_ops: float | None  # measured at input_size, fvcore's all-operator total
     input_size: tuple[int, int]
     published_params: float | None
-    published_gmacs: float | None
+    published_gmacs: float | None  # as its source counts them (published_gmacs_source)
+    published_gmacs_source: str | None
     metrics: dict[str, float] = field(default_factory=dict)  # published: acc@1, acc@5 or miou, pixel_acc
     file_size_mb: float | None = None
     weights: str = "none"  # where trained weights come from: torchvision | package | user | none
@@ -39,6 +42,7 @@ class CatalogueRow:
     num_classes: int = 0  # outputs of the head (length of its class list)
     # A user's model: metric key -> what cvlens measured on their data (value_pct, low_pct, high_pct, images, dataset, source)
     evaluated: dict[str, dict] = field(default_factory=dict)
+    conventions: dict[str, str] = field(default_factory=dict)  # multiply-add field -> what it counts
 
 
 def catalogue_row(spec: ModelSpec, measured=None, weights_available: bool | None = None) -> CatalogueRow:
@@ -46,6 +50,8 @@ def catalogue_row(spec: ModelSpec, measured=None, weights_available: bool | None
 
     if weights_available is None:
         weights_available = weight_status(spec.name).available
+    from cvcore.analysis.conventions import ALL_OPS_CONVENTION, PAPERS_CONVENTION
+
     sources = {m.source for m in spec.metrics.values()} | ({spec.num_params.source} if spec.num_params else set())
     return CatalogueRow(
         name=spec.name,
@@ -57,9 +63,11 @@ def catalogue_row(spec: ModelSpec, measured=None, weights_available: bool | None
         paper_link=spec.paper.link,
         params=measured.params if measured else None,
         gmacs=measured.gmacs if measured else None,
+        gmacs_all_ops=measured.gmacs_all_ops if measured else None,
         input_size=spec.input_size,
         published_params=spec.num_params.value if spec.num_params else None,
         published_gmacs=spec.gmacs.value if spec.gmacs else None,
+        published_gmacs_source=spec.gmacs.source if spec.gmacs else None,
         metrics={k: m.value for k, m in spec.metrics.items()},
         file_size_mb=spec.weights.file_size_mb,
         weights=spec.weights.kind.value,
@@ -70,6 +78,11 @@ def catalogue_row(spec: ModelSpec, measured=None, weights_available: bool | None
         dataset=spec.weights.dataset,
         num_classes=len(spec.categories),
         evaluated=_evaluated(spec) if spec.is_user else {},
+        conventions={
+            "gmacs": PAPERS_CONVENTION,
+            "gmacs_all_ops": ALL_OPS_CONVENTION,
+            "published_gmacs": f"as published by {spec.gmacs.source}" if spec.gmacs else "none published",
+        },
     )
 
 
@@ -130,9 +143,9 @@ def mine_table(rows: list[CatalogueRow]) -> Table:
     columns = ["name", "architecture", "task", "classes", "params_m", "gmacs", *used, "evaluated_on", "trained_on", "file_mb"]
     return Table(
         records, columns,
-        {"params_m": "params (M)", "gmacs": "GMACs (measured)", "file_mb": "file (MB)", "evaluated_on": "evaluated on",
+        {"params_m": "params (M)", "gmacs": GMACS_LABEL, "file_mb": "file (MB)", "evaluated_on": "evaluated on",
          "trained_on": "trained on (yours)", **{label: f"{label} % [95% CI]" for label in used}},
-        caption="Your imported models. Params and GMACs measured by cvlens (fvcore) at import; metrics from the newest "
+        caption=f"Your imported models. Params and GMACs measured by cvlens (fvcore) at import. {CAPTION} Metrics from the newest "
         "evaluation of each model's own weights (cvlens, one centre crop per image), 95% percentile-bootstrap interval over images.",
         sources=sorted({m["source"] for r in rows for m in r.evaluated.values()}),
     )  # fmt: skip

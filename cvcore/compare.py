@@ -14,6 +14,7 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from cvcore.analysis.conventions import ALL_OPS_CONVENTION, CAPTION, GMACS_ALL_OPS_LABEL, GMACS_LABEL, PAPERS_CONVENTION
 from cvcore.defaults import COMPARE_SEED
 from cvcore.errors import InvalidInputError
 from cvcore.formatting import Table
@@ -21,7 +22,11 @@ from cvcore.formatting import Table
 DEFAULT_SEED = COMPARE_SEED  # Canziani et al.'s models plus the mobile nets that came after (cvcore.defaults)
 
 MEASURED_PARAMS_SOURCE = "measured: parameters of the built model"
-MEASURED_GMACS_SOURCE = "measured: fvcore FlopCountAnalysis, 1 multiply-add = 1 (assets/analysis.json)"
+MEASURED_GMACS_SOURCE = f"measured: {PAPERS_CONVENTION} (assets/analysis.json)"
+MEASURED_GMACS_ALL_OPS_SOURCE = f"measured: {ALL_OPS_CONVENTION} (assets/analysis.json)"
+# torchvision's segmentation metrics: measured on COCO val2017, on the 20 classes VOC shares with COCO.
+SEGMENTATION_EVAL = "COCO val2017, VOC labels"
+SEGMENTATION_LABELS = {"miou": f"mIoU (%, {SEGMENTATION_EVAL})", "pixel_acc": f"Pixel acc (%, {SEGMENTATION_EVAL})"}
 FILE_SIZE_ON_DISK_SOURCE = "measured: size of the weights file on disk"
 MEASURED_LATENCY_SOURCE = "measured: cvlens latency benchmark"
 
@@ -35,7 +40,8 @@ class Axis:
 
 
 X_AXES: dict[str, Axis] = {
-    "gmacs": Axis("gmacs", "Multiply-adds (GMACs)", "GMACs", False),
+    "gmacs": Axis("gmacs", "Multiply-adds (GMACs, papers' convention)", GMACS_LABEL, False),
+    "gmacs_all_ops": Axis("gmacs_all_ops", "Multiply-adds, all operators (GMACs, fvcore)", GMACS_ALL_OPS_LABEL, False),
     "mparams": Axis("mparams", "Parameters (millions)", "Params (M)", False),
     "file_size_mb": Axis("file_size_mb", "Weights file size (MB)", "File (MB)", False),
     "latency_ms": Axis("latency_ms", "Measured latency (ms, batch 1)", "Latency (ms)", False),
@@ -43,8 +49,8 @@ X_AXES: dict[str, Axis] = {
 Y_AXES: dict[str, Axis] = {
     "acc@1": Axis("acc@1", "ImageNet top-1 accuracy (%)", "Top-1 (%)", True),
     "acc@5": Axis("acc@5", "ImageNet top-5 accuracy (%)", "Top-5 (%)", True),
-    "miou": Axis("miou", "Mean IoU (%), COCO-val2017 VOC labels", "mIoU (%)", True),
-    "pixel_acc": Axis("pixel_acc", "Pixel accuracy (%), COCO-val2017 VOC labels", "Pixel acc (%)", True),
+    "miou": Axis("miou", f"Mean IoU (%), {SEGMENTATION_EVAL}", SEGMENTATION_LABELS["miou"], True),
+    "pixel_acc": Axis("pixel_acc", f"Pixel accuracy (%), {SEGMENTATION_EVAL}", SEGMENTATION_LABELS["pixel_acc"], True),
 }
 Y_AXES_BY_TASK = {"classification": ("acc@1", "acc@5"), "segmentation": ("miou", "pixel_acc")}
 AXES = {**X_AXES, **Y_AXES}
@@ -87,10 +93,13 @@ def point_for(spec, measured=None, latency=None, file_size_on_disk_mb: float | N
         q["mparams"] = Quantity(measured.params / 1e6, MEASURED_PARAMS_SOURCE, True)
         size = f"{measured.input_size[0]}x{measured.input_size[1]}"
         q["gmacs"] = Quantity(measured.gmacs, f"{MEASURED_GMACS_SOURCE.removesuffix(')')}, input {size})", True)
+        q["gmacs_all_ops"] = Quantity(
+            measured.gmacs_all_ops, f"{MEASURED_GMACS_ALL_OPS_SOURCE.removesuffix(')')}, input {size})", True
+        )
     else:
         if spec.num_params is not None:
             q["mparams"] = Quantity(spec.num_params.value / 1e6, spec.num_params.source, False)
-        if spec.gmacs is not None:
+        if spec.gmacs is not None:  # the published figure; there is none for the all-operator total
             q["gmacs"] = Quantity(spec.gmacs.value, spec.gmacs.source, False)
     if spec.weights.file_size_mb is not None:
         q["file_size_mb"] = Quantity(spec.weights.file_size_mb, _file_size_source(spec), False)
@@ -123,7 +132,9 @@ def default_selection(task: str = "classification") -> tuple[str, ...]:
 
     if task == "classification":
         return DEFAULT_SEED
-    return tuple(s.name for s in list_models(task, metadata_only=True) if any(k in s.metrics for k in Y_AXES_BY_TASK.get(task, ())))
+    return tuple(
+        s.name for s in list_models(task, metadata_only=True) if any(k in s.metrics for k in Y_AXES_BY_TASK.get(task, ()))
+    )
 
 
 def model_points(
@@ -205,7 +216,8 @@ class ChartData:
     def caption(self) -> str:
         """What the chart shows, for its exported caption (the page and the CLI use the same words)."""
         x = self.x_axis.label[:1].lower() + self.x_axis.label[1:]  # "multiply-adds (GMACs)": keep the unit's case
-        return f"{self.y_axis.label} against {x}; bubble area = parameters."
+        convention = f" {CAPTION}" if self.x_axis.key in ("gmacs", "gmacs_all_ops") else ""
+        return f"{self.y_axis.label} against {x}; bubble area = parameters.{convention}"
 
     @property
     def source_summary(self) -> list[str]:
@@ -286,32 +298,41 @@ def deltas(points: Sequence[ModelPoint], baseline: str, keys: Sequence[str]) -> 
 
 
 def delta_table(points: Sequence[ModelPoint], baseline: str, keys: Sequence[str], front: Iterable[str] = ()) -> Table:
-    """Deltas as a :class:`Table`: costs as ratios ("x"), scores as differences (percentage points)."""
+    """Deltas as a :class:`Table`: costs as ratios ("x"), scores as differences (percentage points).
+
+    Each row also carries ``<key>_source`` (where the number comes from; for multiply-adds, which
+    convention counts them): in the JSON export, not among the displayed columns.
+    """
     front = set(front)
     delta_rows = deltas(points, baseline, keys)  # raises if the baseline is not among the points
     base_name = next(r.display_name for r in delta_rows if r.is_baseline)
-    rows, labels, sources = [], {"model": "Model", "pareto": "Pareto front"}, []
+    rows, labels, sources, columns = [], {"model": "Model", "pareto": "Pareto front"}, [], ["model"]
     for row, point in zip(delta_rows, points):
         record: dict = {"model": row.display_name + (" (baseline)" if row.is_baseline else "")}
         for k in keys:
             axis, d = AXES[k], row.deltas[k]
             record[k] = round(d.value, 4) if d.value is not None else None
             labels[k] = axis.short
+            compared = f"{k}_diff" if axis.higher_is_better else f"{k}_ratio"
             if axis.higher_is_better:
-                record[f"{k}_diff"] = round(d.difference, 2) if d.difference is not None else None
-                labels[f"{k}_diff"] = f"Δ {axis.short.split(' (')[0]} (pp)"
+                record[compared] = round(d.difference, 2) if d.difference is not None else None
+                labels[compared] = f"Δ {axis.short.split(' (')[0]} (pp)"
             else:
-                record[f"{k}_ratio"] = round(d.ratio, 3) if d.ratio is not None else None
-                labels[f"{k}_ratio"] = f"{axis.short.split(' (')[0]} ÷ base"
+                record[compared] = round(d.ratio, 3) if d.ratio is not None else None
+                labels[compared] = f"{axis.short.split(' (')[0]} ÷ base"
+            columns += [c for c in (k, compared) if c not in columns]
             q = point.quantities.get(k)
+            record[f"{k}_source"] = q.source if q else None
             if q:
                 sources.append(q.source)
         record["pareto"] = "yes" if point.name in front else ""
         rows.append(record)
+    convention = f" {CAPTION}" if {"gmacs", "gmacs_all_ops"} & set(keys) else ""
     return Table(
         rows,
+        columns=[*columns, "pareto"],
         labels=labels,
-        caption=f"Against {base_name}: costs as ratios, accuracy as percentage-point differences.",
+        caption=f"Against {base_name}: costs as ratios, accuracy as percentage-point differences.{convention}",
         sources=sources,
     )
 
@@ -434,13 +455,13 @@ CATALOGUE_LABELS = {
     "family": "Family",
     "year": "Year",
     "mparams": "Params (M)",
-    "gmacs": "GMACs",
-    "published_gmacs": "GMACs (published)",
+    "gmacs": GMACS_LABEL,
+    "gmacs_all_ops": GMACS_ALL_OPS_LABEL,
+    "published_gmacs": "GMACs (published, the source's count)",
     "input": "Input",
     "acc@1": "Top-1 (%)",
     "acc@5": "Top-5 (%)",
-    "miou": "mIoU (%)",
-    "pixel_acc": "Pixel acc (%)",
+    **SEGMENTATION_LABELS,
     "file_size_mb": "File (MB)",
     "weights": "Weights from",
     "offline": "Weights here",
@@ -460,6 +481,7 @@ def catalogue_table(rows: Sequence) -> Table:
             "year": r.year,
             "mparams": round(r.params / 1e6, 3) if r.params is not None else None,
             "gmacs": round(r.gmacs, 4) if r.gmacs is not None else None,
+            "gmacs_all_ops": round(r.gmacs_all_ops, 4) if r.gmacs_all_ops is not None else None,
             "published_gmacs": r.published_gmacs,
             "input": f"{r.input_size[0]}x{r.input_size[1]}",
             **{k: r.metrics.get(k) for k in Y_AXES},
@@ -476,8 +498,9 @@ def catalogue_table(rows: Sequence) -> Table:
         columns=list(CATALOGUE_LABELS),
         labels=CATALOGUE_LABELS,
         caption=(
-            f"{len(records)} models. Params and GMACs measured (fvcore, 1 multiply-add = 1, at the model's input size; "
-            "blank: not analysed yet); accuracy, published GMACs and file sizes as published."
+            f"{len(records)} models. Params and GMACs measured (at the model's input size; blank: not analysed yet). "
+            f"{CAPTION} Accuracy, published GMACs (each source's own count) and file sizes as published; "
+            f"segmentation scores are torchvision's, measured on {SEGMENTATION_EVAL}."
         ),
         sources=sorted({s for r in rows for s in r.source.split("; ") if s}),
     )

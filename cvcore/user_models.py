@@ -971,7 +971,10 @@ def measured_complexity(spec: ModelSpec):
 
     record = user_specs_records().get(spec.name, {})
     measured = record.get("measured") or {}
-    return complexity_from_dict(measured) if "gmacs" in measured else None
+    try:
+        return complexity_from_dict(measured) if "gmacs" in measured else None
+    except (TypeError, KeyError, ValueError):  # counted by an older cvlens (other fields): shown as not counted
+        return None
 
 
 def user_specs_records() -> dict[str, dict]:

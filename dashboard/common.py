@@ -65,6 +65,9 @@ def _cached_model(name: str, weights_sha256: str) -> nn.Module:
     return load_model(name)
 
 
+cached_model.clear = _cached_model.clear  # tests and the Your models page drop every cached model
+
+
 def model_title(name: str) -> str:
     """A model's name as pages show it, marked when it is one the user imported."""
     from cvcore.compare import YOURS_MARK

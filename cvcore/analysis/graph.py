@@ -355,11 +355,15 @@ def _record_on_meta(model: nn.Module, graph: fx.Graph, input_size: tuple[int, in
 # --- building the graph ----------------------------------------------------------------
 
 _RENAMES = {"iadd": "add", "imul": "mul", "isub": "sub", "concat": "cat", "concatenate": "cat", "truediv": "div"}
-# Functional ops fvcore counts (its default handles): a container's own multiply-adds go to these.
+# Functional ops with multiply-adds in the headline (papers') convention: a container's own multiply-adds go to these.
 _COUNTED_OPS = {
     "matmul", "bmm", "mm", "addmm", "baddbmm", "einsum", "linear", "conv2d", "conv1d", "conv_transpose2d",
+    "scaled_dot_product_attention",
+}  # fmt: skip
+# Ops that compute new values (the counted ones plus normalisation and resampling): any other op only moves values.
+_COMPUTING_OPS = _COUNTED_OPS | {
     "batch_norm", "group_norm", "layer_norm", "instance_norm", "interpolate", "upsample", "upsample_bilinear2d",
-    "upsample_nearest2d", "adaptive_avg_pool2d", "scaled_dot_product_attention", "grid_sample",
+    "upsample_nearest2d", "adaptive_avg_pool2d", "grid_sample",
 }  # fmt: skip
 _POOLS = {"max_pool2d", "avg_pool2d", "max_pool1d", "avg_pool1d", "lp_pool2d"}
 _CONVS = {"conv2d", "conv1d", "conv_transpose2d"}
@@ -613,7 +617,7 @@ def _countable(functional: dict[str, list[fx.Node]], module: str) -> list[fx.Nod
 
 def _reshapes_only(node: GraphNode) -> bool:
     """An op that moves or crops values without computing new ones (U-Net's crop, a pad, a view)."""
-    return node.kind is NodeKind.OP and node.op not in _POOLS and node.op not in _COUNTED_OPS
+    return node.kind is NodeKind.OP and node.op not in _POOLS and node.op not in _COMPUTING_OPS
 
 
 def _skip_edges(nodes: list[GraphNode], edges: list[GraphEdge], depth: dict[str, int]) -> list[GraphEdge]:

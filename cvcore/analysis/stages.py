@@ -25,9 +25,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from itertools import zip_longest
 
-from cvcore.analysis.complexity import Complexity
+from cvcore.analysis.conventions import CAPTION, GMACS_ALL_OPS_LABEL, GMACS_LABEL
 from cvcore.analysis.layers import OWN_OPS, LayerRow
-from cvcore.analysis.tables import FVCORE_SOURCE, format_field, layer_records
+from cvcore.analysis.results import Complexity
+from cvcore.analysis.tables import FVCORE_SOURCE, LAYER_LABELS, format_field, layer_records
 from cvcore.formatting import Table, format_shape
 from cvcore.registry import get_spec, input_size_or_default
 
@@ -68,6 +69,10 @@ class BlockGroup:
     def gmacs(self) -> float:
         return sum(r.gmacs for r in self.rows)
 
+    @property
+    def gmacs_all_ops(self) -> float:
+        return sum(r.gmacs_all_ops for r in self.rows)
+
 
 @dataclass(frozen=True)
 class Stage:
@@ -89,6 +94,10 @@ class Stage:
     @property
     def gmacs(self) -> float:
         return sum(r.gmacs for r in self.rows)
+
+    @property
+    def gmacs_all_ops(self) -> float:
+        return sum(r.gmacs_all_ops for r in self.rows)
 
     @property
     def output_shape(self) -> tuple[int, ...] | None:
@@ -366,6 +375,7 @@ def stage_summary_table(stages: Sequence[Stage], model: str = "", input_size: tu
             "layers": len(s.rows),
             "params": s.params,
             "gmacs": round(s.gmacs, 4),
+            "gmacs_all_ops": round(s.gmacs_all_ops, 4),
             "output": _shape_text(s.output_shape),
             "rf": format_field(s.receptive_field),
             "jump": format_field(s.jump),
@@ -379,6 +389,7 @@ def stage_summary_table(stages: Sequence[Stage], model: str = "", input_size: tu
             "layers": sum(len(s.rows) for s in stages),
             "params": sum(s.params for s in stages),
             "gmacs": round(sum(s.gmacs for s in stages), 4),
+            "gmacs_all_ops": round(sum(s.gmacs_all_ops for s in stages), 4),
             "output": None,
             "rf": None,
             "jump": None,
@@ -387,8 +398,8 @@ def stage_summary_table(stages: Sequence[Stage], model: str = "", input_size: tu
     size = f" at {input_size[0]}x{input_size[1]}" if input_size else ""
     return Table(
         rows,
-        labels={"gmacs": "GMACs", "rf": "receptive field", "jump": "stride (jump)", "output": "output (CxHxW)"},
-        caption=f"{model}{size} by stage; [block] x N = N identical consecutive blocks.".strip(),
+        labels={**LAYER_LABELS, "jump": "stride (jump)", "output": "output (CxHxW)"},
+        caption=f"{model}{size} by stage; [block] x N = N identical consecutive blocks. {CAPTION}".strip(),
         sources=[FVCORE_SOURCE],
     )
 
@@ -401,7 +412,21 @@ def stage_layer_table(stage: Stage, expand_repeats: bool = False) -> Table:
         for record in layer_records(shown):
             record["repeat"] = f"x {group.repeat}" if group.repeat > 1 and not expand_repeats else ""
             records.append(record)
-    columns = ["repeat", "layer", "type", "output", "kernel", "stride", "dilation", "groups", "params", "gmacs", "rf", "jump"]
+    columns = [
+        "repeat",
+        "layer",
+        "type",
+        "output",
+        "kernel",
+        "stride",
+        "dilation",
+        "groups",
+        "params",
+        "gmacs",
+        "gmacs_all_ops",
+        "rf",
+        "jump",
+    ]
     note = (
         ""
         if expand_repeats
@@ -410,8 +435,9 @@ def stage_layer_table(stage: Stage, expand_repeats: bool = False) -> Table:
     return Table(
         records,
         columns=columns,
-        labels={"repeat": "x N", "gmacs": "GMACs", "rf": "receptive field", "output": "output (CxHxW)"},
-        caption=f"Stage {stage.name}: {stage.params:,} parameters, {stage.gmacs:.4f} GMACs in total.{note}",
+        labels={**LAYER_LABELS, "repeat": "x N", "output": "output (CxHxW)"},
+        caption=f"Stage {stage.name}: {stage.params:,} parameters, {stage.gmacs:.4f} {GMACS_LABEL} "
+        f"({stage.gmacs_all_ops:.4f} {GMACS_ALL_OPS_LABEL}) in total.{note} {CAPTION}",
         sources=[FVCORE_SOURCE],
     )
 
@@ -456,9 +482,9 @@ def stage_diff_table(diffs: Sequence[StageDiff], name_a: str, name_b: str) -> Ta
         "params_a": f"params {name_a}",
         "params_b": f"params {name_b}",
         "params_delta": "Δ params",
-        "gmacs_a": f"GMACs {name_a}",
-        "gmacs_b": f"GMACs {name_b}",
-        "gmacs_delta": "Δ GMACs",
+        "gmacs_a": f"{GMACS_LABEL} {name_a}",
+        "gmacs_b": f"{GMACS_LABEL} {name_b}",
+        "gmacs_delta": f"Δ {GMACS_LABEL}",
         "output_a": f"output {name_a}",
         "output_b": f"output {name_b}",
         "rf_a": f"receptive field {name_a}",

@@ -1,4 +1,4 @@
-"""`python -m cvcore analyze MODEL`: parameters, GMACs (fvcore), torch FLOPs, per-layer table.
+"""`python -m cvcore analyze MODEL`: parameters, GMACs (papers' convention and all ops), torch FLOPs, per-layer table.
 
 ``--erf LAYER`` measures the effective receptive field of a layer instead (Luo et al. 2016):
 random-init and, where they are on this machine, trained weights, averaged over the bundled
@@ -49,6 +49,7 @@ def register(subparsers) -> None:
 def run(args: argparse.Namespace) -> int:
     # Imported here: every `python -m cvcore ...` registers this command, and these load torch and fvcore.
     from cvcore.analysis import analyze, precompute_catalogue
+    from cvcore.analysis.conventions import CONVENTIONS
     from cvcore.analysis.tables import complexity_table, layer_table, reconciliation_table
 
     if args.all or args.write:
@@ -76,6 +77,7 @@ def run(args: argparse.Namespace) -> int:
     c = result.complexity
     if args.format == "json":
         payload = to_jsonable(c) | {"torch_flops": round(c.torch_gflops * 1e9), "torch_gmacs": c.torch_gmacs}
+        payload["conventions"] = CONVENTIONS  # what each multiply-add figure (here and per layer) counts
         if result.layers is not None:
             payload["layers"] = to_jsonable(result.layers)
         print(to_json(payload))

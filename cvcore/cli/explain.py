@@ -1,8 +1,9 @@
 """`python -m cvcore explain IMAGE --model M --method NAME`: top-5, one attribution map and its faithfulness.
 
 Prints the top-5 classes, the method's time and its deletion/insertion AUCs next to
-those of random maps at the map's own resolution; ``--out`` writes the map laid over
-the model's view of the photo as a PNG.
+those of random maps at the map's own resolution, and for Integrated Gradients and Gradient
+SHAP Captum's convergence delta (completeness); ``--out`` writes the map laid over the
+model's view of the photo as a PNG.
 """
 
 from __future__ import annotations
@@ -24,7 +25,9 @@ def register(subparsers) -> None:
     parser = subparsers.add_parser("explain", help="attribution map (saliency) of a classifier for one photo")
     parser.add_argument("image", help="photo (jpg, png, webp, bmp, tiff, gif)")
     parser.add_argument("--model", default="efficientnet_lite0", help="a classifier with trained weights (default: %(default)s)")
-    parser.add_argument("--method", default="grad_cam", help="attribution method (default: %(default)s); a wrong name lists them all")
+    parser.add_argument(
+        "--method", default="grad_cam", help="attribution method (default: %(default)s); a wrong name lists them all"
+    )
     parser.add_argument("--target", help="class index or label (default: the top-1 class)")
     parser.add_argument("--layer", help="Grad-CAM layer, a dotted module path (default: the family's last conv stage)")
     parser.add_argument("--out", type=Path, help="write the map over the photo to this PNG file")
@@ -89,8 +92,27 @@ def _record(report, result, args) -> dict:
         "random_insertion_auc": round(random.insertion_auc, 4) if random else None,
         "random_maps": random.maps if random else 0,
         "curve_steps": args.steps,
+        "completeness": _completeness(attribution.completeness),
         "out": str(args.out) if args.out else None,
         "notes": attribution.notes,
+    }
+
+
+def _completeness(c) -> dict | None:
+    """Captum's convergence delta of a path method's map, with what it is compared to."""
+    from cvcore.attribution.core import COMPLETENESS_TOLERANCE
+
+    if c is None:
+        return None
+    return {
+        "convergence_delta": round(c.delta, 6),
+        "attribution_sum": round(c.attribution_sum, 6),
+        "output_difference": round(c.output_difference, 6),  # f(x) - f(baseline)
+        "relative": round(c.relative, 6),
+        "tolerance": COMPLETENESS_TOLERANCE,
+        "within_tolerance": c.within_tolerance,
+        "samples": c.samples,
+        "text": c.describe(),
     }
 
 
@@ -114,6 +136,8 @@ def _text(record: dict) -> str:
         f"Curves over {record['curve_steps']} equal pixel shares (Petsiuk et al. 2018).",
     )
     lines = [render(top, "table"), "", render(faith, "table")]
+    if record["completeness"]:
+        lines.append(record["completeness"]["text"])
     lines += [f"note: {n}" for n in record["notes"]]
     if record["out"]:
         lines.append(f"wrote {record['out']}")

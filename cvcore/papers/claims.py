@@ -76,6 +76,7 @@ class Claim:
     note: str = ""  # the standing explanation of any difference
     exception: bool = False  # declared outside its tolerance; ``note`` says why
     target: Target | None = None  # for accuracy claims: which architectures and metric (reproduction rows)
+    convention: str = ""  # for multiply-add claims: what the claim and the measurement count (mult_adds_convention)
 
 
 class Status(str, Enum):
@@ -101,6 +102,7 @@ class ClaimRow:
     within_tolerance: bool | None  # None for reference rows and rows that could not be measured
     status: Status
     note: str
+    convention: str | None = None  # multiply-add rows: what the claim and the measurement count
 
 
 def delta_pct(claim: Value, measured: Value | None) -> float | None:
@@ -137,4 +139,12 @@ def evaluate(claim: Claim) -> ClaimRow:
         within_tolerance=within,
         status=_status(claim, within, m.value),
         note=note,
+        convention=claim.convention or None,
     )
+
+
+def mult_adds_convention(claimed_as: str) -> str:
+    """The convention line of a multiply-add claim: the source's own words, then what cvlens measured."""
+    from cvcore.analysis.conventions import PAPERS_CONVENTION
+
+    return f"claim: {claimed_as}; measured: {PAPERS_CONVENTION} (fvcore's all-operator total is not what papers count)"

@@ -35,6 +35,7 @@ def claims_table(rows: Sequence[ClaimRow], caption: str = "", as_text: bool = Fa
             "note": r.note,
             "source": r.source,
             "measured_with": r.measured_with,
+            "convention": r.convention,
         }
         for r in rows
     ]

@@ -7,6 +7,14 @@ size the model is traced once (``cvcore.analysis.stages.architecture``) and cach
 
 import streamlit as st
 
+from cvcore.analysis.conventions import (
+    ALL_OPS_CONVENTION,
+    GMACS_ALL_OPS_LABEL,
+    GMACS_LABEL,
+    GMACS_TORCH_LABEL,
+    PAPERS_CONVENTION,
+    TORCH_CONVENTION,
+)
 from cvcore.analysis.stages import architecture, diff_stages, stage_diff_table, stage_layer_table, stage_summary_table
 from cvcore.analysis.tables import complexity_table, format_field, layer_table, reconciliation_table
 from cvcore.formatting import format_shape
@@ -86,8 +94,9 @@ st.caption(
 )
 with st.container(horizontal=True):
     st.metric("Parameters", f"{c.params / 1e6:.2f} M")
-    st.metric("GMACs (fvcore)", f"{c.gmacs:.3f}")
-    st.metric("GMACs (torch counter ÷ 2)", f"{c.torch_gmacs:.3f}")
+    st.metric(GMACS_LABEL, f"{c.gmacs:.3f}", help=PAPERS_CONVENTION)
+    st.metric(GMACS_ALL_OPS_LABEL, f"{c.gmacs_all_ops:.3f}", help=ALL_OPS_CONVENTION)
+    st.metric(GMACS_TORCH_LABEL, f"{c.torch_gmacs:.3f}", help=TORCH_CONVENTION)
     st.metric("Layers", len(arch.layers))
     st.metric("Stages", len(stages))
 
@@ -105,7 +114,7 @@ st.caption(
 )
 for stage in stages:
     rf = format_field(stage.receptive_field) or "?"
-    label = f"**{stage.name}** · {stage.structure} · {stage.params:,} params · {stage.gmacs:.4f} GMACs · out {shape_text(stage.output_shape)} · RF {rf}"
+    label = f"**{stage.name}** · {stage.structure} · {stage.params:,} params · {stage.gmacs:.4f} {GMACS_LABEL} · out {shape_text(stage.output_shape)} · RF {rf}"
     with st.expander(label):
         table = stage_layer_table(stage, expand_repeats=expand)
         st.dataframe(table_frame(table), hide_index=True)
@@ -115,7 +124,7 @@ download_table(layer_table(arch.layers, c), file_stem=f"{name}_{size[0]}x{size[1
 st.subheader("What fvcore could not count")
 if c.uncounted_ops:
     st.warning(
-        "fvcore has no handler for these operators, so their work is missing from its GMACs: "
+        "fvcore has no handler for these operators, so their work is missing from both GMACs figures: "
         + ", ".join(f"`{op}` x{n}" for op, n in sorted(c.uncounted_ops.items()))
     )
 else:
@@ -124,7 +133,8 @@ show_table(complexity_table(c), file_stem=f"{name}_{size[0]}x{size[1]}_totals", 
 
 st.subheader("fvcore against torch's FLOP counter")
 st.caption(
-    "Both tools' counts by operator type, in GMACs (torch counts 2 FLOPs per multiply-add: halved here), and why they differ."
+    "Both tools' counts by operator type, in GMACs (torch counts 2 FLOPs per multiply-add: halved here), and why they differ. "
+    "The rows marked as in the papers' convention make up the headline GMACs; all rows make up fvcore's all-ops total."
 )
 show_table(reconciliation_table(c), file_stem=f"{name}_{size[0]}x{size[1]}_reconciliation", key=state.ARCH_RECONCILIATION)
 

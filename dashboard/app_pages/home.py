@@ -10,7 +10,8 @@ import streamlit as st
 PAGES = (
     (
         "app_pages/models.py",
-        "Every model in the catalogue: measured parameters and GMACs, published accuracy with sources, offline weights.",
+        "Every model in the catalogue: measured parameters and GMACs (papers' convention and fvcore's all-ops total), "
+        "published accuracy with sources, offline weights.",
     ),
     ("app_pages/compare.py", "Accuracy against compute (Canziani et al. 2016), the Pareto front, deltas against a baseline."),
     (

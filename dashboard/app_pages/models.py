@@ -6,6 +6,7 @@ stored fvcore analysis), so the page never builds a model.
 
 import streamlit as st
 
+from cvcore.analysis.conventions import ALL_OPS_CONVENTION, PAPERS_CONVENTION
 from cvcore.catalogue import catalogue_rows, mine_table
 from cvcore.compare import CATALOGUE_LABELS, catalogue_table, filter_catalogue
 from cvcore.user_models import store_version
@@ -25,7 +26,8 @@ def cached_catalogue_rows(user_models_version: tuple[int, int]):
 
 st.title("Models")
 st.caption(
-    "Every model in the catalogue. Click a column header to sort. Params and GMACs are measured by cvlens; "
+    "Every model in the catalogue. Click a column header to sort. Params and GMACs are measured by cvlens, in two "
+    "conventions: the papers' (convolutions, linear layers, matrix products, attention) and fvcore's all-operator total; "
     "accuracy, published GMACs and file sizes come from the cited source (see the caption under the table). "
     "Models marked ★ yours are the ones you imported (page: Your models)."
 )
@@ -66,7 +68,13 @@ else:
             labels["year"]: st.column_config.NumberColumn(labels["year"], format="%d"),
             labels["mparams"]: st.column_config.NumberColumn(labels["mparams"], help="Measured: parameters of the built model."),
             labels["gmacs"]: st.column_config.NumberColumn(
-                labels["gmacs"], help="Measured with fvcore at the model's input size (1 multiply-add = 1)."
+                labels["gmacs"], help=f"Measured at the model's input size: {PAPERS_CONVENTION}."
+            ),
+            labels["gmacs_all_ops"]: st.column_config.NumberColumn(
+                labels["gmacs_all_ops"], help=f"Measured at the model's input size: {ALL_OPS_CONVENTION}."
+            ),
+            labels["published_gmacs"]: st.column_config.NumberColumn(
+                labels["published_gmacs"], help="As the cited source counts them (torchvision's _ops, a paper's table)."
             ),
         },
         height=min(38 + 35 * len(shown), 700),

@@ -7,11 +7,19 @@ parameters, drawn against the paper's accuracy vs mult-adds points.
 
 import streamlit as st
 
+from cvcore.analysis.conventions import ALL_OPS_CONVENTION, GMACS_ALL_OPS_LABEL, GMACS_LABEL, PAPERS_CONVENTION
 from cvcore.analysis.tables import layer_table
 from cvcore.papers.claims import Status
 from cvcore.papers.dilated import KEY as DILATED_KEY
 from cvcore.papers.dilated import SOURCE as SOURCE_DILATED
-from cvcore.papers.mobilenet import TRADEOFF_SOURCES, accuracy_on_trend, measure_mobilenet, tradeoff_caption, tradeoff_figure
+from cvcore.papers.mobilenet import (
+    TRADEOFF_SOURCES,
+    accuracy_on_trend,
+    measure_mobilenet,
+    published_at,
+    tradeoff_caption,
+    tradeoff_figure,
+)
 from cvcore.papers.registry import PAPERS, get_paper, paper_layers, paper_rows, status_counts
 from cvcore.papers.reproductions import reproduction_rows
 from cvcore.papers.tables import claims_table, reproduction_table
@@ -67,7 +75,10 @@ def show_claims(key: str) -> None:
         )
         with st.expander("How each value was measured"):
             st.dataframe(
-                [{"quantity": r.quantity, "measured with": r.measured_with, "source": r.source} for r in in_table],
+                [
+                    {"quantity": r.quantity, "measured with": r.measured_with, "convention": r.convention, "source": r.source}
+                    for r in in_table
+                ],
                 hide_index=True,
             )
     st.caption("Every row of this paper in one file:")
@@ -87,7 +98,8 @@ def show_reproductions(key: str) -> None:
 def show_explorer() -> None:
     st.subheader("Explorer: width multiplier α and resolution ρ")
     st.caption(
-        "Mult-adds and parameters are measured now on cvcore's MobileNetV1 (fvcore, conv + fc, as the paper counts). "
+        "Mult-adds and parameters are measured now on cvcore's MobileNetV1 (fvcore, in the papers' convention: conv + fc, "
+        "as the paper counts). "
         "Accuracy cannot be measured here (no trained MobileNetV1 weights): the points are the paper's."
     )
     sliders = {state.PAPERS_WIDTH: 1.0, state.PAPERS_RESOLUTION: 224}
@@ -103,10 +115,13 @@ def show_explorer() -> None:
     if point is None:
         return
     with st.container(horizontal=True):
-        st.metric("GMACs (conv + fc)", f"{point.mmacs / 1000:.3f}")
-        st.metric("Million mult-adds", f"{point.mmacs:.1f}")
+        st.metric(GMACS_LABEL, f"{point.mmacs / 1000:.3f}", help=PAPERS_CONVENTION)
+        st.metric("Million mult-adds (papers' convention)", f"{point.mmacs:.1f}")
         st.metric("Parameters", f"{point.mparams:.2f} M")
-        st.metric("fvcore total GMACs", f"{point.fvcore_total_mmacs / 1000:.3f}", help="Also counts batch norm and pooling.")
+        st.metric(GMACS_ALL_OPS_LABEL, f"{point.mmacs_all_ops / 1000:.3f}", help=ALL_OPS_CONVENTION)
+    published = published_at(point.width_mult, point.resolution)
+    if published:
+        st.caption(published)
     st.caption(
         f"On the paper's log-linear trend, {point.mmacs:.0f} M mult-adds sits at about "
         f"{accuracy_on_trend(point.mmacs):.1f}% top-1 — read off the fitted line, not a measurement."

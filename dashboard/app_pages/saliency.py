@@ -29,6 +29,7 @@ from cvcore.formatting import Table
 from cvcore.images import ACCEPTED_EXTENSIONS, MAX_UPLOAD_MB, decode_image, encode_png
 from cvcore.registry import Task, get_spec, list_models
 from cvcore.samples import list_samples
+from cvcore.user_models import store_version
 from cvcore.weights import weight_status
 from dashboard import state
 from dashboard.common import cached_model, model_title, pick_sample, remember_choices, restore_choices, user_errors
@@ -47,8 +48,9 @@ def decode(data: bytes):
     return decode_image(data).image
 
 
-@st.cache_data(max_entries=1, ttl=60, show_spinner=False)  # weights fetched meanwhile appear within a minute
-def trained_classifiers() -> list[str]:
+@st.cache_data(max_entries=2, ttl=60, show_spinner=False)  # weights fetched meanwhile appear within a minute
+def trained_classifiers(models_version: tuple[int, int]) -> list[str]:
+    """Classifiers that can run here; keyed by the user's model store, so an import shows at once."""
     return [s.name for s in list_models(Task.CLASSIFICATION) if weight_status(s.name).available]
 
 
@@ -145,6 +147,7 @@ def cell_caption(result) -> str:
         f"{a.time_ms:.0f} ms · deletion AUC {f.deletion_auc:.3f} (random {r.deletion_auc:.3f}) · "
         f"insertion AUC {f.insertion_auc:.3f} (random {r.insertion_auc:.3f}) · {h}x{w} map"
         + (f" · layer {a.layer}" if a.layer else "")
+        + (f" · {a.completeness.describe()}" if a.completeness else "")
     )
 
 
@@ -296,7 +299,7 @@ st.caption(
     "and the lecture's feature visualisations."
 )
 
-choices = trained_classifiers()
+choices = trained_classifiers(store_version())
 widget_defaults = {
     state.SAL_SOURCE: "sample",
     state.SAL_SAMPLE: list_samples()[0].file,

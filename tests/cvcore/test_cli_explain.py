@@ -1,8 +1,10 @@
 import json
 
+import pytest
 from PIL import Image
 
 from cvcore.cli import main
+from cvcore.cli.explain import _text
 from cvcore.samples import get_sample
 
 
@@ -24,7 +26,20 @@ def test_explain_json_and_png(tmp_path, capsys):
         assert png.size == (224, 224)
     html = (tmp_path / "curves.html").read_text()
     assert "Grad-CAM" in html and "random 7x7" in html and f"({record['deletion_auc']:.3f})" in html
-    assert "Generated with cvlens" in html and "<script src=\"http" not in html  # plotly.js embedded: works offline
+    assert "Generated with cvlens" in html and '<script src="http' not in html  # plotly.js embedded: works offline
+
+
+def test_explain_reports_captums_convergence_delta_for_path_methods(capsys):
+    argv = ["--device", "cpu", "explain", str(get_sample("coffee").path), "--method", "gradient_shap", "--steps", "2",
+            "--random-maps", "1"]  # fmt: skip
+    assert main([*argv, "--format", "json"]) == 0
+    record = json.loads(capsys.readouterr().out)
+    c = record["completeness"]
+    assert c["samples"] == 16 and c["tolerance"] == 0.05
+    assert c["attribution_sum"] - c["output_difference"] == pytest.approx(c["convergence_delta"], abs=1e-5)
+    assert c["within_tolerance"] == (c["relative"] <= 0.05)
+    text = _text(record)  # what --format table prints for the same record
+    assert "Captum's convergence delta" in text and ("Completeness not met" in text) is not c["within_tolerance"]
 
 
 def test_explain_table(capsys):

@@ -19,7 +19,9 @@ def test_default_model_shows_stages_layers_and_reconciliation(page_app):
     assert summary["params"].iloc[-1] == arch.complexity.params
     assert len(at.expander) == len(stages)
     assert any("x 2" in str(row) for row in at.expander[[s.name for s in stages].index("layer1")].dataframe[0].value["x N"])
-    assert {"fvcore GMACs", "torch GMACs"} <= set(at.dataframe[-1].value.columns)  # reconciliation table last
+    assert {"fvcore GMACs", "torch GMACs", "in papers' convention"} <= set(at.dataframe[-1].value.columns)  # reconciliation last
+    labels = [m.label for m in at.metric]
+    assert {"GMACs (papers' convention)", "GMACs (all ops, fvcore)", "GMACs (torch counter ÷ 2)"} <= set(labels)
 
 
 def test_other_input_size_is_traced_and_reported(page_app):
@@ -30,7 +32,7 @@ def test_other_input_size_is_traced_and_reported(page_app):
     assert any("traced just now" in c.value and "128x160" in c.value for c in at.caption)
     summary = at.dataframe[0].value
     assert summary["params"].iloc[-1] == architecture("resnet18").complexity.params  # parameters do not depend on size
-    assert summary["GMACs"].iloc[-1] < architecture("resnet18").complexity.gmacs
+    assert summary["GMACs (papers' convention)"].iloc[-1] < architecture("resnet18").complexity.gmacs
 
 
 def test_too_small_input_is_a_clear_error_not_a_traceback(page_app):
