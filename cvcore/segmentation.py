@@ -43,6 +43,7 @@ from torchvision.models.segmentation import FCN, LRASPP, DeepLabV3
 
 from cvcore.device import model_device, synchronize
 from cvcore.errors import InvalidInputError
+from cvcore.input_sizes import ResizePlan, plan_resize
 from cvcore.label_maps import top_class, top_class_parallel, upsample_logits, upsampled_labels
 from cvcore.preprocess import transform_for
 from cvcore.registry import ModelSpec, Task, WeightsKind, get_spec, list_models
@@ -332,17 +333,18 @@ def segment(
     """
     spec = get_spec(name)
     _check_can_segment(spec)
+    coarse = spec.task is Task.CLASSIFICATION
+    plan = input_plan(spec, image.size, coarse_short_side)  # refuses unbounded work before anything is allocated
     if model is None:
         from cvcore.weights import load_model
 
         model = load_model(name)
-    coarse = spec.task is Task.CLASSIFICATION
     device = model_device(model)
     image = image.convert("RGB")
     width, height = image.size
 
     start = time.perf_counter()
-    transform = transform_for(spec, resize_size=coarse_short_side, crop=False) if coarse else transform_for(spec)
+    transform = transform_for(spec, resize_size=plan.short_side, crop=False if coarse else None)
     batch = transform(image).unsqueeze(0).to(device)  # (1, 3, h_in, w_in)
     input_size = tuple(batch.shape[-2:])
     synchronize(device)
@@ -369,6 +371,8 @@ def segment(
     done = time.perf_counter()
 
     notes = _notes(scores.shape[-2:], input_size, coarse, on_grid, evaluated)
+    if plan.limited:
+        notes.append(plan.note())
     if device.type == "cuda":
         notes.append("Run on CUDA under fp16 autocast.")
     return SegmentationResult(
@@ -391,6 +395,16 @@ def segment(
         notes=tuple(notes),
         evaluated_fraction=evaluated,
     )
+
+
+def input_plan(spec: ModelSpec, photo_size: tuple[int, int], coarse_short_side: int = COARSE_SHORT_SIDE) -> ResizePlan:
+    """How a ``(width, height)`` photo is resized for ``spec`` (short side kept, aspect ratio kept), within cvlens's work bounds.
+
+    Raises :class:`~cvcore.input_sizes.InputTooLargeError` for a strip-like photo; scales an
+    input beyond :data:`~cvcore.input_sizes.MAX_INPUT_PIXELS` down (the result's notes say so).
+    """
+    coarse = spec.task is Task.CLASSIFICATION
+    return plan_resize(photo_size, coarse_short_side if coarse else spec.preprocessing.resize_size)
 
 
 def _labels_and_confidence(

@@ -246,7 +246,7 @@ def reduced_transform(monkeypatch, short_side: int):
     """The weights' own transform with a smaller resize, so that ResNet-50 segmenters stay fast in a unit test."""
     from torchvision.transforms import v2 as T
 
-    def transform_for(spec):
+    def transform_for(spec, resize_size=None, crop=None):  # the recipe's resize_size (520) is what gets replaced
         p = spec.preprocessing
         return T.Compose(
             [T.ToImage(), T.Resize(short_side, antialias=True), T.ToDtype(torch.float32, scale=True), T.Normalize(p.mean, p.std)]
