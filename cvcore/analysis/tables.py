@@ -14,15 +14,19 @@ TORCH_SOURCE = "torch.utils.flop_counter.FlopCounterMode (2 FLOPs per multiply-a
 
 
 def complexity_table(c: Complexity) -> Table:
+    """Totals; every value is a number (one type per column: CSV, LaTeX and the pages' Arrow tables keep it numeric).
+
+    The operators fvcore could not count are text, so they go in the caption, not in the value column.
+    """
     uncounted = ", ".join(f"{op} x{n}" for op, n in sorted(c.uncounted_ops.items())) or "none"
     rows = [
         {"quantity": "parameters", "value": c.params},
         {"quantity": "trainable parameters", "value": c.trainable_params},
         {"quantity": "GMACs (fvcore)", "value": round(c.gmacs, 4)},
         {"quantity": "GMACs (torch flop counter / 2)", "value": round(c.torch_gmacs, 4)},
-        {"quantity": "ops fvcore could not count", "value": uncounted},
     ]
-    return Table(rows, caption=f"{c.name} at input {c.input_size[0]}x{c.input_size[1]}.", sources=[FVCORE_SOURCE, TORCH_SOURCE])
+    caption = f"{c.name} at input {c.input_size[0]}x{c.input_size[1]}. Ops fvcore could not count: {uncounted}."
+    return Table(rows, caption=caption, sources=[FVCORE_SOURCE, TORCH_SOURCE])
 
 
 def reconciliation_table(c: Complexity) -> Table:
@@ -78,4 +82,6 @@ def layer_table(layers: Sequence[LayerRow], c: Complexity | None = None) -> Tabl
     caption = "Per-layer table (output shape without batch; rf = receptive field in input pixels; jump = cumulative stride)."
     if c is not None:
         caption = f"{c.name} at {c.input_size[0]}x{c.input_size[1]}: " + caption
-    return Table(layer_records(layers), labels={"gmacs": "GMACs", "rf": "receptive field"}, caption=caption, sources=[FVCORE_SOURCE])
+    return Table(
+        layer_records(layers), labels={"gmacs": "GMACs", "rf": "receptive field"}, caption=caption, sources=[FVCORE_SOURCE]
+    )

@@ -29,6 +29,27 @@ def page_app():
     return run_page
 
 
+@pytest.fixture(autouse=True)
+def tables_are_arrow_native(monkeypatch):
+    """Fail any page test whose table Streamlit had to repair for Arrow (a column of mixed types).
+
+    Streamlit then logs a traceback per table and shows its own conversion (mixed columns
+    turned into text); the issue counted 22 such tracebacks from the Architecture page.
+    """
+    from streamlit import dataframe_util
+
+    repaired = []
+    real = dataframe_util.fix_arrow_incompatible_column_types
+
+    def recording(df, *args, **kwargs):
+        repaired.append(list(df.columns))
+        return real(df, *args, **kwargs)
+
+    monkeypatch.setattr(dataframe_util, "fix_arrow_incompatible_column_types", recording)
+    yield
+    assert not repaired, f"tables with mixed-type columns (Streamlit repaired them for Arrow): {repaired}"
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
