@@ -24,7 +24,7 @@ def test_explain_json_and_png(tmp_path, capsys):
         assert png.size == (224, 224)
     html = (tmp_path / "curves.html").read_text()
     assert "Grad-CAM" in html and "random 7x7" in html and f"({record['deletion_auc']:.3f})" in html
-    assert "Generated with cvlens" in html and "<script src=\"http" not in html  # plotly.js embedded: works offline
+    assert "Generated with cvlens" in html and '<script src="http' not in html  # plotly.js embedded: works offline
 
 
 def test_explain_table(capsys):
@@ -55,3 +55,10 @@ def test_explain_errors_are_one_line(tmp_path, capsys):
     assert "Unknown attribution method" in capsys.readouterr().err
     assert main(["explain", str(get_sample("chelsea").path), "--out", str(tmp_path / "x.jpg")]) == 2
     assert ".png" in capsys.readouterr().err
+
+
+def test_grad_cam_on_the_classifier_says_which_layers_give_a_map(capsys):
+    assert main(["explain", str(get_sample("chelsea").path), "--layer", "classifier", "--steps", "2", "--random-maps", "1"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert "Layer 'classifier' gives a 1x1000 output, not a spatial map" in err and "head" in err
