@@ -77,6 +77,26 @@ def model_choices() -> list[str]:
     return segmenters + coarse
 
 
+def default_models() -> list[str]:
+    """The Segmentation page's first selection: the :data:`DEFAULT_MODELS` whose weights are on this machine.
+
+    The coarse map's weights ship in a package, so on a fresh machine it is the one default that runs.
+    """
+    from cvcore.weights import weight_status
+
+    return [name for name in DEFAULT_MODELS if weight_status(name).available] or model_choices()[-1:]
+
+
+def runnable_first(names: Sequence[str]) -> list[str]:
+    """``names`` with the models whose weights are here first (order otherwise kept).
+
+    A multiselect's "Select all" takes options in order up to its maximum: it must pick models that run.
+    """
+    from cvcore.weights import weight_status
+
+    return sorted(names, key=lambda name: not weight_status(name).available)
+
+
 def _check_can_segment(spec: ModelSpec) -> None:
     if spec.task is Task.SEGMENTATION or spec.family in COARSE_FAMILIES:
         return

@@ -222,6 +222,27 @@ def require_weights(name: str) -> Path:
     )
 
 
+def missing_weights_note(names: Sequence[str]) -> str | None:
+    """One message for every model among ``names`` whose weights are not here (None if all are): which, and the commands.
+
+    For pages that let users pick models without weights: one calm note instead of an error per model.
+    Damaged files are not included: each gets its own :class:`WeightsDamagedError` when it is used.
+    """
+    statuses = [weight_status(name) for name in names]
+    missing = [s for s in statuses if s.state is WeightState.MISSING]
+    if not missing:
+        return None
+    shown = ", ".join(get_spec(s.name, metadata_only=True).display_name for s in missing)
+    fetched = [s.name for s in missing if s.how_to_get and s.how_to_get.startswith("python -m cvcore weights fetch")]
+    commands = [f"`python -m cvcore weights fetch {' '.join(fetched)}`"] if fetched else []
+    commands += [f"`{s.how_to_get}`" for s in missing if s.name not in fetched and s.how_to_get]
+    one = len(missing) == 1
+    return (
+        f"{shown} {'has' if one else 'have'} no trained weights on this machine, so {'it is' if one else 'they are'} not run. "
+        f"Get {'it' if one else 'them'} while online with {' and '.join(commands)}, or copy the files in with `{IMPORT_COMMAND}`."
+    )
+
+
 def load_state_dict(name: str) -> dict[str, torch.Tensor]:
     """The checkpoint's tensors, read without running code; a file that fails to load is verified and named."""
     from cvcore.checkpoints import CheckpointError, load_state_dict_safely

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import platform
+import re
 import sys
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
@@ -55,6 +56,24 @@ def cached_model(name: str) -> nn.Module:
     return load_model(name)
 
 
+# Characters Streamlit's Markdown gives a meaning (CommonMark, GFM tables and strikethrough, emoji
+# shortcodes and colour directives, LaTeX): a backslash before each makes it literal.
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]<>()#+\-.!|~$:&^=])")
+_CODE_SPAN = re.compile(r"(`[^`\n]+`)")
+
+
+def as_text(value: object) -> str:
+    """``value`` for a Streamlit element that renders Markdown, so that it is shown as the text it is.
+
+    Every file name, layer name or error message that may carry what a user typed goes
+    through here (captions, error boxes, labels): ``**bold**``, links and ``![image](url)``
+    (which would load a remote URL) come out literally. Code spans are kept: Markdown shows
+    their content literally anyway, and cvcore's messages put commands in them.
+    """
+    parts = _CODE_SPAN.split(str(value))
+    return "".join(part if i % 2 else _MARKDOWN_SPECIAL.sub(r"\\\1", part) for i, part in enumerate(parts))
+
+
 # Tests set this so that a bug in a page fails them (AppTest's ``exception``) instead of becoming a message.
 STRICT_ENV_VAR = "CVLENS_STRICT_PAGES"
 _log = logging.getLogger("cvlens.dashboard")
@@ -80,7 +99,7 @@ def user_errors():
     try:
         yield
     except CvlensError as exc:
-        st.error(str(exc))
+        st.error(as_text(exc))
 
 
 def restore_choices(kept_key: str, defaults: dict) -> dict:

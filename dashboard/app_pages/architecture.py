@@ -12,7 +12,7 @@ from cvcore.formatting import format_shape
 from cvcore.input_sizes import InputSizeError
 from cvcore.registry import get_spec, model_names
 from dashboard import state
-from dashboard.common import user_errors
+from dashboard.common import as_text, user_errors
 from dashboard.export import download_table, show_table, table_frame
 
 DEFAULT_MODEL = "resnet18"
@@ -33,7 +33,7 @@ def load(name: str, input_size: tuple[int, int]):
         try:
             return cached_architecture(name, input_size)
         except InputSizeError as exc:  # a foreseeable setting, not a failure: say which sizes work
-            st.warning(str(exc), icon="📐")
+            st.warning(as_text(exc), icon="📐")
             return None
 
 

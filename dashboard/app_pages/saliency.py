@@ -27,11 +27,12 @@ from cvcore.classify import classify
 from cvcore.errors import CvlensError
 from cvcore.formatting import Table
 from cvcore.images import ACCEPTED_EXTENSIONS, decode_image, encode_png
+from cvcore.input_sizes import check_input_size
 from cvcore.registry import Task, get_spec, list_models
 from cvcore.samples import list_samples
 from cvcore.weights import weight_status
 from dashboard import state
-from dashboard.common import cached_model, pick_sample, remember_choices, restore_choices, user_errors
+from dashboard.common import as_text, cached_model, pick_sample, remember_choices, restore_choices, user_errors
 from dashboard.export import safe_stem, show_figure, show_table
 
 MAX_MODELS = 3
@@ -65,7 +66,7 @@ def choose_photo() -> tuple[str, bytes] | None:
         st.session_state[state.SAL_KEPT_UPLOAD] = (upload.name, upload.getvalue()) if upload else None
     kept = st.session_state.get(state.SAL_KEPT_UPLOAD)
     if kept and not upload:
-        st.caption(f"Showing {kept[0]}, uploaded before you left this page.")
+        st.caption(as_text(f"Showing {kept[0]}, uploaded before you left this page."))
     return kept
 
 
@@ -127,7 +128,7 @@ def show_top5(stem: str, names: list[str], classes: dict) -> None:
         with column:
             result = classes[name]
             if isinstance(result, str):
-                st.error(result)
+                st.error(as_text(result))
                 continue
             rows = [{"rank": i + 1, "class": p.label, "index": p.index, "prob": p.prob} for i, p in enumerate(result.predictions)]
             show_table(
@@ -169,15 +170,15 @@ def show_grid(stem: str, digest: str, names: list[str], methods: list[str], targ
                     st.info("Not computed yet.")
                     continue
                 if isinstance(cell, str):
-                    st.error(cell)
+                    st.error(as_text(cell))
                     continue
                 result, view = cell
                 a = result.attribution
                 picture = overlay(view, a.values, Sign.ABSOLUTE if absolute else a.sign, alpha=opacity)
                 st.image(picture, caption=f"target: {get_spec(name).categories[goal]} ({goal})", width="stretch")
-                st.caption(cell_caption(result))
+                st.caption(as_text(cell_caption(result)))  # carries the layer name the user typed
                 for note in a.notes:
-                    st.caption(f"⚠️ {note}")
+                    st.caption(f"⚠️ {as_text(note)}")
                 st.download_button(
                     "PNG", lambda picture=picture: encode_png(picture), f"{safe_stem(f'{stem}_{name}_{method}_{goal}')}.png", mime="image/png",
                     key=f"{state.SAL_DOWNLOADS}.{name}.{method}", on_click="ignore", icon=":material/download:",
@@ -266,6 +267,7 @@ def features_tab(names: list[str]) -> None:
         stored: dict = st.session_state.setdefault(state.SAL_FV_RESULTS, {})
         key = (name, target, steps, size)
         if st.button("Run class maximisation", key=state.SAL_FV_RUN) and key not in stored:
+            check_input_size(spec, (size, size))  # ViT takes 224 px only: say so instead of its AssertionError
             bar = st.progress(0.0, text="Optimising the input…")
             p = spec.preprocessing
             stored[key] = maximize_class(

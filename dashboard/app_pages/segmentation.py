@@ -19,8 +19,8 @@ from cvcore.registry import get_spec
 from cvcore.samples import list_samples
 from cvcore.segmentation import (
     COARSE_KIND,
-    DEFAULT_MODELS,
     SegmentationResult,
+    default_models,
     disagreement,
     disagreement_image,
     is_coarse,
@@ -28,13 +28,14 @@ from cvcore.segmentation import (
     legend,
     model_choices,
     overlay,
+    runnable_first,
     segment,
     wipe,
 )
 from cvcore.voc import read_label_mask, score
-from cvcore.weights import weight_status
+from cvcore.weights import WeightState, missing_weights_note, weight_status
 from dashboard import state
-from dashboard.common import cached_model, pick_sample, remember_choices, restore_choices
+from dashboard.common import as_text, cached_model, pick_sample, remember_choices, restore_choices
 from dashboard.export import safe_stem, show_table
 
 MAX_MODELS = 4
@@ -51,9 +52,14 @@ def decode(data: bytes) -> tuple:
 
 def model_label(name: str) -> str:
     spec = get_spec(name)
+    status = weight_status(name)
+    if status.state is WeightState.MISSING:
+        return f"{spec.display_name} — weights not on this machine"
+    if status.state is WeightState.DAMAGED:
+        return f"{spec.display_name} — weights damaged"
     if is_coarse(name):
         return f"{spec.display_name} — coarse map from a classifier (offline)"
-    return spec.display_name + ("" if weight_status(name).available else " — weights not on this machine")
+    return spec.display_name
 
 
 def choose_photos() -> list[tuple[str, bytes]]:
@@ -75,7 +81,9 @@ def choose_photos() -> list[tuple[str, bytes]]:
         st.session_state[state.SEG_KEPT_UPLOADS] = [(u.name, u.getvalue()) for u in uploads or []]
     kept = st.session_state.get(state.SEG_KEPT_UPLOADS, [])
     if kept and not uploads:
-        st.caption(f"Showing the {len(kept)} photo(s) uploaded before you left this page: {', '.join(n for n, _ in kept)}.")
+        st.caption(
+            as_text(f"Showing the {len(kept)} photo(s) uploaded before you left this page: {', '.join(n for n, _ in kept)}.")
+        )
         if st.button("Forget them", key=state.SEG_FORGET_UPLOADS):
             st.session_state[state.SEG_KEPT_UPLOADS] = []
             st.rerun()
@@ -89,16 +97,19 @@ def decode_all(files: list[tuple[str, bytes]]) -> list[tuple[str, str, object, f
         try:
             image, decode_ms, downscaled = decode(data)
         except CvlensError as exc:
-            st.error(f"{name}: {exc}")
+            st.error(as_text(f"{name}: {exc}"))
             continue
         if downscaled:
-            st.caption(f"{name} was downscaled to {image.width}x{image.height} for inference.")
+            st.caption(as_text(f"{name} was downscaled to {image.width}x{image.height} for inference."))
         photos.append((name, hashlib.sha256(data).hexdigest()[:16], image, decode_ms))
     return photos
 
 
 def run_models(digest: str, image, decode_ms: float, models: list[str]) -> dict[str, SegmentationResult | str]:
-    """Each model's result (or its error message) on one photo, computing only what is not stored yet."""
+    """Each model's result (or its error message) on one photo, computing only what is not stored yet.
+
+    One model's failure (damaged weights, a refused photo) is its own message; the others' results stay.
+    """
     results: dict = st.session_state.setdefault(state.SEG_RESULTS, {})
     todo = [m for m in models if (digest, m) not in results]
     if todo:
@@ -123,7 +134,7 @@ def show_overlays(image, results: dict, opacity: float) -> None:
         with column:
             st.markdown(f"**{get_spec(name).display_name}**")
             if isinstance(result, str):
-                st.error(result)
+                st.error(as_text(result))
                 continue
             st.image(overlay(image, result, opacity), width="stretch")
             if result.is_coarse:
@@ -205,7 +216,7 @@ def show_disagreement(image, done: dict) -> None:
     try:
         d = disagreement(done[a], done[b])
     except CvlensError as exc:
-        st.info(str(exc))
+        st.info(as_text(exc))
         return
     st.metric("Pixels labelled differently", f"{100 * d.fraction:.1f}%")
     picture, _ = st.columns([3, 1])
@@ -225,7 +236,7 @@ def show_ground_truth(done: dict) -> None:
         try:
             m = score(result, read_label_mask(mask_file.getvalue(), len(result.categories)))
         except CvlensError as exc:
-            st.error(str(exc))
+            st.error(as_text(exc))
             return
         rows.append({"model": result.display_name, "pixel_acc_pct": 100 * m.pixel_accuracy, "miou_pct": 100 * m.mean_iou,
                      **{f"IoU {k}": 100 * v for k, v in m.per_class_iou.items() if v == v}})  # fmt: skip
@@ -245,12 +256,12 @@ st.caption(
     "every position of the last feature map — a coarse class map from a classifier, not a trained segmenter."
 )
 
-choices = model_choices()
+choices = runnable_first(model_choices())  # "Select all" takes options in order: models that run come first
 # Streamlit forgets widget values when the user visits another page: restore them from a kept copy.
 widget_defaults = {
     state.SEG_SOURCE: "sample",
     state.SEG_SAMPLE: list_samples()[0].file,
-    state.SEG_MODELS: [m for m in DEFAULT_MODELS if m in choices],
+    state.SEG_MODELS: default_models(),
     state.SEG_OPACITY: 0.5,
 }
 kept_choices = restore_choices(state.SEG_KEPT, widget_defaults)
@@ -261,6 +272,10 @@ models = st.multiselect(
 )
 opacity = st.slider("Overlay opacity", 0.0, 1.0, step=0.05, key=state.SEG_OPACITY)
 remember_choices(kept_choices, widget_defaults)
+note = missing_weights_note(models)  # one calm note for every chosen model without weights; they are not run
+if note:
+    st.info(as_text(note), icon="📦")
+models = [m for m in models if weight_status(m).state is not WeightState.MISSING]
 
 photos = decode_all(files)
 if not files:
@@ -268,7 +283,7 @@ if not files:
 elif not photos:
     st.warning("None of the uploaded files could be read; fix or replace them above.")
 elif not models:
-    st.info("Choose at least one model.")
+    st.info("Choose at least one model whose weights are on this machine." if note else "Choose at least one model.")
 else:
     if len(photos) > 1:
         index = st.selectbox("Photo shown", range(len(photos)), key=state.SEG_PHOTO, format_func=lambda i: photos[i][0])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -48,6 +49,17 @@ def tables_are_arrow_native(monkeypatch):
     monkeypatch.setattr(dataframe_util, "fix_arrow_incompatible_column_types", recording)
     yield
     assert not repaired, f"tables with mixed-type columns (Streamlit repaired them for Arrow): {repaired}"
+
+
+def unescaped(markdown: str) -> str:
+    """What CommonMark shows for text whose every special character is backslash-escaped."""
+    return re.sub(r"\\(.)", r"\1", markdown)
+
+
+def assert_no_markdown(markdown: str) -> None:
+    """No emphasis, link or image can start in ``markdown``: each of their characters is escaped."""
+    outside_code = re.sub(r"`[^`]*`", "", markdown)
+    assert not re.search(r"(?<!\\)[*_\[\]()!]", outside_code), markdown
 
 
 def free_port() -> int:
