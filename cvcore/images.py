@@ -81,6 +81,8 @@ def _read_bytes(source: bytes | bytearray | BinaryIO | str | Path, max_bytes: in
         data = bytes(source)
     elif isinstance(source, (str, Path)):
         path = Path(source)
+        if path.is_dir():
+            raise ImageDecodeError(f"{path} is a folder, not an image file.")
         if not path.is_file():
             raise ImageDecodeError(f"No such image file: {path}.")
         if path.stat().st_size > max_bytes:

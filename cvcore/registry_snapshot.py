@@ -126,9 +126,10 @@ def snapshot_of(specs: list[ModelSpec]) -> dict:
 def write_snapshot(path: Path = SNAPSHOT_PATH) -> int:
     """Store the live registry's metadata; returns the number of entries."""
     from cvcore.registry import list_models
+    from cvcore.storage import atomic_write
 
     snapshot = snapshot_of(list_models())
-    path.write_text(json.dumps(snapshot, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    atomic_write(path, json.dumps(snapshot, indent=1, ensure_ascii=False) + "\n")
     load_snapshot.cache_clear()
     return len(snapshot["models"])
 

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from cvcore.formatting import to_jsonable, versions_line
 from cvcore.samples import ASSETS_DIR
+from cvcore.storage import atomic_write, atomic_writer
 
 SUMMARY_PATH = ASSETS_DIR / "analysis.json"
 LAYERS_PATH = ASSETS_DIR / "analysis_layers.json.gz"
@@ -113,7 +114,8 @@ def _write(summary: dict, layers: dict, summary_path: Path, layers_path: Path) -
     summary["generated_with"] = versions_line()
     summary["input_size"] = "each model's default input size (ModelSpec.input_size)"
     summary["models"] = dict(sorted(summary["models"].items()))
-    summary_path.write_text(json.dumps(summary, indent=1) + "\n")
-    # mtime=0 keeps the gzip bytes reproducible, so regenerating unchanged data is no diff.
-    with gzip.GzipFile(layers_path, "wb", mtime=0) as raw:
+    atomic_write(summary_path, json.dumps(summary, indent=1) + "\n")
+    # mtime=0 keeps the gzip bytes reproducible, so regenerating unchanged data is no diff; the file
+    # name in the gzip header stays the final one, not the temporary file's.
+    with atomic_writer(layers_path) as handle, gzip.GzipFile(str(layers_path), "wb", fileobj=handle, mtime=0) as raw:
         raw.write(json.dumps({"models": dict(sorted(layers["models"].items()))}, separators=(",", ":")).encode())

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from cvcore.cli import add_format_argument
+from cvcore.cli import add_format_argument, count
 from cvcore.formatting import Table, render
 
 
@@ -18,7 +18,7 @@ def register(subparsers) -> None:
         "--data", required=True, metavar="DIR", help="folder with JPEGImages/, SegmentationClass/, ImageSets/Segmentation/"
     )
     parser.add_argument("--split", default="val", help="ImageSets/Segmentation/<split>.txt (default val)")
-    parser.add_argument("--limit", type=int, help="only the first N images")
+    parser.add_argument("--limit", type=count(1, 10**6), help="only the first N images (at least 1)")
     add_format_argument(parser, ("table", "csv", "json"))
     parser.set_defaults(handler=run)
 
@@ -26,9 +26,11 @@ def register(subparsers) -> None:
 def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from cvcore.voc import evaluate
+    from cvcore.voc import check_can_evaluate, evaluate, open_voc
     from cvcore.weights import load_model
 
+    check_can_evaluate(args.model)  # also an unknown name, with close matches
+    open_voc(args.data, args.split, limit=args.limit)  # the folder and --limit are checked before the model loads
     model = load_model(args.model, device=args.device)
     with tqdm(desc=f"{args.model} on {args.split}", unit="img", leave=False) as bar:
 
