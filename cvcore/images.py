@@ -34,7 +34,7 @@ from cvcore.input_sizes import MAX_ASPECT_RATIO, check_aspect_ratio
 # "MPO" files that phones write).
 ACCEPTED_FORMATS = ("JPEG", "PNG", "WEBP", "BMP", "TIFF", "GIF")
 ACCEPTED_EXTENSIONS = ("jpg", "jpeg", "png", "webp", "bmp", "tif", "tiff", "gif")
-# Keep in step with server.maxUploadSize in .streamlit/config.toml (a test checks it).
+# Keep in step with server.maxUploadSize in dashboard/.streamlit/config.toml (a test checks it).
 MAX_UPLOAD_MB = 50
 MAX_BYTES = MAX_UPLOAD_MB * 2**20
 # 8 K x 8 K photos are fine; beyond that the decoded RGB alone takes > 200 MB. Pillow's own
