@@ -289,6 +289,12 @@ def load_model(name: str, *, device: str | torch.device | None = None) -> nn.Mod
     return model.eval().to(resolve_device(device))
 
 
+def model_memory_bytes(name: str) -> int | None:
+    """Bytes a loaded ``name`` takes (float32 parameters, from the catalogue's parameter count), before loading it."""
+    spec = get_spec(name, metadata_only=True)
+    return int(spec.num_params.value * 4) if spec.num_params else None
+
+
 def architecture_for_weights(spec: ModelSpec) -> nn.Module:
     """The architecture a checkpoint of ``spec`` loads into (torchvision's overrides, before post-load fixes)."""
     if spec.weights.kind is WeightsKind.PACKAGE:

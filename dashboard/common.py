@@ -1,17 +1,30 @@
-"""Pieces every page shares: the sidebar, cached model loading, error display.
+"""Pieces every page shares: the sidebar, the model and photo caches, per-session budgets, error display.
 
-``st.cache_resource`` holds one model instance per process, shared by every browser
-session: callers must never mutate it (no ``.train()``, no ``requires_grad_``, no
-leftover hooks); cvcore's inference and attribution code respects that.
+Memory is bounded in bytes (:mod:`cvcore.memory`), configurable by environment variables:
+
+- trained models, one instance per process shared by every session (:func:`cached_model`,
+  ``$CVLENS_MODEL_CACHE_MB``): callers must never mutate one (no ``.train()``, no
+  ``requires_grad_``, no leftover hooks); cvcore's inference and attribution code respects that;
+- decoded photos, shared by every session that uploads the same bytes (:func:`decoded_photo`,
+  ``$CVLENS_PHOTO_CACHE_MB``); entries nobody used for ten minutes are dropped;
+- each session's results and kept uploads (:func:`session_cache`, ``$CVLENS_SESSION_MB``),
+  oldest first; they go with the session when it closes.
+
+The defaults keep a classroom server with nine sessions within 4 GB. A background thread
+(:func:`start_memory_janitor`) hands memory that closed sessions freed back to the system.
 """
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import logging
 import os
 import platform
 import re
 import sys
+import threading
+import time
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
@@ -19,8 +32,10 @@ import streamlit as st
 
 import cvcore
 from cvcore.device import ENV_VAR
-from cvcore.errors import CvlensError
+from cvcore.errors import CvlensError, InvalidInputError
+from cvcore.memory import MB, BoundedCache, ByteLedger, budget_from_env, prefer_returning_memory, return_freed_memory
 from cvcore.versions import package_version
+from dashboard import state
 
 if TYPE_CHECKING:
     from torch import nn
@@ -48,12 +63,98 @@ def device_description() -> str:
     return describe_device()
 
 
-@st.cache_resource(show_spinner="Loading trained weights…", max_entries=8)
-def cached_model(name: str) -> nn.Module:
-    """One trained model per process (raises cvcore's WeightsMissingError when absent)."""
-    from cvcore.weights import load_model
+MODEL_BUDGET_ENV, MODEL_BUDGET_MB = "CVLENS_MODEL_CACHE_MB", 1536  # every page default together needs ~1 GB
+PHOTO_BUDGET_ENV, PHOTO_BUDGET_MB = "CVLENS_PHOTO_CACHE_MB", 128  # ~8 full-size (2048 px) decoded photos
+SESSION_BUDGET_ENV, SESSION_BUDGET_MB = "CVLENS_SESSION_MB", 160  # ~4 full-size segmentation results and their uploads
+PHOTO_IDLE_S = 600  # decoded photos nobody looked at for this long are dropped (their sessions have closed)
+JANITOR_INTERVAL_S = 30
 
-    return load_model(name)
+
+@functools.cache
+def model_cache() -> BoundedCache:
+    return BoundedCache(budget_from_env(MODEL_BUDGET_ENV, MODEL_BUDGET_MB))
+
+
+@functools.cache
+def photo_cache() -> BoundedCache:
+    return BoundedCache(budget_from_env(PHOTO_BUDGET_ENV, PHOTO_BUDGET_MB))
+
+
+def cached_model(name: str) -> nn.Module:
+    """One trained model per process, loaded once even when several sessions ask at the same time.
+
+    Raises cvcore's WeightsMissingError when absent, and InvalidInputError for a model larger
+    than the whole model budget (it would be loaded again for every use).
+    """
+    from cvcore.weights import load_model, model_memory_bytes
+
+    cache = model_cache()
+    if name in cache:
+        return cache[name]
+    needed = model_memory_bytes(name)
+    if needed and needed > cache.budget_bytes:
+        raise InvalidInputError(
+            f"{name} needs about {needed / MB:,.0f} MB, more than this server's model budget of "
+            f"{cache.budget_bytes / MB:,.0f} MB (${MODEL_BUDGET_ENV})."
+        )
+    with st.spinner("Loading trained weights…"):
+        return cache.get_or_compute(name, lambda: load_model(name))
+
+
+cached_model.clear = lambda: model_cache().clear()  # tests: a random-init model must not outlive its test
+
+
+def decoded_photo(data: bytes):
+    """``cvcore.images.decode_image(data)``, decoded once per process for the same bytes (the result is shared: never modify it).
+
+    Raises ImageDecodeError for files that are not images (nothing is kept for them).
+    """
+    from cvcore.images import decode_image
+
+    digest = hashlib.sha256(data).hexdigest()
+
+    def decode():
+        start = time.perf_counter()
+        decoded = decode_image(data)
+        return decoded, 1e3 * (time.perf_counter() - start)
+
+    return photo_cache().get_or_compute(digest, decode)
+
+
+def session_cache(key: str) -> BoundedCache:
+    """This session's cache under ``key``; every such cache shares the session's byte budget (oldest entries go first)."""
+    ledger = st.session_state.get(state.SESSION_LEDGER)
+    if not isinstance(ledger, ByteLedger):
+        ledger = st.session_state[state.SESSION_LEDGER] = ByteLedger(budget_from_env(SESSION_BUDGET_ENV, SESSION_BUDGET_MB))
+    cache = st.session_state.get(key)
+    if not isinstance(cache, BoundedCache) or cache.ledger is not ledger:
+        cache = st.session_state[key] = BoundedCache(ledger=ledger)
+    return cache
+
+
+_janitor_lock = threading.Lock()
+_janitor_started = False
+
+
+def start_memory_janitor() -> None:
+    """Once per process: glibc set to return large freed blocks, and a daemon thread that drops idle photos and trims the heaps."""
+    global _janitor_started
+    with _janitor_lock:
+        if _janitor_started:
+            return
+        _janitor_started = True
+    prefer_returning_memory()
+
+    def sweep() -> None:
+        while True:
+            time.sleep(JANITOR_INTERVAL_S)
+            try:
+                photo_cache().drop_idle(PHOTO_IDLE_S)
+                return_freed_memory()
+            except Exception:  # the janitor must never die, nor take a page with it
+                _log.exception("Memory janitor failed")
+
+    threading.Thread(target=sweep, name="cvlens-memory-janitor", daemon=True).start()
 
 
 # Characters Streamlit's Markdown gives a meaning (CommonMark, GFM tables and strikethrough, emoji

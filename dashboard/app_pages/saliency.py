@@ -26,26 +26,28 @@ from cvcore.attribution import (
 from cvcore.classify import classify
 from cvcore.errors import CvlensError
 from cvcore.formatting import Table
-from cvcore.images import ACCEPTED_EXTENSIONS, decode_image, encode_png
+from cvcore.images import ACCEPTED_EXTENSIONS, encode_png
 from cvcore.input_sizes import check_input_size
 from cvcore.registry import Task, get_spec, list_models
 from cvcore.samples import list_samples
 from cvcore.weights import weight_status
 from dashboard import state
-from dashboard.common import as_text, cached_model, pick_sample, remember_choices, restore_choices, user_errors
+from dashboard.common import (
+    as_text,
+    cached_model,
+    decoded_photo,
+    pick_sample,
+    remember_choices,
+    restore_choices,
+    session_cache,
+    user_errors,
+)
 from dashboard.export import safe_stem, show_figure, show_table
 
 MAX_MODELS = 3
 DEFAULT_MODEL = "efficientnet_lite0"
 DEFAULT_METHODS = ["grad_cam", "saliency"]
 TOP1 = -1  # target option: each model's own top-1 class
-MAX_STORED_RESULTS = 60  # maps per session; the oldest go first
-
-
-@st.cache_data(max_entries=16, show_spinner=False)
-def decode(data: bytes):
-    """The upload as an RGB image; raises ImageDecodeError (not cached) for files that are not images."""
-    return decode_image(data).image
 
 
 @st.cache_data(max_entries=1, ttl=60, show_spinner=False)  # weights fetched meanwhile appear within a minute
@@ -62,24 +64,34 @@ def choose_photo() -> tuple[str, bytes] | None:
         return pick_sample(state.SAL_SAMPLE)
     returning = state.SAL_UPLOAD not in st.session_state  # first draw since the user came back to this page
     upload = st.file_uploader("Photo (JPEG, PNG, WebP, BMP, TIFF, GIF)", type=list(ACCEPTED_EXTENSIONS), key=state.SAL_UPLOAD)
+    kept_upload = session_cache(state.SAL_KEPT_UPLOAD)  # in the session's byte budget, with its results
     if upload or not returning:  # what the uploader holds, including the user removing the photo
-        st.session_state[state.SAL_KEPT_UPLOAD] = (upload.name, upload.getvalue()) if upload else None
-    kept = st.session_state.get(state.SAL_KEPT_UPLOAD)
-    if kept and not upload:
+        current, previous = ((upload.name, upload.getvalue()) if upload else None), kept_upload.get("file")
+        if current is None:
+            kept_upload.clear()
+        elif previous is None or (previous[0], len(previous[1])) != (current[0], len(current[1])):
+            kept_upload.put("file", current)  # re-kept only when it changes, so it does not push results out
+        return current
+    kept = kept_upload.get("file")
+    if kept:
         st.caption(as_text(f"Showing {kept[0]}, uploaded before you left this page."))
     return kept
 
 
 def top5(digest: str, image, names: list[str]) -> dict:
     """Each model's Classification (or its error message), stored per photo."""
-    stored: dict = st.session_state.setdefault(state.SAL_CLASSIFY, {})
+    stored = session_cache(state.SAL_CLASSIFY)
+    classes = {}
     for name in names:
-        if (digest, name) not in stored:
-            try:
-                stored[(digest, name)] = classify(cached_model(name), image, get_spec(name), k=5)
-            except CvlensError as exc:
-                stored[(digest, name)] = str(exc)
-    return {name: stored[(digest, name)] for name in names}
+        if (digest, name) in stored:
+            classes[name] = stored[(digest, name)]
+            continue
+        try:
+            classes[name] = classify(cached_model(name), image, get_spec(name), k=5)
+        except CvlensError as exc:
+            classes[name] = str(exc)
+        stored[(digest, name)] = classes[name]
+    return classes
 
 
 def cell_key(digest: str, name: str, method: str, goal: int, layer: str) -> tuple:
@@ -89,8 +101,8 @@ def cell_key(digest: str, name: str, method: str, goal: int, layer: str) -> tupl
 
 def run_maps(digest: str, image, names: list[str], methods: list[str], target: int, classes: dict, layer: str) -> None:
     """Compute the (model, method) cells not stored yet, one explain_photo call per model, with a progress bar."""
-    results: dict = st.session_state.setdefault(state.SAL_RESULTS, {})
-    baselines: dict = st.session_state.setdefault(state.SAL_BASELINES, {})
+    results = session_cache(state.SAL_RESULTS)  # the session's byte budget; the least recently shown go first
+    baselines = session_cache(state.SAL_BASELINES)
     todo = {}
     for name in names:
         if isinstance(classes[name], str):
@@ -110,16 +122,18 @@ def run_maps(digest: str, image, names: list[str], methods: list[str], target: i
 
         for method in missing:  # one call per method, so that one failing method does not hide the others
             try:
+                shared = baselines.get((digest, name, goal))
+                if shared is None:
+                    shared = {}
+                    baselines.put((digest, name, goal), shared, size_bytes=0)  # random-map curves: a few KB
                 report = explain_photo(
                     cached_model(name), spec, image, [method], target=goal, layer=layer or None, progress=progress,
-                    baselines=baselines.setdefault((digest, name, goal), {}),
+                    baselines=shared,
                 )  # fmt: skip
                 results[cell_key(digest, name, method, goal, layer)] = (report.results[0], report.image)
             except CvlensError as exc:
                 results[cell_key(digest, name, method, goal, layer)] = str(exc)
     bar.empty()
-    while len(results) > MAX_STORED_RESULTS:
-        results.pop(next(iter(results)))
 
 
 def show_top5(stem: str, names: list[str], classes: dict) -> None:
@@ -151,7 +165,7 @@ def show_grid(stem: str, digest: str, names: list[str], methods: list[str], targ
     """Methods as rows, models as columns; returns the computed cells for the curves."""
     opacity = st.slider("Overlay opacity", 0.0, 1.0, step=0.05, key=state.SAL_OPACITY)
     absolute = st.toggle("Magnitudes only (show signed maps as absolute values)", key=state.SAL_ABSOLUTE)
-    results: dict = st.session_state.get(state.SAL_RESULTS, {})
+    results = session_cache(state.SAL_RESULTS)
     done = {}
     header = st.columns(MAX_MODELS)  # fixed width: one model does not get a screen-wide map
     for column, name in zip(header, names):
@@ -264,7 +278,7 @@ def features_tab(names: list[str]) -> None:
         )  # fmt: skip
         steps = st.slider("Steps", 10, 200, 40, 10, key=state.SAL_FV_STEPS)
         size = st.select_slider("Size (px)", [64, 96, 128, 160, 224], value=128, key=state.SAL_FV_SIZE)
-        stored: dict = st.session_state.setdefault(state.SAL_FV_RESULTS, {})
+        stored = session_cache(state.SAL_FV_RESULTS)
         key = (name, target, steps, size)
         if st.button("Run class maximisation", key=state.SAL_FV_RUN) and key not in stored:
             check_input_size(spec, (size, size))  # ViT takes 224 px only: say so instead of its AssertionError
@@ -320,7 +334,7 @@ names = st.multiselect(
 image = None
 if photo is not None:
     with user_errors():
-        image = decode(photo[1])
+        image = decoded_photo(photo[1])[0].image
 if photo is None:
     st.info("Upload a photo or pick a bundled sample.")
 elif image is None:

@@ -8,13 +8,13 @@ and loses nothing. Models come from the process-wide cache and are only read.
 from __future__ import annotations
 
 import hashlib
-import time
 
 import streamlit as st
 
 from cvcore.errors import CvlensError
 from cvcore.formatting import Table
-from cvcore.images import ACCEPTED_EXTENSIONS, decode_image, encode_png
+from cvcore.images import ACCEPTED_EXTENSIONS, encode_png
+from cvcore.memory import MB
 from cvcore.registry import get_spec
 from cvcore.samples import list_samples
 from cvcore.segmentation import (
@@ -35,19 +35,19 @@ from cvcore.segmentation import (
 from cvcore.voc import read_label_mask, score
 from cvcore.weights import WeightState, missing_weights_note, weight_status
 from dashboard import state
-from dashboard.common import as_text, cached_model, pick_sample, remember_choices, restore_choices
+from dashboard.common import (
+    as_text,
+    cached_model,
+    decoded_photo,
+    pick_sample,
+    remember_choices,
+    restore_choices,
+    session_cache,
+)
 from dashboard.export import safe_stem, show_table
 
 MAX_MODELS = 4
-MAX_STORED_RESULTS = 24  # per session; the oldest go first
-
-
-@st.cache_data(max_entries=16, show_spinner=False)
-def decode(data: bytes) -> tuple:
-    """(RGB image, decode time in ms); raises ImageDecodeError (not cached) for bad uploads."""
-    start = time.perf_counter()
-    decoded = decode_image(data)
-    return decoded.image, 1e3 * (time.perf_counter() - start), decoded.downscaled
+UPLOADS_KEY = "files"  # the one entry of the kept-uploads cache: [(name, bytes)] in the uploader's order
 
 
 def model_label(name: str) -> str:
@@ -77,16 +77,38 @@ def choose_photos() -> list[tuple[str, bytes]]:
         accept_multiple_files=True,
         key=state.SEG_UPLOADS,
     )
+    kept_uploads = session_cache(state.SEG_KEPT_UPLOADS)  # in the session's byte budget, with its results
     if uploads or not returning:  # what the uploader holds, including the user emptying it
-        st.session_state[state.SEG_KEPT_UPLOADS] = [(u.name, u.getvalue()) for u in uploads or []]
-    kept = st.session_state.get(state.SEG_KEPT_UPLOADS, [])
-    if kept and not uploads:
+        files = within_budget([(u.name, u.getvalue()) for u in uploads or []], kept_uploads.budget_bytes)
+        if [(n, len(d)) for n, d in files] != [(n, len(d)) for n, d in kept_uploads.get(UPLOADS_KEY, [])]:
+            kept_uploads.put(UPLOADS_KEY, files)  # re-kept only when they change, so they do not push results out
+        return files
+    kept = kept_uploads.get(UPLOADS_KEY, [])
+    if kept:
         st.caption(
             as_text(f"Showing the {len(kept)} photo(s) uploaded before you left this page: {', '.join(n for n, _ in kept)}.")
         )
         if st.button("Forget them", key=state.SEG_FORGET_UPLOADS):
-            st.session_state[state.SEG_KEPT_UPLOADS] = []
+            kept_uploads.clear()
             st.rerun()
+    return kept
+
+
+def within_budget(files: list[tuple[str, bytes]], budget_bytes: int) -> list[tuple[str, bytes]]:
+    """The uploads, in order, as long as they fit in the session's budget; one message for those left out."""
+    total, kept = 0, []
+    for name, data in files:
+        total += len(data)
+        if total > budget_bytes // 2:  # the other half is for their results
+            left = [n for n, _ in files[len(kept) :]]
+            st.warning(
+                as_text(
+                    f"{len(left)} photo(s) left out ({', '.join(left)}): together the uploads pass this server's "
+                    f"{budget_bytes // 2 // MB} MB per session. Remove some photos to work on the others."
+                )
+            )
+            break
+        kept.append((name, data))
     return kept
 
 
@@ -95,11 +117,12 @@ def decode_all(files: list[tuple[str, bytes]]) -> list[tuple[str, str, object, f
     photos = []
     for name, data in files:
         try:
-            image, decode_ms, downscaled = decode(data)
+            decoded, decode_ms = decoded_photo(data)
         except CvlensError as exc:
             st.error(as_text(f"{name}: {exc}"))
             continue
-        if downscaled:
+        image = decoded.image
+        if decoded.downscaled:
             st.caption(as_text(f"{name} was downscaled to {image.width}x{image.height} for inference."))
         photos.append((name, hashlib.sha256(data).hexdigest()[:16], image, decode_ms))
     return photos
@@ -110,22 +133,22 @@ def run_models(digest: str, image, decode_ms: float, models: list[str]) -> dict[
 
     One model's failure (damaged weights, a refused photo) is its own message; the others' results stay.
     """
-    results: dict = st.session_state.setdefault(state.SEG_RESULTS, {})
-    todo = [m for m in models if (digest, m) not in results]
+    stored = session_cache(state.SEG_RESULTS)  # the session's byte budget; the least recently shown go first
+    results = {m: stored[(digest, m)] for m in models if (digest, m) in stored}
+    todo = [m for m in models if m not in results]
     if todo:
         with st.status(f"Running {len(todo)} model(s)…", expanded=True) as status:
             bar = st.progress(0.0)
             for i, name in enumerate(todo):
                 status.update(label=f"{get_spec(name).display_name}: loading and running ({i + 1}/{len(todo)})")
                 try:
-                    results[(digest, name)] = segment(image, name, model=cached_model(name), decode_ms=decode_ms)
+                    results[name] = segment(image, name, model=cached_model(name), decode_ms=decode_ms)
                 except CvlensError as exc:
-                    results[(digest, name)] = str(exc)  # e.g. WeightsMissingError with the fetch/import command
+                    results[name] = str(exc)  # e.g. WeightsDamagedError naming the file and the fetch command
+                stored[(digest, name)] = results[name]
                 bar.progress((i + 1) / len(todo))
             status.update(label="Done", state="complete", expanded=False)
-        while len(results) > MAX_STORED_RESULTS:
-            results.pop(next(iter(results)))
-    return {m: results[(digest, m)] for m in models}
+    return {m: results[m] for m in models}
 
 
 def show_overlays(image, results: dict, opacity: float) -> None:
