@@ -104,6 +104,40 @@ def cached_model(name: str) -> nn.Module:
 cached_model.clear = lambda: model_cache().clear()  # tests: a random-init model must not outlive its test
 
 
+MODEL_SLOTS_ENV = "CVLENS_MODEL_SLOTS"
+
+
+@functools.cache
+def model_slots() -> threading.BoundedSemaphore:
+    """How many model runs the server does at once: ``$CVLENS_MODEL_SLOTS``, else half the CPU cores (at least 1)."""
+    text = os.environ.get(MODEL_SLOTS_ENV, "").strip()
+    slots = int(text) if text.isdigit() and int(text) > 0 else max(1, (os.cpu_count() or 2) // 2)
+    return threading.BoundedSemaphore(slots)
+
+
+@contextmanager
+def model_slot():
+    """Hold one of the server's model slots while a model runs; when all are taken, wait (and say so).
+
+    Each run already uses every core (torch's threads), so running more at once only makes
+    them all slower, and the Python threads of many runs starve the event loop that serves
+    every page, upload and health check (the GIL): eight Saliency runs at once delayed the
+    health endpoint past 5 s. Waiting is interruptible: the spinner's updates let Streamlit
+    stop the run when the user changes something.
+    """
+    slots = model_slots()
+    if not slots.acquire(blocking=False):
+        started = time.monotonic()
+        note = st.empty()
+        while not slots.acquire(timeout=1.0):
+            note.caption(f"Waiting for the server: other sessions' models are running ({time.monotonic() - started:.0f} s)…")
+        note.empty()
+    try:
+        yield
+    finally:
+        slots.release()
+
+
 def decoded_photo(data: bytes):
     """``cvcore.images.decode_image(data)``, decoded once per process for the same bytes (the result is shared: never modify it).
 
@@ -216,16 +250,36 @@ def restore_choices(kept_key: str, defaults: dict) -> dict:
     return kept
 
 
+def starting_values(kept_key: str, defaults: dict) -> tuple[dict, dict]:
+    """(kept copy, the value each widget is drawn with): its current value, else the kept copy, else the default.
+
+    Give these to the widgets as their ``default``/``value``/``index``, and never write them into
+    ``st.session_state`` (what :func:`restore_choices` does). A busy browser can draw a widget for
+    the first time from a later run than the one that set its value in session state; that
+    later message then carries only the widget's declared default, the browser shows it, and
+    its next rerun sends it back, replacing the user's choice. Under eight concurrent sessions
+    the Segmentation page lost its models and its opacity fell to 0 that way. A value given as
+    the widget's default survives any redraw. Pass the kept copy to :func:`remember_choices`.
+    """
+    kept = st.session_state.setdefault(kept_key, {})
+    start = {
+        key: st.session_state[key] if key in st.session_state else kept.get(key, default) for key, default in defaults.items()
+    }
+    return kept, start
+
+
 def remember_choices(kept: dict, keys) -> None:
     """Copy the widget values drawn in this run into the kept dict from :func:`restore_choices`."""
     kept.update({key: st.session_state[key] for key in keys if key in st.session_state})
 
 
-def pick_sample(key: str) -> tuple[str, bytes]:
-    """A bundled photo (with its credit line) chosen in a selectbox: (file name, bytes)."""
+def pick_sample(key: str, start: str | None = None) -> tuple[str, bytes]:
+    """A bundled photo (with its credit line) chosen in a selectbox, drawn at ``start``: (file name, bytes)."""
     from cvcore.samples import list_samples
 
     samples = {s.file: s for s in list_samples()}
-    chosen = st.selectbox("Sample photo", list(samples), key=key, format_func=lambda f: samples[f].title)
+    files = list(samples)
+    index = files.index(start) if start in samples else 0
+    chosen = st.selectbox("Sample photo", files, index=index, key=key, format_func=lambda f: samples[f].title)
     st.caption(samples[chosen].credit)
     return chosen, samples[chosen].path.read_bytes()

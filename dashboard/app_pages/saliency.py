@@ -36,10 +36,11 @@ from dashboard.common import (
     as_text,
     cached_model,
     decoded_photo,
+    model_slot,
     pick_sample,
     remember_choices,
-    restore_choices,
     session_cache,
+    starting_values,
     user_errors,
 )
 from dashboard.export import safe_stem, show_figure, show_table
@@ -56,12 +57,13 @@ def trained_classifiers() -> list[str]:
 
 
 def choose_photo() -> tuple[str, bytes] | None:
+    sources = ["sample", "upload"]
     source = st.radio(
-        "Photo", ["sample", "upload"], key=state.SAL_SOURCE, horizontal=True,
+        "Photo", sources, index=sources.index(start[state.SAL_SOURCE]), key=state.SAL_SOURCE, horizontal=True,
         format_func={"sample": "Bundled sample", "upload": "Upload a photo"}.get,
     )  # fmt: skip
     if source == "sample":
-        return pick_sample(state.SAL_SAMPLE)
+        return pick_sample(state.SAL_SAMPLE, start[state.SAL_SAMPLE])
     returning = state.SAL_UPLOAD not in st.session_state  # first draw since the user came back to this page
     upload = st.file_uploader("Photo (JPEG, PNG, WebP, BMP, TIFF, GIF)", type=list(ACCEPTED_EXTENSIONS), key=state.SAL_UPLOAD)
     kept_upload = session_cache(state.SAL_KEPT_UPLOAD)  # in the session's byte budget, with its results
@@ -87,7 +89,8 @@ def top5(digest: str, image, names: list[str]) -> dict:
             classes[name] = stored[(digest, name)]
             continue
         try:
-            classes[name] = classify(cached_model(name), image, get_spec(name), k=5)
+            with model_slot():
+                classes[name] = classify(cached_model(name), image, get_spec(name), k=5)
         except CvlensError as exc:
             classes[name] = str(exc)
         stored[(digest, name)] = classes[name]
@@ -126,10 +129,11 @@ def run_maps(digest: str, image, names: list[str], methods: list[str], target: i
                 if shared is None:
                     shared = {}
                     baselines.put((digest, name, goal), shared, size_bytes=0)  # random-map curves: a few KB
-                report = explain_photo(
-                    cached_model(name), spec, image, [method], target=goal, layer=layer or None, progress=progress,
-                    baselines=shared,
-                )  # fmt: skip
+                with model_slot():
+                    report = explain_photo(
+                        cached_model(name), spec, image, [method], target=goal, layer=layer or None, progress=progress,
+                        baselines=shared,
+                    )  # fmt: skip
                 results[cell_key(digest, name, method, goal, layer)] = (report.results[0], report.image)
             except CvlensError as exc:
                 results[cell_key(digest, name, method, goal, layer)] = str(exc)
@@ -163,8 +167,10 @@ def cell_caption(result) -> str:
 
 def show_grid(stem: str, digest: str, names: list[str], methods: list[str], target: int, classes: dict, layer: str) -> dict:
     """Methods as rows, models as columns; returns the computed cells for the curves."""
-    opacity = st.slider("Overlay opacity", 0.0, 1.0, step=0.05, key=state.SAL_OPACITY)
-    absolute = st.toggle("Magnitudes only (show signed maps as absolute values)", key=state.SAL_ABSOLUTE)
+    opacity = st.slider("Overlay opacity", 0.0, 1.0, value=start[state.SAL_OPACITY], step=0.05, key=state.SAL_OPACITY)
+    absolute = st.toggle(
+        "Magnitudes only (show signed maps as absolute values)", value=start[state.SAL_ABSOLUTE], key=state.SAL_ABSOLUTE
+    )
     results = session_cache(state.SAL_RESULTS)
     done = {}
     header = st.columns(MAX_MODELS)  # fixed width: one model does not get a screen-wide map
@@ -226,13 +232,16 @@ def attribution_tab(stem: str, digest: str, image, names: list[str]) -> None:
     if first is None:
         return
     categories = get_spec(names[0]).categories
+    targets = [TOP1, *range(len(categories))]
     target = st.selectbox(
-        "Target class", [TOP1, *range(len(categories))], key=state.SAL_TARGET,
+        "Target class", targets, index=targets.index(start[state.SAL_TARGET]) if start[state.SAL_TARGET] in targets else 0,
+        key=state.SAL_TARGET,
         format_func=lambda i: "Top-1 of each model" if i == TOP1 else f"{categories[i]} ({i})",
         help="The class whose score the maps explain. Default: each model's own top-1.",
     )  # fmt: skip
+    known = [m.name for m in list_methods()]
     methods = st.multiselect(
-        "Methods", [m.name for m in list_methods()], key=state.SAL_METHODS,
+        "Methods", known, default=[m for m in start[state.SAL_METHODS] if m in known], key=state.SAL_METHODS,
         format_func=lambda n: f"{get_method(n).display_name} ({get_method(n).cost.value})",
     )  # fmt: skip
     if not methods:
@@ -241,7 +250,8 @@ def attribution_tab(stem: str, digest: str, image, names: list[str]) -> None:
     layer = ""
     if any(get_method(m).needs_layer for m in methods):
         layer = st.text_input(
-            "Grad-CAM layer (blank: each family's last conv stage)", key=state.SAL_LAYER, placeholder="e.g. stages.5",
+            "Grad-CAM layer (blank: each family's last conv stage)", value=start[state.SAL_LAYER], key=state.SAL_LAYER,
+            placeholder="e.g. stages.5",
             help="A dotted module path inside the model, as in the Architecture page's layer table.",
         ).strip()  # fmt: skip
     run_maps(digest, image, names, methods, target, classes, layer)
@@ -284,10 +294,11 @@ def features_tab(names: list[str]) -> None:
             check_input_size(spec, (size, size))  # ViT takes 224 px only: say so instead of its AssertionError
             bar = st.progress(0.0, text="Optimising the input…")
             p = spec.preprocessing
-            stored[key] = maximize_class(
-                model, target, mean=p.mean, std=p.std, size=(size, size), steps=steps,
-                progress=lambda f: bar.progress(f, text=f"Optimising the input… {f:.0%}"),
-            )  # fmt: skip
+            with model_slot():
+                stored[key] = maximize_class(
+                    model, target, mean=p.mean, std=p.std, size=(size, size), steps=steps,
+                    progress=lambda f: bar.progress(f, text=f"Optimising the input… {f:.0%}"),
+                )  # fmt: skip
             bar.empty()
         if key in stored:
             result = stored[key]
@@ -321,12 +332,11 @@ widget_defaults = {
     state.SAL_OPACITY: 0.6,
     state.SAL_ABSOLUTE: False,
 }
-kept_choices = restore_choices(state.SAL_KEPT, widget_defaults)
-# A kept model whose weights have since gone is no longer an option.
-st.session_state[state.SAL_MODELS] = [n for n in st.session_state[state.SAL_MODELS] if n in choices]
+kept_choices, start = starting_values(state.SAL_KEPT, widget_defaults)  # drawn with, never written to session state
 photo = choose_photo()
 names = st.multiselect(
     f"Models (up to {MAX_MODELS}; classifiers whose trained weights are on this machine)", choices,
+    default=[n for n in start[state.SAL_MODELS] if n in choices][:MAX_MODELS],  # a model whose weights went is no option
     max_selections=MAX_MODELS, key=state.SAL_MODELS,
     format_func=lambda n: get_spec(n).display_name,
 )  # fmt: skip

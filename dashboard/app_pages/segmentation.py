@@ -39,10 +39,11 @@ from dashboard.common import (
     as_text,
     cached_model,
     decoded_photo,
+    model_slot,
     pick_sample,
     remember_choices,
-    restore_choices,
     session_cache,
+    starting_values,
 )
 from dashboard.export import safe_stem, show_table
 
@@ -62,14 +63,15 @@ def model_label(name: str) -> str:
     return spec.display_name
 
 
-def choose_photos() -> list[tuple[str, bytes]]:
+def choose_photos(start: dict) -> list[tuple[str, bytes]]:
     """(name, bytes) of the photos to segment: one bundled sample or the user's uploads."""
+    sources = ["sample", "upload"]
     source = st.radio(
-        "Photo", ["sample", "upload"], key=state.SEG_SOURCE, horizontal=True,
+        "Photo", sources, index=sources.index(start[state.SEG_SOURCE]), key=state.SEG_SOURCE, horizontal=True,
         format_func={"sample": "Bundled sample", "upload": "Upload photos"}.get,
     )  # fmt: skip
     if source == "sample":
-        return [pick_sample(state.SEG_SAMPLE)]
+        return [pick_sample(state.SEG_SAMPLE, start[state.SEG_SAMPLE])]
     returning = state.SEG_UPLOADS not in st.session_state  # first draw since the user came back to this page
     uploads = st.file_uploader(
         "Photos (JPEG, PNG, WebP, BMP, TIFF, GIF)",
@@ -142,7 +144,8 @@ def run_models(digest: str, image, decode_ms: float, models: list[str]) -> dict[
             for i, name in enumerate(todo):
                 status.update(label=f"{get_spec(name).display_name}: loading and running ({i + 1}/{len(todo)})")
                 try:
-                    results[name] = segment(image, name, model=cached_model(name), decode_ms=decode_ms)
+                    with model_slot():
+                        results[name] = segment(image, name, model=cached_model(name), decode_ms=decode_ms)
                 except CvlensError as exc:
                     results[name] = str(exc)  # e.g. WeightsDamagedError naming the file and the fetch command
                 stored[(digest, name)] = results[name]
@@ -287,13 +290,14 @@ widget_defaults = {
     state.SEG_MODELS: default_models(),
     state.SEG_OPACITY: 0.5,
 }
-kept_choices = restore_choices(state.SEG_KEPT, widget_defaults)
+kept_choices, start = starting_values(state.SEG_KEPT, widget_defaults)  # drawn with, never written to session state
 
-files = choose_photos()
+files = choose_photos(start)
 models = st.multiselect(
-    f"Models (up to {MAX_MODELS})", choices, max_selections=MAX_MODELS, key=state.SEG_MODELS, format_func=model_label
-)
-opacity = st.slider("Overlay opacity", 0.0, 1.0, step=0.05, key=state.SEG_OPACITY)
+    f"Models (up to {MAX_MODELS})", choices, default=[m for m in start[state.SEG_MODELS] if m in choices][:MAX_MODELS],
+    max_selections=MAX_MODELS, key=state.SEG_MODELS, format_func=model_label,
+)  # fmt: skip
+opacity = st.slider("Overlay opacity", 0.0, 1.0, value=start[state.SEG_OPACITY], step=0.05, key=state.SEG_OPACITY)
 remember_choices(kept_choices, widget_defaults)
 note = missing_weights_note(models)  # one calm note for every chosen model without weights; they are not run
 if note:
