@@ -83,10 +83,22 @@ def wait_for_health(url: str, proc: subprocess.Popen, timeout_s: float = 90.0) -
 
 
 @pytest.fixture(scope="session")
-def streamlit_server(tmp_path_factory):
+def streamlit_server_log(tmp_path_factory) -> Path:
+    """Where the shared browser-test server writes its log (stdout and stderr)."""
+    return tmp_path_factory.mktemp("streamlit") / "server.log"
+
+
+def logged_problems(log: Path) -> list[str]:
+    """Lines of a server log that show something went wrong: tracebacks, Arrow repairs, media files lost."""
+    words = ("Traceback", "Serialization of dataframe to Arrow table was unsuccessful", "MediaFileStorageError", "Missing file")
+    return [line for line in log.read_text(errors="replace").splitlines() if any(w in line for w in words)]
+
+
+@pytest.fixture(scope="session")
+def streamlit_server(streamlit_server_log):
     """``streamlit run dashboard/app.py`` on 127.0.0.1 and a free port; yields its URL, stops it afterwards."""
     port = free_port()
-    log = tmp_path_factory.mktemp("streamlit") / "server.log"
+    log = streamlit_server_log
     command = [
         sys.executable, "-m", "streamlit", "run", str(APP),
         "--server.address", "127.0.0.1", "--server.port", str(port), "--server.headless", "true",
