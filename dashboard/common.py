@@ -126,13 +126,15 @@ def model_slot():
     stop the run when the user changes something.
     """
     slots = model_slots()
+    note = None
     if not slots.acquire(blocking=False):
         started = time.monotonic()
         note = st.empty()
-        while not slots.acquire(timeout=1.0):
+        while not slots.acquire(timeout=1.0):  # a Streamlit call each second: the run can be stopped while it waits
             note.caption(f"Waiting for the server: other sessions' models are running ({time.monotonic() - started:.0f} s)…")
-        note.empty()
-    try:
+    try:  # from here the slot is held: released whatever happens, even a stop raised by the next Streamlit call
+        if note is not None:
+            note.empty()
         yield
     finally:
         slots.release()
@@ -164,6 +166,68 @@ def session_cache(key: str) -> BoundedCache:
     if not isinstance(cache, BoundedCache) or cache.ledger is not ledger:
         cache = st.session_state[key] = BoundedCache(ledger=ledger)
     return cache
+
+
+# The media file manager's pseudo-session holding each session's previous-run files (see keep_previous_run_files).
+PREVIOUS_RUNS_SESSION = "cvlens:previous-runs"
+_media_lock = threading.Lock()
+_media_protected: set[int] = set()
+
+
+def keep_previous_run_files(manager=None) -> bool:
+    """Keep each session's images and download callables of its previous run until its new run has finished.
+
+    Streamlit forgets a session's files when its run *starts* and deletes whatever no session
+    references when *any* session's run ends. With one user that is the same session's run; with
+    a classroom, other sessions' runs end all the time, so while one session computes (seconds
+    under load) the files its browser still shows are deleted: an image refetched then is a 404
+    ("Missing file") and a click on a download button still on screen finds its callable gone
+    ("MediaFileStorageError: Deferred file ... not found"). Here a run's start copies the
+    session's references into a pseudo-session, which Streamlit's own collection honours, and
+    the session's next run end (or its close) drops the copy. Uses the media file manager's
+    internals, pinned with Streamlit in requirements.txt; tests/dashboard/test_common.py checks
+    it on the real manager. Returns False when there is no runtime (bare mode).
+    """
+    from streamlit import runtime
+    from streamlit.runtime import media_file_manager as mfm
+    from streamlit.runtime import scriptrunner
+
+    if manager is None:
+        if not runtime.exists():
+            return False
+        manager = runtime.get_instance().media_file_mgr
+    with _media_lock:
+        if id(manager) in _media_protected:
+            return True
+        _media_protected.add(id(manager))
+    clear_refs, remove_orphans = manager.clear_session_refs, manager.remove_orphaned_files
+
+    def drop_copy(session_id: str) -> None:  # callers hold manager._lock
+        kept = manager._files_by_session_and_coord.get(PREVIOUS_RUNS_SESSION, {})
+        for coordinates in [c for c in kept if c.startswith(f"{session_id}|")]:
+            del kept[coordinates]
+
+    def clear_session_refs(session_id: str | None = None) -> None:
+        starting_run = session_id is None  # Streamlit's own call at the start of a run names no session
+        session_id = session_id or mfm._get_session_id()
+        with manager._lock:
+            drop_copy(session_id)
+            if starting_run:
+                current = manager._files_by_session_and_coord.get(session_id, {})
+                kept = manager._files_by_session_and_coord[PREVIOUS_RUNS_SESSION]
+                kept.update({f"{session_id}|{c}": file_id for c, file_id in current.items()})
+        clear_refs(session_id)
+
+    def remove_orphaned_files() -> None:
+        ctx = scriptrunner.get_script_run_ctx()
+        if ctx is not None:  # a run of this session has finished: its browser has the new files now
+            with manager._lock:
+                drop_copy(ctx.session_id)
+        remove_orphans()
+
+    manager.clear_session_refs = clear_session_refs
+    manager.remove_orphaned_files = remove_orphaned_files
+    return True
 
 
 _janitor_lock = threading.Lock()

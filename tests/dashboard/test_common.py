@@ -66,3 +66,73 @@ def test_a_session_keeps_its_newest_results_within_its_budget(budgets, monkeypat
     assert 1 <= len(results) < 4
     shown = at.selectbox(key=state.SEG_SAMPLE).value
     assert any(key[1] == "efficientnet_lite0" for key in results.keys()) and shown == list_samples()[3].file
+
+
+# --- media files under concurrent sessions ----------------------------------------------------------------
+
+
+class Sessions:
+    """Plays Streamlit's calls to the media file manager for several sessions, as its script runner makes them."""
+
+    def __init__(self, monkeypatch, manager):
+        from streamlit.runtime import media_file_manager, scriptrunner
+
+        self.manager, self.current = manager, None
+        monkeypatch.setattr(media_file_manager, "_get_session_id", lambda: self.current)
+        monkeypatch.setattr(scriptrunner, "get_script_run_ctx", lambda: None if self.current is None else self)
+
+    @property
+    def session_id(self):
+        return self.current
+
+    def start_run(self, session: str) -> None:
+        self.current = session
+        self.manager.clear_session_refs()
+
+    def end_run(self, session: str) -> None:
+        self.current = session
+        self.manager.remove_orphaned_files()
+        self.current = None
+
+
+def manager_with_a_shown_photo_and_download(monkeypatch, protected: bool):
+    from streamlit.runtime.media_file_manager import MediaFileManager
+    from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
+
+    manager = MediaFileManager(MemoryMediaFileStorage("/media"))
+    if protected:
+        assert common.keep_previous_run_files(manager)
+    sessions = Sessions(monkeypatch, manager)
+    sessions.start_run("a")
+    image_url = manager.add(b"\x89PNG overlay", "image/png", "1.0")
+    download = manager.add_deferred(lambda: b"\x89PNG download", "image/png", "1.1", file_name="overlay.png")
+    sessions.end_run("a")
+    return manager, sessions, image_url.rsplit("/", 1)[-1].split(".")[0], download
+
+
+@pytest.mark.parametrize("protected", [False, True], ids=["streamlit-alone", "with-cvlens"])
+def test_another_sessions_run_does_not_delete_what_a_busy_session_shows(monkeypatch, protected):
+    """Session a reruns (its files are forgotten at the start); b's run ends meanwhile and collects orphans."""
+    manager, sessions, image, download = manager_with_a_shown_photo_and_download(monkeypatch, protected)
+    sessions.start_run("a")  # a's model runs for seconds; its browser still shows the photo and the button
+    sessions.start_run("b")
+    sessions.end_run("b")
+    still_there = manager.read_file(image) is not None
+    if not protected:  # what the issue saw: the photo gone, the download "Deferred file ... not found"
+        assert not still_there
+        with pytest.raises(Exception, match="Deferred file .* not found"):
+            manager.execute_deferred(download)
+        return
+    assert still_there and manager.execute_deferred(download).endswith(".png")
+    sessions.end_run("a")  # a's new run has finished (it showed something else): now its old files go
+    assert manager.read_file(image) is None
+    with pytest.raises(Exception, match="not found"):
+        manager.execute_deferred(download)
+
+
+def test_a_closed_session_leaves_nothing_behind(monkeypatch):
+    manager, sessions, image, download = manager_with_a_shown_photo_and_download(monkeypatch, protected=True)
+    sessions.start_run("a")
+    manager.clear_session_refs("a")  # the session closes (AppSession.shutdown) in the middle of its run
+    manager.remove_orphaned_files()
+    assert manager.read_file(image) is None and not manager._files_by_session_and_coord.get(common.PREVIOUS_RUNS_SESSION)
