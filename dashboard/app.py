@@ -19,7 +19,7 @@ if str(ROOT) not in sys.path:
 
 import streamlit as st  # noqa: E402
 
-from dashboard.common import render_sidebar, show_unexpected_error  # noqa: E402
+from dashboard.common import keep_previous_run_files, render_sidebar, show_unexpected_error, start_memory_janitor  # noqa: E402
 
 PAGES_DIR = Path(__file__).parent / "app_pages"
 
@@ -42,6 +42,8 @@ pages = {
     ],
 }
 
+start_memory_janitor()  # once per process: freed memory goes back to the system (see dashboard/common.py)
+keep_previous_run_files()  # once per process: other sessions' runs do not delete the files this browser shows
 navigation = st.navigation(pages)
 render_sidebar()
 try:

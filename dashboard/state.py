@@ -6,6 +6,7 @@ reruns. Keep each page's keys in its own section; prefix them with the page name
 
 # --- shared ----------------------------------------------------------------------
 DEVICE = "device"
+SESSION_LEDGER = "session.ledger"  # cvcore.memory.ByteLedger: the byte budget of this session's results and uploads
 
 # --- Models page -----------------------------------------------------------------
 MODELS_TASK = "models.task"

@@ -158,8 +158,11 @@ def _quiet_fvcore() -> Iterator[None]:
 def resolve_model(model_or_name: nn.Module | str, input_size) -> tuple[str, nn.Module, tuple[int, int]]:
     """A catalogue name (built with random init: counting needs no weights) or a module."""
     if isinstance(model_or_name, str):
+        from cvcore.input_sizes import check_input_size
+
         spec = get_spec(model_or_name)
-        return spec.name, build_model(spec.name), input_size_or_default(spec, input_size)
+        size = check_input_size(spec, input_size_or_default(spec, input_size))  # before building: a refused size costs nothing
+        return spec.name, build_model(spec.name), size
     if input_size is None:
         raise AnalysisError("Pass input_size=(H, W) when analysing a module that is not in the catalogue.")
     return type(model_or_name).__name__, model_or_name.eval(), (int(input_size[0]), int(input_size[1]))

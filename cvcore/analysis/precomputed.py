@@ -16,7 +16,7 @@ from pathlib import Path
 
 from cvcore.formatting import to_jsonable, versions_line
 from cvcore.samples import ASSETS_DIR
-from cvcore.storage import atomic_write
+from cvcore.storage import atomic_write, atomic_writer
 
 SUMMARY_PATH = ASSETS_DIR / "analysis.json"
 LAYERS_PATH = ASSETS_DIR / "analysis_layers.json.gz"
@@ -122,8 +122,8 @@ def _write(summary: dict, layers: dict, summary_path: Path, layers_path: Path) -
     summary["input_size"] = "each model's default input size (ModelSpec.input_size)"
     summary["conventions"] = CONVENTIONS
     summary["models"] = dict(sorted(summary["models"].items()))
-    # Atomic: a run killed half-way (it takes most of an hour) leaves the previous files whole.
     atomic_write(summary_path, json.dumps(summary, indent=1) + "\n")
-    # mtime=0 keeps the gzip bytes reproducible, so regenerating unchanged data is no diff.
-    payload = json.dumps({"models": dict(sorted(layers["models"].items()))}, separators=(",", ":")).encode()
-    atomic_write(layers_path, gzip.compress(payload, mtime=0))
+    # mtime=0 keeps the gzip bytes reproducible, so regenerating unchanged data is no diff; the file
+    # name in the gzip header stays the final one, not the temporary file's.
+    with atomic_writer(layers_path) as handle, gzip.GzipFile(str(layers_path), "wb", fileobj=handle, mtime=0) as raw:
+        raw.write(json.dumps({"models": dict(sorted(layers["models"].items()))}, separators=(",", ":")).encode())

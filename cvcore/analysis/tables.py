@@ -15,6 +15,10 @@ TORCH_SOURCE = "torch.utils.flop_counter.FlopCounterMode (2 FLOPs per multiply-a
 
 
 def complexity_table(c: Complexity) -> Table:
+    """Totals; every value is a number (one type per column: CSV, LaTeX and the pages' Arrow tables keep it numeric).
+
+    The operators fvcore could not count are text, so they go in the caption, not in the value column.
+    """
     uncounted = ", ".join(f"{op} x{n}" for op, n in sorted(c.uncounted_ops.items())) or "none"
     rows = [
         {"quantity": "parameters", "value": c.params},
@@ -22,9 +26,8 @@ def complexity_table(c: Complexity) -> Table:
         {"quantity": GMACS_LABEL, "value": round(c.gmacs, 4)},
         {"quantity": GMACS_ALL_OPS_LABEL, "value": round(c.gmacs_all_ops, 4)},
         {"quantity": GMACS_TORCH_LABEL, "value": round(c.torch_gmacs, 4)},
-        {"quantity": "ops fvcore could not count", "value": uncounted},
     ]
-    caption = f"{c.name} at input {c.input_size[0]}x{c.input_size[1]}. {CAPTION}"
+    caption = f"{c.name} at input {c.input_size[0]}x{c.input_size[1]}. Ops fvcore could not count: {uncounted}. {CAPTION}"
     return Table(rows, caption=caption, sources=[FVCORE_SOURCE, TORCH_SOURCE])
 
 

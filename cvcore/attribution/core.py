@@ -47,7 +47,7 @@ from torch import nn
 
 from cvcore.attribution.faithfulness import as_image_batch, gaussian_blur
 from cvcore.attribution.isolation import shadow_copy
-from cvcore.attribution.layers import default_layer, resolve_layer
+from cvcore.attribution.layers import check_spatial_layer, default_layer, resolve_layer
 from cvcore.attribution.methods import Method, Sign, get_method
 from cvcore.device import synchronize
 from cvcore.errors import InvalidInputError
@@ -184,10 +184,13 @@ def explain(
         raise InvalidInputError(
             f"Target class {target} is out of range: this model has {num_outputs} classes (0..{num_outputs - 1})."
         )
+    chosen = layer is not None
     if method.needs_layer and layer is None:
         layer = default_layer(model, family)
     if method.needs_layer:
         resolve_layer(model, layer)  # fail early, with the model's real layer names
+        if chosen:  # the user's layer: one forward pass checks that it gives a map (the defaults do)
+            check_spatial_layer(model, layer, batch)
     return _explain(
         model, batch, method, int(target), layer if method.needs_layer else None, method.settings(dict(settings or {})), progress
     )

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 from cvcore import compare
-from cvcore.cli import add_format_argument
+from cvcore.cli import add_format_argument, output_file
 from cvcore.errors import InvalidInputError
 from cvcore.figures import figure_caption, standalone_html, with_caption
 from cvcore.formatting import render
+from cvcore.storage import atomic_write
 
 
 def register(subparsers) -> None:
@@ -20,7 +20,7 @@ def register(subparsers) -> None:
     parser.add_argument("--y", help="score axis (default: top-1 for classification, mIoU for segmentation)")
     parser.add_argument("--baseline", help="deltas against this model (default: the first one)")
     parser.add_argument("--linear-x", action="store_true", help="linear x axis in the figure (default: log)")
-    parser.add_argument("--html", type=Path, help="also write the chart as standalone HTML (plotly.js embedded)")
+    parser.add_argument("--html", type=output_file, help="also write the chart as standalone HTML (plotly.js embedded)")
     add_format_argument(parser, ("table", "csv", "json", "latex"))
     parser.set_defaults(handler=run)
 
@@ -37,5 +37,5 @@ def run(args: argparse.Namespace) -> int:
     print(render(compare.delta_table(points, args.baseline or names[0], keys, front=chart.front), args.format))
     if args.html:
         figure = with_caption(compare.accuracy_figure(chart, log_x=not args.linear_x), figure_caption(chart.caption, chart.source_summary))
-        args.html.write_text(standalone_html(figure))
+        atomic_write(args.html, standalone_html(figure))
     return 0

@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from cvcore.cli import add_format_argument
+from cvcore.cli import add_format_argument, count
 from cvcore.formatting import Table, render
 
 
@@ -42,7 +42,9 @@ def register(subparsers) -> None:
         help="WordNet id -> class index (LOC_synset_mapping.txt, synsets.txt, imagenet_class_index.json)",
     )
     run_group = parser.add_argument_group("run")
-    run_group.add_argument("--limit", type=int, help="only the first N images (class folders: taken in turn from each class)")
+    run_group.add_argument(
+        "--limit", type=count(1, 10**6), help="only the first N images (at least 1; class folders: taken in turn from each class)"
+    )
     run_group.add_argument(
         "--batch-size", type=int, default=32, help="classification images per forward pass (default 32, at most 256)"
     )

@@ -11,14 +11,13 @@ from __future__ import annotations
 import argparse
 import json
 import warnings
-from pathlib import Path
 
-from cvcore.cli import add_format_argument
+from cvcore.cli import add_format_argument, count, output_file
 from cvcore.errors import InvalidInputError
 from cvcore.figures import figure_caption, standalone_html, with_caption
 from cvcore.formatting import Table, render
 from cvcore.images import decode_image, encode_png
-from cvcore.registry import get_spec
+from cvcore.registry import Task, get_spec
 
 
 def register(subparsers) -> None:
@@ -30,12 +29,20 @@ def register(subparsers) -> None:
     )
     parser.add_argument("--target", help="class index or label (default: the top-1 class)")
     parser.add_argument("--layer", help="Grad-CAM layer, a dotted module path (default: the family's last conv stage)")
-    parser.add_argument("--out", type=Path, help="write the map over the photo to this PNG file")
-    parser.add_argument("--curves-html", type=Path, help="write the deletion curves (and the random baseline) as standalone HTML")
+    parser.add_argument("--out", type=output_file, help="write the map over the photo to this PNG file")
     parser.add_argument(
-        "--steps", type=int, default=20, help="pixel shares on the deletion/insertion curves (default: %(default)s)"
+        "--curves-html", type=output_file, help="write the deletion curves (and the random baseline) as standalone HTML"
     )
-    parser.add_argument("--random-maps", type=int, default=2, help="random maps averaged for the baseline (default: %(default)s)")
+    parser.add_argument(
+        "--steps",
+        type=count(1, 1000),
+        default=20,
+        help="pixel shares on the deletion/insertion curves, 1..1000 (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--random-maps", type=count(0, 20), default=2,
+        help="random maps averaged for the baseline, 0..20 (0: no baseline; default: %(default)s)",
+    )  # fmt: skip
     parser.add_argument("--seed", type=int, default=0, help="seed of the random maps (default: %(default)s)")
     add_format_argument(parser, ("table", "json"))
     parser.set_defaults(handler=run)
@@ -45,11 +52,16 @@ def run(args: argparse.Namespace) -> int:
     # Imported here: every `python -m cvcore ...` registers this command, and these load torch and Captum.
     from cvcore.attribution import deletion_figure, explain_photo, get_method, overlay
     from cvcore.classify import resolve_target
+    from cvcore.storage import atomic_write
     from cvcore.weights import load_model
 
     # Captum announces the temporary ReLU hooks of Guided Backprop (removed again, on a copy): noise here.
     warnings.filterwarnings("ignore", message="Setting backward hooks on ReLU activations", module="captum")
     spec = get_spec(args.model)
+    if spec.task is not Task.CLASSIFICATION:  # before its weights are looked for
+        raise InvalidInputError(
+            f"{spec.display_name} is a {spec.task.value} model, not a classifier: explain needs a classifier."
+        )
     get_method(args.method)  # a typo fails before the model loads
     if args.out is not None and args.out.suffix.lower() != ".png":
         raise InvalidInputError(f"--out must name a .png file; got {args.out}.")
@@ -62,11 +74,11 @@ def run(args: argparse.Namespace) -> int:
     )  # fmt: skip
     result = report.results[0]
     if args.out is not None:
-        args.out.write_bytes(encode_png(overlay(report.image, result.attribution.values, result.attribution.sign)))
+        atomic_write(args.out, encode_png(overlay(report.image, result.attribution.values, result.attribution.sign)))
     if args.curves_html is not None:
         title = f"{report.display_name}: deletion curves for '{report.target_label}'"
         figure = with_caption(deletion_figure([result], title), figure_caption("AUC in brackets; lower is better."))
-        args.curves_html.write_text(standalone_html(figure))
+        atomic_write(args.curves_html, standalone_html(figure))
     record = _record(report, result, args)
     print(json.dumps(record, indent=2) if args.format == "json" else _text(record))
     return 0

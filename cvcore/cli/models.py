@@ -13,6 +13,7 @@ from pathlib import Path
 from cvcore.catalogue import catalogue_rows
 from cvcore.cli import add_format_argument
 from cvcore.compare import SEGMENTATION_LABELS
+from cvcore.errors import InvalidInputError
 from cvcore.formatting import Table, render, to_json
 from cvcore.registry import Task
 
@@ -60,6 +61,12 @@ def run(args: argparse.Namespace) -> int:
 
         print(f"Wrote {write_snapshot()} catalogue entries to {SNAPSHOT_PATH}.")
         return 0
+    if args.family is not None:
+        from cvcore.registry import list_models
+
+        known = sorted({s.family for s in list_models(metadata_only=True)})
+        if args.family not in known:
+            raise InvalidInputError(f"Unknown family {args.family!r}; the catalogue's families are: {', '.join(known)}.")
     from cvcore.analysis.conventions import CAPTION, GMACS_ALL_OPS_LABEL, GMACS_LABEL
 
     rows = catalogue_rows(args.task, args.family, mine=args.mine)

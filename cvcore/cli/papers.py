@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 
 from cvcore.cli import add_format_argument
+from cvcore.errors import InvalidInputError
 from cvcore.formatting import render, to_json
 
 
@@ -31,7 +32,10 @@ def run(args: argparse.Namespace) -> int:
         return 0
     rows = all_rows() if args.paper == "all" else paper_rows(get_paper(args.paper).key)
     if args.table:
-        rows = tuple(r for r in rows if r.table.lower() == args.table.lower())
+        tables = list(dict.fromkeys(r.table for r in rows))
+        rows = tuple(r for r in rows if r.table.lower() == args.table.strip().lower())
+        if not rows:
+            raise InvalidInputError(f"{args.paper} has no {args.table!r}; its tables are: {', '.join(tables)}.")
     if args.format == "json":
         print(to_json({"claims": list(rows), "reproductions": _reproductions(args)}) if _reproductions(args) else to_json(list(rows)))
         return 0

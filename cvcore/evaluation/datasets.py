@@ -245,7 +245,7 @@ def detect_layout(root: str | Path, *, labels: str | Path | None = None) -> str:
     """Which of :data:`LAYOUTS` ``root`` is; a one-line error for a missing or empty folder."""
     root = Path(root).expanduser()
     if not root.is_dir():
-        raise InvalidInputError(f"{root} is not a folder.")
+        raise InvalidInputError(f"{root} is not a folder" + (": it is a file." if root.exists() else ": it does not exist."))
     if labels is not None:
         return "labels"
     if voc_root(root) is not None:

@@ -18,9 +18,10 @@ from cvcore.analysis.conventions import (
 from cvcore.analysis.stages import architecture, diff_stages, stage_diff_table, stage_layer_table, stage_summary_table
 from cvcore.analysis.tables import complexity_table, format_field, layer_table, reconciliation_table
 from cvcore.formatting import format_shape
+from cvcore.input_sizes import InputSizeError
 from cvcore.registry import get_spec, model_names
 from dashboard import state
-from dashboard.common import user_errors
+from dashboard.common import as_text, user_errors
 from dashboard.export import download_table, show_table, table_frame
 from dashboard.graph_sections import show_effective_field, show_graph, show_graph_pair
 
@@ -34,11 +35,16 @@ def cached_architecture(name: str, input_size: tuple[int, int]):
 
 
 def load(name: str, input_size: tuple[int, int]):
+    """The architecture at ``input_size``; a size the model does not accept is explained (a warning), not traced."""
     spec = get_spec(name)
     if input_size == spec.input_size:
         return cached_architecture(name, input_size)  # stored analysis: no spinner needed
     with st.spinner(f"Tracing {spec.display_name} at {input_size[0]}x{input_size[1]}…"):
-        return cached_architecture(name, input_size)
+        try:
+            return cached_architecture(name, input_size)
+        except InputSizeError as exc:  # a foreseeable setting, not a failure: say which sizes work
+            st.warning(as_text(exc), icon="📐")
+            return None
 
 
 def reset_input_size() -> None:

@@ -70,3 +70,10 @@ def test_explain_errors_are_one_line(tmp_path, capsys):
     assert "Unknown attribution method" in capsys.readouterr().err
     assert main(["explain", str(get_sample("chelsea").path), "--out", str(tmp_path / "x.jpg")]) == 2
     assert ".png" in capsys.readouterr().err
+
+
+def test_grad_cam_on_the_classifier_says_which_layers_give_a_map(capsys):
+    assert main(["explain", str(get_sample("chelsea").path), "--layer", "classifier", "--steps", "2", "--random-maps", "1"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert "Layer 'classifier' gives a 1x1000 output, not a spatial map" in err and "head" in err

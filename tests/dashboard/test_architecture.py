@@ -35,13 +35,27 @@ def test_other_input_size_is_traced_and_reported(page_app):
     assert summary["GMACs (papers' convention)"].iloc[-1] < architecture("resnet18").complexity.gmacs
 
 
-def test_too_small_input_is_a_clear_error_not_a_traceback(page_app):
+def test_too_small_input_says_which_sizes_work_not_a_traceback(page_app):
     at = page_app(PAGE)
     at.selectbox(key=state.ARCH_MODEL).select("inception_v3").run()
     at.number_input(key=state.ARCH_INPUT_H).set_value(16).run()
     at.number_input(key=state.ARCH_INPUT_W).set_value(16).run()
-    assert not at.exception
-    assert at.error and "16x16" in at.error[0].value
+    assert not at.exception and not at.error
+    assert at.warning and "16x16" in at.warning[0].value and "from 75" in at.warning[0].value
+
+
+@pytest.mark.parametrize(
+    ("model", "side", "words"),
+    [("vit_b_16", 384, "accepts only 224x224"), ("enet", 500, "multiples of 8"), ("unet", 100, "from 188")],
+)
+def test_sizes_a_model_does_not_accept_are_explained(page_app, model, side, words):
+    """The issue's bug boxes: ViT-B/16 at 384 px ("Wrong image height!"), ENet at 500 px, U-Net at 100 px."""
+    at = page_app(PAGE)
+    at.selectbox(key=state.ARCH_MODEL).select(model).run()
+    at.number_input(key=state.ARCH_INPUT_H).set_value(side).run()
+    at.number_input(key=state.ARCH_INPUT_W).set_value(side).run()
+    assert not at.exception and not at.error
+    assert any(words in w.value for w in at.warning)
 
 
 def test_two_model_diff(page_app):

@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 
 from cvcore import compare
+from tests.dashboard.conftest import logged_problems
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
@@ -48,7 +49,7 @@ def error_boxes(driver) -> list[str]:
     return [b.text for b in boxes]
 
 
-def test_compare_page_draws_the_default_chart(streamlit_server, browser, tmp_path):
+def test_compare_page_draws_the_default_chart(streamlit_server, streamlit_server_log, browser, tmp_path):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
@@ -71,6 +72,7 @@ def test_compare_page_draws_the_default_chart(streamlit_server, browser, tmp_pat
     assert browser.find_elements(By.CSS_SELECTOR, ".js-plotly-plot svg.main-svg")
     assert not error_boxes(browser), error_boxes(browser)
     assert (tmp_path / "compare.png").stat().st_size > 10_000
+    assert not logged_problems(streamlit_server_log), logged_problems(streamlit_server_log)
 
 
 def test_every_page_has_its_own_url(streamlit_server, browser):
@@ -139,3 +141,19 @@ def test_architecture_page_draws_the_resnet50_graph_readably(streamlit_server, b
     assert shot.width >= 600 and shot.height >= 900
     dark = sum(1 for v in shot.getdata() if v < 100) / (shot.width * shot.height)
     assert 0.005 < dark < 0.5  # text and boxes, not a blank or a black image
+
+
+def test_architecture_page_draws_its_tables_and_the_server_logs_no_traceback(streamlit_server, streamlit_server_log, browser):
+    """The issue counted 22 Arrow serialisation tracebacks in the server log from this page (mixed-type columns)."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    browser.get(f"{streamlit_server}/architecture")
+    WebDriverWait(browser, DRAW_TIMEOUT_S, poll_frequency=0.5).until(
+        lambda d: len(d.find_elements(By.CSS_SELECTOR, '[data-testid="stDataFrame"]')) >= 3
+    )
+    WebDriverWait(browser, 30, poll_frequency=0.5).until(
+        lambda d: not any("Running" in e.text for e in d.find_elements(By.CSS_SELECTOR, '[data-testid="stStatusWidget"]'))
+    )
+    assert not error_boxes(browser), error_boxes(browser)
+    assert not logged_problems(streamlit_server_log), logged_problems(streamlit_server_log)

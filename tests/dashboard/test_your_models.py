@@ -64,6 +64,27 @@ def test_import_a_fine_tuned_classifier_and_explain_it(page_app, home):
     assert top5 and top5[0] <= set(flowers)  # the model's own classes, not ImageNet's
 
 
+def test_import_an_enet_and_segment_a_photo_with_its_own_legend(page_app, home):
+    from cvcore.models.enet import enet
+    from cvcore.registry import get_spec
+
+    torch.manual_seed(0)
+    at = page_app("app_pages/your_models.py")
+    assert not at.exception and "You have not imported a model yet." in [i.value for i in at.info]
+    at = _import(at, "enet_camvid.pth", _bytes(enet(num_classes=12).state_dict()), "enet", "my_enet", "file", "\n".join(ENET_CLASSES))
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert any("Imported my_enet (12 classes)" in text for text in _seen(at.success))
+    assert get_spec("my_enet").categories == tuple(ENET_CLASSES)
+
+    at.switch_page("app_pages/segmentation.py")
+    at.session_state[state.SEG_MODELS] = ["my_enet"]
+    at.run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    legend = "".join(m.value for m in at.markdown)
+    assert any(c in legend for c in ENET_CLASSES)
+    assert "★ yours" in at.multiselect(key=state.SEG_MODELS).format_func("my_enet")
+
+
 def test_a_bad_file_is_a_clear_message_and_nothing_is_stored(page_app, home):
     at = page_app("app_pages/your_models.py")
     at = _import(at, "notes.pth", b"this is not a checkpoint", "resnet18", "mine")
@@ -72,7 +93,7 @@ def test_a_bad_file_is_a_clear_message_and_nothing_is_stored(page_app, home):
 
 
 def test_upload_limits_the_server_and_each_photo_uploader_set():
-    config = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
+    config = tomllib.loads((ROOT / "dashboard" / ".streamlit" / "config.toml").read_text())
     assert config["server"]["maxUploadSize"] == MAX_MODEL_UPLOAD_MB
     for page in (ROOT / "dashboard" / "app_pages").glob("*.py"):
         for call in ast.walk(ast.parse(page.read_text())):
