@@ -20,6 +20,7 @@ import cvcore
 from cvcore.device import ENV_VAR
 from cvcore.errors import CvlensError
 from cvcore.versions import package_version
+from dashboard.runtime_controls import render_mode_control
 
 if TYPE_CHECKING:
     from torch import nn
@@ -32,6 +33,7 @@ def render_sidebar() -> None:
             f"torchvision {package_version('torchvision')} · Python {platform.python_version()}"
         )
         st.caption("Device: " + device_description())
+    render_mode_control()
 
 
 def device_description() -> str:

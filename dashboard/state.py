@@ -97,3 +97,10 @@ PAPERS_LAYERS = "papers.layers"
 PAPERS_COMPUTE_LAYERS = "papers.compute_layers"
 PAPERS_TRADEOFF = "papers.tradeoff"
 PAPERS_KEPT = "papers.kept"  # paper and explorer sliders; survive leaving the page (widget state does not)
+
+# --- inference mode (sidebar; every page that runs a model reads it) ---------------
+RUNTIME_PRECISION = "runtime.precision"  # "fp32" (exact, default), "bf16", "fp16"
+RUNTIME_CHANNELS_LAST = "runtime.channels_last"
+RUNTIME_COMPILE = "runtime.compile"
+SEG_FAST_RESULTS = "segmentation.fast_results"  # {(photo digest, model, mode name): SegmentationResult | error}; fp32 stay in SEG_RESULTS
+SAL_FAST_CLASSIFY = "saliency.fast_classify"  # {(photo digest, model, mode name): Classification | error}; fp32 stay in SAL_CLASSIFY
