@@ -109,8 +109,9 @@ class RuntimeMode:
 
     @property
     def name(self) -> str:
-        """``fp32``, ``bf16``, ``fp32+channels_last``, ``bf16+channels_last+compile``: :func:`parse_mode` reads it back."""
-        return "+".join([self.precision.value] + ["channels_last"] * self.channels_last + ["compile"] * self.compile)
+        """``fp32``, ``bf16``, ``channels_last``, ``bf16+channels_last+compile`` (fp32 unnamed when combined): :func:`parse_mode` reads it back."""
+        parts = [self.precision.value] * self.approximate + ["channels_last"] * self.channels_last + ["compile"] * self.compile
+        return "+".join(parts) or Precision.FP32.value
 
     @property
     def label(self) -> str:
@@ -478,6 +479,9 @@ def _example_like(x):
 
 
 def _short(exc: BaseException) -> str:
+    """The root cause in one line: dynamo wraps a backend's error (BackendCompilerFailed, InductorError)."""
+    while exc.__cause__ is not None or getattr(exc, "inner_exception", None) is not None:
+        exc = exc.__cause__ or exc.inner_exception
     text = str(exc).strip().splitlines()
     return f"{type(exc).__name__}: {text[0][:300]}" if text else type(exc).__name__
 
