@@ -15,7 +15,8 @@ under ``torch.inference_mode`` and bracketed by a device synchronisation:
   fp32 mode (fp32 eager, channels_last, compile, channels_last+compile), then bf16 and
   bf16+compile (and fp16 on CUDA): approximate modes, shown for scale, not for the goal.
 
-Goal: cvcore's best fp32 mode within 1.1x of the best plain fp32 path. LR-ASPP runs up to
+Goal: cvcore's best fp32 mode within 1.1x of the best plain fp32 path (the median of the
+per-round ratios between the two, the figure least moved by other processes' load). LR-ASPP runs up to
 its logit grid (torchvision's forward without the final bilinear upsample), on both sides,
 as the Segmentation page does on CPU. Weights are random (time does not depend on their
 values). Printed per path: median, p10-p90 spread, and the ratio to the best plain fp32
@@ -146,9 +147,16 @@ def report(name: str, batch: int, times: dict[str, list[float]], compile_s: dict
     if not cvcore_fp32:
         return None
     best_name = min(cvcore_fp32, key=cvcore_fp32.get)
-    ratio = cvcore_fp32[best_name] / best_plain
+    ours, theirs = times[best_name], times[best_plain_name]
+    # Paired: the two calls of one round saw the same neighbours; the median of their ratios is the
+    # figure least moved by other processes' load (the medians' ratio and the minima's are printed too).
+    ratio = statistics.median(c / p for c, p in zip(ours, theirs))
     verdict = "meets" if ratio <= GOAL_RATIO else "misses"
-    print(f"  GOAL: best cvcore fp32 ({best_name}) / best plain fp32 = {ratio:.3f} -> {verdict} the <= {GOAL_RATIO}x goal")
+    print(
+        f"  GOAL: best cvcore fp32 ({best_name}) / best plain fp32 ({best_plain_name}): paired median {ratio:.3f} "
+        f"(medians {cvcore_fp32[best_name] / best_plain:.3f}, minima {min(ours) / min(theirs):.3f}) "
+        f"-> {verdict} the <= {GOAL_RATIO}x goal"
+    )
     return ratio
 
 

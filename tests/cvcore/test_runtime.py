@@ -274,6 +274,10 @@ def test_the_compile_cache_lives_in_the_cvlens_home_unless_the_user_chose_one(tm
     monkeypatch.setenv("CVLENS_HOME", str(tmp_path))
     monkeypatch.delenv(runtime.COMPILE_CACHE_ENV_VAR, raising=False)
     assert runtime.use_compile_cache_dir() == str(tmp_path / "torch-compile") and (tmp_path / "torch-compile").is_dir()
+    from torch._inductor.runtime.cache_dir_utils import default_cache_dir
+
+    monkeypatch.setenv(runtime.COMPILE_CACHE_ENV_VAR, default_cache_dir())  # what importing inductor leaves there
+    assert runtime.use_compile_cache_dir() == str(tmp_path / "torch-compile")
     monkeypatch.setenv(runtime.COMPILE_CACHE_ENV_VAR, str(tmp_path / "mine"))
     assert runtime.use_compile_cache_dir() == str(tmp_path / "mine")
 
@@ -363,3 +367,45 @@ def test_compiled_segmenter_grid_labels_equal_eager_beyond_ties():
     labels_agree_beyond_ties(out.argmax(dim=1), expected)
     bf16, _ = Runner(model, "bf16+compile", head=grid_logits, background=False).run(batch)
     assert (bf16.argmax(dim=1) == expected.argmax(dim=1)).float().mean() > 0.9  # approximate: measured, not exact
+
+
+_COMPILE_IN_A_FRESH_PROCESS = """
+import sys
+import torch._inductor.config as inductor_config
+from cvcore.runtime import Runner
+from tests.cvcore.test_runtime import photo_batch, small_net
+inductor_config.cpp.cxx = (sys.argv[1],)  # a C++ compiler that logs each call
+out, info = Runner(small_net(), "compile", background=False).run(photo_batch())
+assert info.path == "compiled", info.note
+"""
+
+
+@pytest.mark.slow
+def test_a_restarted_process_reuses_the_compiled_kernels_in_the_cvlens_home(tmp_path, repo_root):
+    """Kernels compiled once are loaded from $CVLENS_HOME/torch-compile after a restart: no C++ compiler call.
+
+    (Inductor's FX graph cache itself is bypassed for frozen graphs on CPU: their
+    pre-packed oneDNN weights cannot be pickled. Dynamo tracing and lowering run again;
+    the C++ compilation, most of a cold compile, does not.)
+    """
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    log = tmp_path / "cxx.log"
+    cxx = tmp_path / "logging-c++"
+    cxx.write_text(f'#!/bin/sh\necho "$@" >> {log}\nexec {shutil.which("g++") or shutil.which("c++")} "$@"\n')
+    cxx.chmod(0o755)
+    env = {k: v for k, v in os.environ.items() if k != runtime.COMPILE_CACHE_ENV_VAR} | {
+        "CVLENS_HOME": str(tmp_path / "home"), "PYTHONPATH": str(repo_root)
+    }  # fmt: skip
+
+    def shared_objects_built() -> int:
+        log.write_text("")
+        subprocess.run([sys.executable, "-c", _COMPILE_IN_A_FRESH_PROCESS, str(cxx)], env=env, check=True, capture_output=True)
+        return sum(".so" in line for line in log.read_text().splitlines())
+
+    assert shared_objects_built() > 0  # a cold cache: the kernels are compiled
+    assert any((tmp_path / "home" / "torch-compile").rglob("*.so"))
+    assert shared_objects_built() == 0  # after a "restart": every kernel loaded from the cache

@@ -178,3 +178,20 @@ def test_a_fast_mode_shows_its_measured_agreement_with_an_fp32_run():
     at.radio(key=state.RUNTIME_PRECISION).set_value("fp32").run()
     assert not at.exception and results_of(at)[key[:2]] is exact
     assert not any("of pixels labelled as in fp32" in c.value for c in at.caption)
+
+
+def test_a_precision_the_machine_lacks_is_a_message_with_the_reason(monkeypatch):
+    from cvcore import runtime
+
+    monkeypatch.setattr(torch.ops.mkldnn, "_is_mkldnn_fp16_supported", lambda: False)
+    runtime._precision_support.cache_clear()
+    try:
+        at = AppTest.from_file(str(APP), default_timeout=APP_TIMEOUT_S)
+        at.session_state[state.RUNTIME_PRECISION] = "fp16"
+        at.session_state[state.SEG_MODELS] = [LITE]
+        at.switch_page(PAGE).run()
+    finally:
+        runtime._precision_support.cache_clear()
+    assert not at.exception
+    assert any("fp16 autocast cannot run here" in e.value and "no native fp16" in e.value for e in at.error)
+    assert any("no native fp16" in w.value for w in at.sidebar.warning)
