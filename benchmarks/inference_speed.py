@@ -174,6 +174,43 @@ def measure(name: str, batch: int, size: tuple[int, int], device, repeats: int, 
     return report(name, batch, timed(paths, device, repeats), compile_s)
 
 
+def agreement(device, modes: tuple[str, ...]) -> None:
+    """What the approximate modes cost in results: EfficientNet-Lite0's trained weights on the bundled photos."""
+    from PIL import Image
+
+    from cvcore import runtime
+    from cvcore.classify import agreement_with_fp32 as top1_agreement
+    from cvcore.classify import classify
+    from cvcore.errors import CvlensError
+    from cvcore.registry import get_spec
+    from cvcore.samples import list_samples
+    from cvcore.segmentation import agreement_with_fp32, segment
+    from cvcore.weights import load_model
+
+    try:
+        model = load_model("efficientnet_lite0", device=device)
+    except CvlensError as exc:
+        print(f"\nAgreement with fp32: skipped ({exc})")
+        return
+    spec, photos = get_spec("efficientnet_lite0"), [Image.open(s.path).convert("RGB") for s in list_samples()]
+    print(f"\nAgreement with fp32, EfficientNet-Lite0 (trained) on the {len(photos)} bundled photos:")
+    references = [(classify(model, p, spec), segment(p, "efficientnet_lite0", model=model)) for p in photos]
+    for name in modes:
+        mode = runtime.parse_mode(name)
+        if not mode.supported(device).ok:
+            continue
+        with runtime.compile_in_this_thread():
+            fast = [
+                (classify(model, p, spec, mode=mode), segment(p, "efficientnet_lite0", model=model, mode=mode)) for p in photos
+            ]
+        top1 = sum(top1_agreement(c, rc).equal for (c, _), (rc, _) in zip(fast, references))
+        pixels = [agreement_with_fp32(s, rs).share for (_, s), (_, rs) in zip(fast, references)]
+        print(
+            f"  {name:14s} top-1 equal on {top1}/{len(photos)}; coarse-map pixels labelled as in fp32: "
+            + ", ".join(f"{100 * share:.1f}%" for share in pixels)
+        )
+
+
 def load() -> str:
     return " ".join(f"{v:.1f}" for v in os.getloadavg()) if hasattr(os, "getloadavg") else "n/a"
 
@@ -215,7 +252,9 @@ def main() -> int:
         side = args.segmenter_size if segmenter else args.size
         for batch in args.segmenter_batches if segmenter else args.batches:
             ratios[(name, batch)] = measure(name, batch, (side, side), device, args.repeats, extra)
-    print(f"\nSummary (load average now {load()}): best cvcore fp32 / best plain fp32")
+    if not args.no_bf16:
+        agreement(device, extra)
+    print(f"\nSummary (load average now {load()}): best cvcore fp32 / best plain fp32 (paired median)")
     for (name, batch), ratio in ratios.items():
         print(f"  {name:28s} batch {batch}: {ratio:.3f}x" if ratio else f"  {name:28s} batch {batch}: n/a")
     return 0 if all(r is not None and r <= GOAL_RATIO for r in ratios.values()) else 1
