@@ -19,14 +19,12 @@ PRECISION_LABELS = {"fp32": "fp32 (exact)", "bf16": "bf16", "fp16": "fp16"}
 
 
 def render_mode_control() -> None:
-    """Precision, channels_last and torch.compile, in a sidebar expander (open when a fast mode is on)."""
+    """Precision, channels_last and torch.compile in a sidebar popover; the mode in use in a caption below it."""
     for key, default in (
-        (state.RUNTIME_PRECISION, EXACT.precision.value),
-        (state.RUNTIME_CHANNELS_LAST, False),
-        (state.RUNTIME_COMPILE, False),
-    ):
+        (state.RUNTIME_PRECISION, EXACT.precision.value), (state.RUNTIME_CHANNELS_LAST, False), (state.RUNTIME_COMPILE, False)
+    ):  # fmt: skip
         st.session_state.setdefault(key, default)
-    with st.sidebar.expander("Inference mode", expanded=not current_mode().is_default):
+    with st.sidebar.popover("Inference mode", icon=":material/speed:", width="stretch"):
         st.radio(
             "Precision", PRECISIONS, key=state.RUNTIME_PRECISION, horizontal=True, format_func=PRECISION_LABELS.get,
             help="fp32 is exact and the default. bf16/fp16 (autocast) are faster on hardware with 16-bit arithmetic and "
@@ -40,16 +38,15 @@ def render_mode_control() -> None:
         st.toggle(
             "torch.compile", key=state.RUNTIME_COMPILE,
             help="Inductor with frozen weights. Compiles in the background on first use of an input size (about a minute "
-            f"on a 2-core CPU) while the eager path answers; compiled code is cached in {compile_cache_dir()}.",
+            f"on a 2-core CPU) while the eager path answers; compiled kernels are cached in {compile_cache_dir()}.",
         )  # fmt: skip
-        mode = current_mode()
-        st.caption(
-            f"Now: {mode.label}." + ("" if mode.is_default else " Segmentation and Saliency show the agreement with fp32.")
-        )
-        if "torch" in sys.modules and not mode.is_default:  # a model has run: the device is known, checking is cheap
-            ok, reason = mode.supported()
-            if not ok:
-                st.warning(reason, icon="⚠️")
+        st.caption("Used by Segmentation, Saliency (top-5 and curves; maps stay fp32) and Compare's latency.")
+    mode = current_mode()
+    st.sidebar.caption(f"Inference: {mode.label}" + ("" if mode.is_default else "; results show their agreement with fp32"))
+    if "torch" in sys.modules and not mode.is_default:  # a model has run: the device is known, checking is cheap
+        ok, reason = mode.supported()
+        if not ok:
+            st.sidebar.warning(f"{mode.label}: {reason}", icon="⚠️")
 
 
 def current_mode() -> RuntimeMode:
