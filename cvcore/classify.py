@@ -2,7 +2,8 @@
 
 Preprocessing comes from the model's spec (:func:`cvcore.preprocess.to_batch`); the
 model is only used for a forward pass in inference mode, so a cached, shared model is
-safe to pass.
+safe to pass. The forward pass runs in exact fp32 unless another ``mode`` is asked for
+(:mod:`cvcore.runtime`); :func:`agreement_with_fp32` then says whether the top-1 is fp32's.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from cvcore.errors import InvalidInputError
 from cvcore.input_sizes import check_aspect_ratio
 from cvcore.preprocess import to_batch
 from cvcore.registry import ModelSpec, Task
+from cvcore.runtime import EXACT, Agreement, RuntimeMode, parse_mode, run, top1_agreement
 
 
 @dataclass(frozen=True)
@@ -34,6 +36,8 @@ class Classification:
     predictions: list[Prediction]  # best first
     latency_ms: float  # the forward pass only
     inputs: torch.Tensor = field(repr=False)  # (1, 3, H, W) the preprocessed photo, on the model's device
+    mode: str = EXACT.name  # cvcore.runtime.RuntimeMode name of the forward pass ("fp32": exact)
+    notes: tuple[str, ...] = ()  # how a fast mode ran (e.g. eager while torch.compile works in the background)
 
     @property
     def top1(self) -> Prediction:
@@ -50,22 +54,35 @@ def top_k(logits: torch.Tensor, categories: tuple[str, ...], k: int = 5) -> list
     return [Prediction(int(i), categories[int(i)] if categories else str(int(i)), float(p)) for p, i in zip(values, indices)]
 
 
-def classify(model: nn.Module, image: Image.Image, spec: ModelSpec, *, k: int = 5) -> Classification:
-    """Top-``k`` predictions of ``model`` (built from ``spec``) for ``image`` (any PIL mode)."""
+def classify(
+    model: nn.Module, image: Image.Image, spec: ModelSpec, *, k: int = 5, mode: RuntimeMode | str = EXACT
+) -> Classification:
+    """Top-``k`` predictions of ``model`` (built from ``spec``) for ``image`` (any PIL mode), in ``mode``."""
     if spec.task is not Task.CLASSIFICATION:
         raise InvalidInputError(f"{spec.display_name} is a {spec.task.value} model, not a classifier.")
     if k < 1:
         raise InvalidInputError(f"k must be at least 1; got {k}.")
     check_aspect_ratio(image.size)  # the short-side resize of a strip would allocate gigabytes before the crop
+    mode = parse_mode(mode)
     device = model_device(model)
     batch = to_batch(image, spec).to(device)
     synchronize(device)
     start = time.perf_counter()
-    with torch.inference_mode():
-        logits = model(batch)
+    logits, info = run(model, batch, mode)
     synchronize(device)
     latency_ms = (time.perf_counter() - start) * 1000
-    return Classification(spec.name, top_k(logits, spec.categories, k), latency_ms, batch)
+    notes = () if mode.is_default else (f"Run in {mode.label} ({info.path}).",) + ((info.note,) if info.note else ())
+    return Classification(spec.name, top_k(logits, spec.categories, k), latency_ms, batch, mode.name, notes)
+
+
+def agreement_with_fp32(result: Classification, reference: Classification) -> Agreement:
+    """Whether ``result``'s top-1 is that of ``reference``, the fp32 classification of the same photo by the same model."""
+    if reference.mode != EXACT.name:
+        raise InvalidInputError(f"The reference must be an exact fp32 result; got one in {reference.mode}.")
+    if result.model != reference.model:
+        raise InvalidInputError("Agreement compares two results of the same model on the same photo.")
+    source = f"fp32 eager run on the same photo: {reference.top1.label}, p={reference.top1.prob:.3f}"
+    return top1_agreement(result.top1.index, reference.top1.index, parse_mode(result.mode), source)
 
 
 def resolve_target(categories: tuple[str, ...], value: int | str) -> int:

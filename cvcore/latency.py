@@ -5,6 +5,8 @@ device synchronisation, so the timer sees the work and not just the launch; ever
 runs under ``torch.inference_mode``. The model is built with random weights: for these
 dense networks the time does not depend on the weight values, only on the architecture.
 No global torch flag is touched (timm flips ``cudnn.benchmark`` on import; we don't).
+``mode`` runs the model in a :mod:`cvcore.runtime` mode (default exact fp32); with
+``compile`` the compilation happens in the first warm-up run, outside the timer.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from cvcore.analysis.complexity import example_input, resolve_model
 from cvcore.device import resolve_device, synchronize
 from cvcore.errors import AnalysisError, InvalidInputError
 from cvcore.formatting import Table
+from cvcore.runtime import EXACT, CompileState, ModeNotSupportedError, RuntimeMode, parse_mode, prepare
 
 LATENCY_SOURCE = "measured: cvlens latency benchmark (median of timed runs after warm-up, batch 1)"
 
@@ -38,13 +41,14 @@ class Latency:
     warmup_runs: int
     threads: int  # torch.get_num_threads() on CPU: latency depends on it, so it is reported
     source: str = LATENCY_SOURCE
+    mode: str = EXACT.name  # cvcore.runtime.RuntimeMode name ("fp32": plain eager fp32)
 
     @property
     def description(self) -> str:
-        """Where the number comes from, with what it depends on (device, threads, input)."""
+        """Where the number comes from, with what it depends on (device, threads, input, mode)."""
         threads = f", {self.threads} CPU threads" if self.device == "cpu" else ""
         h, w = self.input_size
-        return f"{self.source} on {self.device}{threads}, input {h}x{w}, {self.runs} runs"
+        return f"{self.source} on {self.device}{threads}, input {h}x{w}, {parse_mode(self.mode).label}, {self.runs} runs"
 
     @property
     def images_per_s(self) -> float:
@@ -72,18 +76,28 @@ def measure_latency(
     batch_size: int = 1,
     warmup_runs: int = 3,
     runs: int = 10,
+    mode: RuntimeMode | str = EXACT,
 ) -> Latency:
-    """Median forward-pass time of a catalogue model (or any module, with ``input_size``)."""
+    """Median forward-pass time of a catalogue model (or any module, with ``input_size``) in ``mode``.
+
+    Raises :class:`~cvcore.runtime.ModeNotSupportedError` for a mode this device cannot
+    run, or when torch.compile fails (the time would be eager's, not the mode's).
+    """
     if runs < 1 or warmup_runs < 0 or batch_size < 1:
         raise InvalidInputError(f"Need runs >= 1, warmup_runs >= 0 and batch_size >= 1; got {runs}, {warmup_runs}, {batch_size}.")
+    mode = parse_mode(mode)
     name, model, size = resolve_model(model_or_name, input_size)
     dev = resolve_device(device)
+    mode.require_supported(dev)
     model = model.to(dev)
     x = example_input(size, dev).expand(batch_size, -1, -1, -1).contiguous()  # (B, 3, H, W)
     try:
-        times_ms = _timed_runs(model, x, dev, warmup_runs, runs)
+        runner = prepare(model, mode)  # compiles (if asked) in the first warm-up run, in this thread
+        times_ms = _timed_runs(runner, x, dev, max(warmup_runs, 1 if mode.compile else 0), runs)
     except (RuntimeError, ValueError, TypeError) as exc:
         raise AnalysisError(f"Could not run {name} at input {size[0]}x{size[1]} on {dev}: {exc}") from exc
+    if runner.compile_state is CompileState.FAILED:
+        raise ModeNotSupportedError(f"torch.compile failed for {name} on {dev} ({runner.compile_error}): no compiled time to report.")
     return Latency(
         name=name,
         device=str(dev),
@@ -95,6 +109,7 @@ def measure_latency(
         runs=runs,
         warmup_runs=warmup_runs,
         threads=torch.get_num_threads(),
+        mode=mode.name,
     )
 
 
@@ -112,6 +127,7 @@ def latency_table(results: Sequence[Latency], display_names: Mapping[str, str] |
             "threads": r.threads,
             "input": f"{r.input_size[0]}x{r.input_size[1]}",
             "batch": r.batch_size,
+            "mode": r.mode,
             "runs": r.runs,
         }
         for r in results

@@ -11,7 +11,10 @@ Two kinds of model give a label map here:
   every result says so in :attr:`SegmentationResult.kind`.
 
 The model is only read (``inference_mode``, no hooks, no mode changes), so one cached
-instance can serve several threads at once. CUDA runs under fp16 autocast.
+instance can serve several threads at once. The forward pass runs in exact fp32 on every
+device, CUDA included (before, CUDA ran under fp16 autocast unconditionally); bf16/fp16
+autocast, channels_last and torch.compile are opt-in (``mode``, see :mod:`cvcore.runtime`),
+and :func:`agreement_with_fp32` measures how far such a result agrees with fp32's.
 
 Where the time goes. torchvision's segmenters end with a bilinear upsample of a stride-8
 grid of logits (21 x 65 x 65 at 520 px) to the input size; on 2 CPU cores that upsample plus
@@ -42,12 +45,14 @@ from torch import nn
 from torchvision.models.segmentation import FCN, LRASPP, DeepLabV3
 
 from cvcore.defaults import SEGMENTATION_MODELS
+from cvcore import runtime
 from cvcore.device import model_device, synchronize
 from cvcore.errors import InvalidInputError
 from cvcore.input_sizes import ResizePlan, plan_resize
 from cvcore.label_maps import top_class, top_class_parallel, upsample_logits, upsampled_labels
 from cvcore.preprocess import transform_for
 from cvcore.registry import ModelSpec, Task, WeightsKind, get_spec, list_models
+from cvcore.runtime import EXACT, Agreement, RunInfo, RuntimeMode, parse_mode, pixel_agreement
 
 SEGMENTER_KIND = "trained segmenter"
 COARSE_KIND = "coarse class map from a classifier, not a trained segmenter"
@@ -272,6 +277,7 @@ class SegmentationResult:
     # upsampled logits: 1.0 when every pixel was evaluated, less when only the grid cells
     # at class boundaries were (cvcore.label_maps.upsampled_labels); None for the coarse map (nearest upsampling).
     evaluated_fraction: float | None = None
+    mode: str = EXACT.name  # cvcore.runtime.RuntimeMode name of the forward pass ("fp32": exact)
 
     @property
     def is_coarse(self) -> bool:
@@ -315,6 +321,7 @@ class SegmentationResult:
             "mean_confidence": float(self.confidence.mean()),
             "timings_ms": self.timings_ms.as_dict() | {"confidence_ms": self.confidence_ms},
             "evaluated_fraction": self.evaluated_fraction,
+            "mode": self.mode,
             "notes": list(self.notes),
         }  # fmt: skip
 
@@ -336,6 +343,11 @@ def grid_logits(model: nn.Module, batch: torch.Tensor) -> torch.Tensor | None:
     if type(model) is LRASPP:
         return model.classifier(model.backbone(batch))
     return None
+
+
+def _has_logit_grid(model: nn.Module) -> bool:
+    """Whether :func:`grid_logits` can stop ``model`` before its final upsample."""
+    return type(model) in (FCN, DeepLabV3, LRASPP)
 
 
 # --- inference ------------------------------------------------------------------------------------
@@ -457,6 +469,30 @@ def _classifier_as_conv(model: nn.Module, features: torch.Tensor) -> torch.Tenso
     return F.conv2d(features, linear.weight[:, :, None, None], linear.bias)
 
 
+def _coarse_logits(model: nn.Module, batch: torch.Tensor) -> torch.Tensor:
+    """(B, K, h, w): the classifier at every position of the last feature map (stride 32)."""
+    return _classifier_as_conv(model, model.forward_features(batch))
+
+
+def _full_logits(model: nn.Module, batch: torch.Tensor) -> torch.Tensor:
+    """(B, K, H, W): the model's own full-resolution output."""
+    return segmentation_logits(model(batch))
+
+
+def _forward(model: nn.Module, batch: torch.Tensor, coarse: bool, mode: RuntimeMode) -> tuple[torch.Tensor, bool, RunInfo]:
+    """(1, K, h, w) logits, whether they are the model's logit grid (upsampled later), and how they were computed.
+
+    On a CPU torchvision's segmenters stop at their grid (:func:`grid_logits`); on CUDA the
+    model's own upsample is cheap and the labels stay its own.
+    """
+    if coarse:
+        logits, info = runtime.run(model, batch, mode, head=_coarse_logits)
+        return logits, False, info
+    on_grid = batch.device.type == "cpu" and _has_logit_grid(model)
+    logits, info = runtime.run(model, batch, mode, head=grid_logits if on_grid else _full_logits)
+    return logits, on_grid, info
+
+
 def segmentation_logits(output: torch.Tensor | Mapping[str, torch.Tensor]) -> torch.Tensor:
     """(B, K, H, W) logits from a segmentation model's output (torchvision's return ``{"out": ..., "aux": ...}``)."""
     logits = output["out"] if isinstance(output, Mapping) else output
@@ -486,6 +522,7 @@ def segment(
     model: nn.Module | None = None,
     decode_ms: float = 0.0,
     coarse_short_side: int = COARSE_SHORT_SIDE,
+    mode: RuntimeMode | str = EXACT,
 ) -> SegmentationResult:
     """Label every pixel of ``image`` (an RGB photo) with the model ``spec`` (resolved by the caller; a name is looked up).
 
@@ -493,16 +530,18 @@ def segment(
     weights are loaded (raising :class:`~cvcore.errors.WeightsMissingError` if absent).
     ``decode_ms`` is the caller's decode time, reported with the other stages. The
     confidence map is left for first use (:attr:`SegmentationResult.confidence`).
+    ``mode`` is how the network runs (:mod:`cvcore.runtime`; default exact fp32): a fast
+    mode's result says so in its notes; :func:`agreement_with_fp32` checks it.
     """
     spec = get_spec(spec)
     _check_can_segment(spec)
     coarse = spec.task is Task.CLASSIFICATION
     plan = input_plan(spec, image.size, coarse_short_side)  # refuses unbounded work before anything is allocated
+    mode = parse_mode(mode)
     if model is None:
         from cvcore.weights import load_model
 
         model = load_model(spec)
-    coarse = spec.task is Task.CLASSIFICATION
     device = model_device(model)
     image = image.convert("RGB")
     width, height = image.size
@@ -516,16 +555,9 @@ def segment(
     synchronize(device)
     preprocessed = time.perf_counter()
 
-    with torch.inference_mode(), torch.autocast(device.type, dtype=torch.float16, enabled=device.type == "cuda"):
-        if coarse:
-            logits = _classifier_as_conv(model, model.forward_features(batch))  # (1, K, h, w), stride 32
-            on_grid = False
-        else:
-            # On CUDA the model's own upsample (fp16, CUDA's kernel) is cheap and the labels stay its own.
-            logits = grid_logits(model, batch) if device.type == "cpu" else None  # (1, K, h, w), stride 8
-            on_grid = logits is not None
-            if not on_grid:
-                logits = _cropped(segmentation_logits(model(batch)), fit)  # (1, K, h_in, w_in)
+    logits, on_grid, run_info = _forward(model, batch, coarse, mode)  # (1, K, h, w): stride 32, 8, or the input's size
+    if fit is not None:
+        logits = _cropped(logits, fit)  # the photo's own pixels of a padded input
     synchronize(device)
     forwarded = time.perf_counter()
 
@@ -543,8 +575,7 @@ def segment(
         from cvcore.input_sizes import size_rule
 
         notes.append(fit.note(spec, size_rule(spec).describe()))
-    if device.type == "cuda":
-        notes.append("Run on CUDA under fp16 autocast.")
+    notes += _mode_notes(run_info, device)
     return SegmentationResult(
         model=spec.name,
         display_name=spec.display_name + (" (coarse map)" if coarse else ""),
@@ -564,6 +595,7 @@ def segment(
         ),
         notes=tuple(notes),
         evaluated_fraction=evaluated,
+        mode=mode.name,
     )
 
 
@@ -606,6 +638,22 @@ def _notes(grid: tuple[int, int], input_size: tuple[int, int], coarse: bool, on_
             f"{input_size[0]}x{input_size[1]}, as the model's own output; {how}."
         ]
     return []
+
+
+def _mode_notes(run_info: RunInfo, device: torch.device) -> list[str]:
+    if run_info.mode.is_default:
+        return ["Run on CUDA in exact fp32 (fp16/bf16 autocast are opt-in)."] if device.type == "cuda" else []
+    return [f"Network run in {run_info.mode.label} ({run_info.path})."] + ([run_info.note] if run_info.note else [])
+
+
+def agreement_with_fp32(result: SegmentationResult, reference: SegmentationResult) -> Agreement:
+    """Share of ``result``'s pixels labelled as in ``reference``, the fp32 result of the same photo and model."""
+    if reference.mode != EXACT.name:
+        raise InvalidInputError(f"The reference must be an exact fp32 result; got one in {reference.mode}.")
+    if (result.model, result.size) != (reference.model, reference.size):
+        raise InvalidInputError("Agreement compares two results of the same model on the same photo.")
+    source = f"fp32 eager run on the same photo, forward {reference.timings_ms.forward_ms:.0f} ms"
+    return pixel_agreement(result.labels, reference.labels, parse_mode(result.mode), source)
 
 
 def class_shares(labels: np.ndarray, categories: Sequence[str]) -> list[ClassShare]:

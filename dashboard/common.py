@@ -36,6 +36,7 @@ from cvcore.errors import CvlensError, InvalidInputError
 from cvcore.memory import MB, BoundedCache, ByteLedger, budget_from_env, prefer_returning_memory, return_freed_memory
 from cvcore.versions import package_version
 from dashboard import state
+from dashboard.runtime_controls import render_mode_control
 
 if TYPE_CHECKING:
     from torch import nn
@@ -48,6 +49,7 @@ def render_sidebar() -> None:
             f"torchvision {package_version('torchvision')} · Python {platform.python_version()}"
         )
         st.caption("Device: " + device_description())
+    render_mode_control()
 
 
 def device_description() -> str:

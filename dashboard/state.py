@@ -149,3 +149,10 @@ MINE_EVAL_RESAMPLES = "mine.eval_resamples"
 MINE_EVAL_RUN = "mine.eval_run"
 MINE_EVAL_TABLE = "mine.eval_table"  # prefix of result table keys
 MINE_EVAL_ERROR = "mine.eval_error"  # the last evaluation's error message, shown after the rerun
+
+# --- inference mode (sidebar; every page that runs a model reads it) ---------------
+RUNTIME_PRECISION = "runtime.precision"  # "fp32" (exact, default), "bf16", "fp16"
+RUNTIME_CHANNELS_LAST = "runtime.channels_last"
+RUNTIME_COMPILE = "runtime.compile"
+SEG_FAST_RESULTS = "segmentation.fast_results"  # {(photo digest, model, mode name): SegmentationResult | error}; fp32 stay in SEG_RESULTS
+SAL_FAST_CLASSIFY = "saliency.fast_classify"  # {(photo digest, model, mode name): Classification | error}; fp32 stay in SAL_CLASSIFY

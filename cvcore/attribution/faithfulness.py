@@ -11,7 +11,9 @@ baseline a real map has to beat (drawn at the map's own resolution, see
 colour (the same baseline Integrated Gradients and Occlusion use); insertion starts
 from a strongly blurred copy, which keeps the colours but no shapes. All perturbed
 images of a curve go through the model in batches, without gradients, directly on the
-(shared) model: a plain forward pass changes nothing on it.
+(shared) model: a plain forward pass changes nothing on it. Those passes run in ``mode``
+(:mod:`cvcore.runtime`; default exact fp32): bf16 or a compiled model make the curves
+faster, and approximate only where the mode is.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from torch import nn
 
 from cvcore.device import model_device
 from cvcore.errors import InvalidInputError
+from cvcore.runtime import EXACT, RuntimeMode, parse_mode, run
 
 Progress = Callable[[float], None]
 
@@ -64,15 +67,19 @@ def faithfulness(
     batch_size: int = 16,
     blur_sigma: float = 10.0,
     progress: Progress | None = None,
+    mode: RuntimeMode | str = EXACT,
 ) -> Faithfulness:
     """Deletion and insertion curves of one (H, W) map for class ``target`` of ``model``.
 
     ``inputs`` is the preprocessed image the map was computed on ((3, H, W) or (1, 3, H, W));
     higher map values mean "more important". ``steps`` is the number of equal pixel shares.
+    ``mode`` is how the model runs the perturbed images (default exact fp32).
     """
     batch = as_image_batch(inputs, model)
     order = _ranking(_check_values(values, batch), seed=0)
-    return _faithfulness(model, batch, [order], int(target), _check_steps(steps), batch_size, blur_sigma, progress)
+    return _faithfulness(
+        model, batch, [order], int(target), _check_steps(steps), batch_size, blur_sigma, progress, parse_mode(mode)
+    )
 
 
 def random_baseline(
@@ -87,6 +94,7 @@ def random_baseline(
     batch_size: int = 16,
     blur_sigma: float = 10.0,
     progress: Progress | None = None,
+    mode: RuntimeMode | str = EXACT,
 ) -> Faithfulness:
     """The same curves for ``maps`` uniformly random maps (fixed ``seed``), averaged point by point.
 
@@ -107,12 +115,15 @@ def random_baseline(
     if resolution != size:
         values = F.interpolate(values, size=size, mode="bilinear", align_corners=False)
     orders = [_ranking(v[0].numpy(), seed=seed + i) for i, v in enumerate(values)]
-    return _faithfulness(model, batch, orders, int(target), _check_steps(steps), batch_size, blur_sigma, progress)
+    return _faithfulness(
+        model, batch, orders, int(target), _check_steps(steps), batch_size, blur_sigma, progress, parse_mode(mode)
+    )
 
 
 def _faithfulness(
-    model, batch, orders: list[np.ndarray], target: int, steps: int, batch_size: int, blur_sigma: float, progress
-) -> Faithfulness:
+    model, batch, orders: list[np.ndarray], target: int, steps: int, batch_size: int, blur_sigma: float, progress,
+    mode: RuntimeMode,
+) -> Faithfulness:  # fmt: skip
     fractions = np.linspace(0.0, 1.0, steps + 1)
     hidden = torch.zeros_like(batch)  # the mean colour in normalised space
     blurred = gaussian_blur(batch, blur_sigma)
@@ -125,7 +136,7 @@ def _faithfulness(
             probs = []
             for chunk in masks.split(batch_size):
                 images = torch.where(chunk, fill, start_from)  # (chunk, C, H, W)
-                probs.append(_target_prob(model, images, target))
+                probs.append(_target_prob(model, images, target, mode))
                 done += chunk.shape[0]
                 if progress:
                     progress(done / total)
@@ -138,9 +149,8 @@ def _curve(fractions: np.ndarray, probs: np.ndarray) -> Curve:
     return Curve(fractions, probs, float(np.trapezoid(probs, fractions)))
 
 
-def _target_prob(model: nn.Module, images: torch.Tensor, target: int) -> torch.Tensor:
-    with torch.inference_mode():
-        logits = model(images)
+def _target_prob(model: nn.Module, images: torch.Tensor, target: int, mode: RuntimeMode = EXACT) -> torch.Tensor:
+    logits, _ = run(model, images, mode)
     if isinstance(logits, dict):  # torchvision segmentation models
         raise InvalidInputError("Deletion/insertion curves follow a class probability; they need a classifier.")
     return logits.float().softmax(dim=1)[:, target].cpu()

@@ -3,6 +3,13 @@
 
 Classify, pick the target (top-1 unless given), compute each method's map and its
 deletion/insertion curves, and the random-map baseline once for the photo and target.
+
+A runtime ``mode`` (:mod:`cvcore.runtime`) applies to the forward-only passes: the top-5
+and the curves. The maps themselves always come from eager fp32: gradient methods need
+autograd through Captum's hooks, which land on a fresh per-call copy of the model (a
+compiled graph would recompile for every copy), and Occlusion stays with them so that
+a method's map never depends on the mode. A fast mode's top-1 is checked against an fp32
+run of the same photo (:attr:`PhotoExplanation.agreement`).
 """
 
 from __future__ import annotations
@@ -12,17 +19,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-import torch
 from PIL import Image
 from torch import nn
 
 from cvcore.attribution.core import Attribution, explain
 from cvcore.attribution.faithfulness import Faithfulness, faithfulness, random_baseline
 from cvcore.attribution.methods import Cost, get_method
-from cvcore.classify import Classification, classify
+from cvcore.classify import Classification, agreement_with_fp32, classify
 from cvcore.errors import InvalidInputError
 from cvcore.preprocess import denormalize
 from cvcore.registry import ModelSpec
+from cvcore.runtime import EXACT, Agreement, RuntimeMode, parse_mode, run
 
 # progress(fraction 0..1, what is running now)
 ReportProgress = Callable[[float, str], None]
@@ -52,6 +59,8 @@ class PhotoExplanation:
     target_prob: float  # the model's probability for the target class on the photo
     image: np.ndarray = field(repr=False)  # (H, W, 3) uint8: the model's view (resized and cropped)
     results: list[MethodResult] = field(default_factory=list)
+    mode: str = EXACT.name  # runtime mode of the top-5 and the curves (maps: always eager fp32)
+    agreement: Agreement | None = None  # a fast mode's top-1 against an fp32 run of the same photo; None in fp32
 
     def result(self, method: str) -> MethodResult:
         name = get_method(method).name
@@ -73,6 +82,7 @@ def explain_photo(
     seed: int = 0,
     progress: ReportProgress | None = None,
     baselines: dict[tuple[int, int], Faithfulness] | None = None,
+    mode: RuntimeMode | str = EXACT,
 ) -> PhotoExplanation:
     """Top-5, then for each of ``methods`` its map (and deletion/insertion curves).
 
@@ -80,13 +90,16 @@ def explain_photo(
     Grad-CAM layer; ``random_maps`` random maps (seeded with ``seed``) at each map's own
     resolution form its baseline (computed once per resolution). Pass the same dict as
     ``baselines`` to calls for the same photo, model, target and curve settings to reuse
-    the random baselines already computed (it is filled in place).
+    the random baselines already computed (it is filled in place); they must come from
+    the same ``mode``. ``mode`` runs the top-5 and the curves (maps: eager fp32).
     """
     chosen = [get_method(m) for m in methods]
     if not chosen:
         raise InvalidInputError("Pick at least one attribution method.")
+    mode = parse_mode(mode)
     settings = {get_method(k).name: v for k, v in (settings or {}).items()}
-    classification = classify(model, image, spec, k=5)
+    classification = classify(model, image, spec, k=5, mode=mode)
+    agreement = None if mode.is_default else agreement_with_fp32(classification, classify(model, image, spec, k=5))
     batch = classification.inputs
     target = classification.top1.index if target is None else int(target)
     if not 0 <= target < len(spec.categories):
@@ -113,14 +126,14 @@ def explain_photo(
         scores = random = None
         if curves:
             reporter = plan.reporter(f"{attribution.display_name}: deletion/insertion curves", _CURVES_WEIGHT)
-            scores = faithfulness(model, batch, attribution.values, target, steps=curve_steps, progress=reporter)
+            scores = faithfulness(model, batch, attribution.values, target, steps=curve_steps, progress=reporter, mode=mode)
         if curves and random_maps:
             if attribution.resolution not in randoms:
                 h, w = attribution.resolution
                 reporter = plan.reporter(f"random-map baseline ({h}x{w})", _CURVES_WEIGHT * random_maps)
                 randoms[attribution.resolution] = random_baseline(
                     model, batch, target, resolution=attribution.resolution, maps=random_maps, seed=seed, steps=curve_steps,
-                    progress=reporter,
+                    progress=reporter, mode=mode,
                 )  # fmt: skip
             random = randoms[attribution.resolution]
         results.append(MethodResult(attribution, scores, random))
@@ -128,16 +141,18 @@ def explain_photo(
         progress(1.0, "done")
     view = (denormalize(batch, spec)[0].permute(1, 2, 0).cpu().numpy() * 255).round().astype(np.uint8)
     probs = classification_probability(classification, model, target)
-    return PhotoExplanation(spec.name, spec.display_name, classification, target, spec.categories[target], probs, view, results)
+    return PhotoExplanation(
+        spec.name, spec.display_name, classification, target, spec.categories[target], probs, view, results, mode.name, agreement
+    )
 
 
 def classification_probability(classification: Classification, model: nn.Module, target: int) -> float:
-    """The target's probability: from the top-5 when it is there, else one more forward pass."""
+    """The target's probability: from the top-5 when it is there, else one more forward pass (in the same mode)."""
     for p in classification.predictions:
         if p.index == target:
             return p.prob
-    with torch.inference_mode():
-        return float(model(classification.inputs).float().softmax(dim=1)[0, target])
+    logits, _ = run(model, classification.inputs, classification.mode)
+    return float(logits.float().softmax(dim=1)[0, target])
 
 
 class _Plan:

@@ -96,3 +96,30 @@ def output_file(text: str) -> Path:
         return writable_target(text)
     except CvlensError as exc:
         raise argparse.ArgumentTypeError(str(exc).rstrip(".")) from None
+
+
+def add_runtime_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--precision``, ``--channels-last``, ``--compile``: how the network runs (cvcore.runtime; default exact fp32)."""
+    from cvcore.runtime import PRECISIONS
+
+    group = parser.add_argument_group("inference mode (default: exact fp32, eager)")
+    group.add_argument(
+        "--precision", choices=PRECISIONS, default="fp32",
+        help="fp32 (exact, default); bf16 or fp16 autocast: faster where the hardware has them, approximate "
+        "(the agreement with an fp32 run of the same input is printed)",
+    )  # fmt: skip
+    group.add_argument("--channels-last", action="store_true", help="run convolutions on NHWC tensors")
+    group.add_argument(
+        "--compile", action="store_true",
+        help="torch.compile (inductor, frozen weights); the first run of an input size compiles (about a minute on a "
+        "laptop CPU), later runs reuse the compile cache under the cvlens home",
+    )  # fmt: skip
+
+
+def runtime_mode(args: argparse.Namespace):
+    """The :class:`cvcore.runtime.RuntimeMode` of :func:`add_runtime_arguments`' options, checked against ``--device``."""
+    from cvcore.runtime import mode_from_options
+
+    mode = mode_from_options(args.precision, channels_last=args.channels_last, compile=args.compile)
+    mode.require_supported(args.device)
+    return mode

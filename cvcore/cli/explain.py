@@ -12,7 +12,7 @@ import argparse
 import json
 import warnings
 
-from cvcore.cli import add_format_argument, count, output_file
+from cvcore.cli import add_format_argument, add_runtime_arguments, count, output_file, runtime_mode
 from cvcore.errors import InvalidInputError
 from cvcore.figures import figure_caption, standalone_html, with_caption
 from cvcore.formatting import Table, render
@@ -45,6 +45,7 @@ def register(subparsers) -> None:
     )  # fmt: skip
     parser.add_argument("--seed", type=int, default=0, help="seed of the random maps (default: %(default)s)")
     add_format_argument(parser, ("table", "json"))
+    add_runtime_arguments(parser)  # the top-5 and the curves; the maps are always eager fp32
     parser.set_defaults(handler=run)
 
 
@@ -53,6 +54,7 @@ def run(args: argparse.Namespace) -> int:
     from cvcore.attribution import deletion_figure, explain_photo, get_method, overlay
     from cvcore.classify import resolve_target
     from cvcore.storage import atomic_write
+    from cvcore.runtime import compile_in_this_thread
     from cvcore.weights import load_model
 
     # Captum announces the temporary ReLU hooks of Guided Backprop (removed again, on a copy): noise here.
@@ -63,15 +65,17 @@ def run(args: argparse.Namespace) -> int:
             f"{spec.display_name} is a {spec.task.value} model, not a classifier: explain needs a classifier."
         )
     get_method(args.method)  # a typo fails before the model loads
+    mode = runtime_mode(args)
     if args.out is not None and args.out.suffix.lower() != ".png":
         raise InvalidInputError(f"--out must name a .png file; got {args.out}.")
     image = decode_image(args.image).image
     target = resolve_target(spec.categories, args.target) if args.target is not None else None
     model = load_model(spec.name, device=args.device)
-    report = explain_photo(
-        model, spec, image, [args.method], target=target, layer=args.layer, curve_steps=args.steps,
-        random_maps=args.random_maps, seed=args.seed,
-    )  # fmt: skip
+    with compile_in_this_thread():  # a one-shot run: the curves must come from the mode asked for
+        report = explain_photo(
+            model, spec, image, [args.method], target=target, layer=args.layer, curve_steps=args.steps,
+            random_maps=args.random_maps, seed=args.seed, mode=mode,
+        )  # fmt: skip
     result = report.results[0]
     if args.out is not None:
         atomic_write(args.out, encode_png(overlay(report.image, result.attribution.values, result.attribution.sign)))
@@ -107,6 +111,10 @@ def _record(report, result, args) -> dict:
         "completeness": _completeness(attribution.completeness),
         "out": str(args.out) if args.out else None,
         "notes": attribution.notes,
+        "mode": report.mode,  # of the top-5 and the curves; the map is eager fp32
+        "agreement_with_fp32": None
+        if report.agreement is None
+        else {"top1_equal": report.agreement.share == 1.0, "reference": report.agreement.reference},
     }
 
 
@@ -151,6 +159,10 @@ def _text(record: dict) -> str:
     if record["completeness"]:
         lines.append(record["completeness"]["text"])
     lines += [f"note: {n}" for n in record["notes"]]
+    if record["agreement_with_fp32"] is not None:
+        agreement = record["agreement_with_fp32"]
+        verdict = "top-1 equal to fp32" if agreement["top1_equal"] else "top-1 DIFFERS from fp32"
+        lines.append(f"Top-5 and curves in {record['mode']} (map: eager fp32); {verdict} ({agreement['reference']}).")
     if record["out"]:
         lines.append(f"wrote {record['out']}")
     return "\n".join(lines)

@@ -12,7 +12,7 @@ import json
 import time
 from pathlib import Path
 
-from cvcore.cli import add_format_argument, count, fraction, output_file
+from cvcore.cli import add_format_argument, add_runtime_arguments, count, fraction, output_file, runtime_mode
 from cvcore.formatting import Table, render
 
 
@@ -29,28 +29,41 @@ def register(subparsers) -> None:
         "--top", type=count(1, 1000), default=10, help="classes listed in the table, 1..1000 (default 10; JSON lists all)"
     )
     add_format_argument(parser, ("table", "csv", "json"))
+    add_runtime_arguments(parser)
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from cvcore.images import decode_image, encode_png
     from cvcore.registry import get_spec
-    from cvcore.segmentation import label_mask_png, legend, overlay, segment
+    from cvcore.runtime import compile_in_this_thread
+    from cvcore.segmentation import agreement_with_fp32, label_mask_png, legend, overlay, segment
     from cvcore.storage import atomic_write
     from cvcore.weights import load_model
 
     get_spec(args.model)  # a typo fails before the photo is read
+    mode = runtime_mode(args)
     start = time.perf_counter()
     decoded = decode_image(Path(args.image))
     decode_ms = 1e3 * (time.perf_counter() - start)
     model = load_model(args.model, device=args.device)
-    result = segment(decoded.image, args.model, model=model, decode_ms=decode_ms)
+    with compile_in_this_thread():  # a one-shot run: the result must come from the mode asked for
+        result = segment(decoded.image, args.model, model=model, decode_ms=decode_ms, mode=mode)
+    agreement = None
+    if not mode.is_default:  # measured, not assumed: the same photo in exact fp32
+        agreement = agreement_with_fp32(result, segment(decoded.image, args.model, model=model, decode_ms=decode_ms))
     if args.out:
         atomic_write(args.out, encode_png(overlay(decoded.image, result, args.opacity)))
     if args.mask_out:
         atomic_write(args.mask_out, label_mask_png(result))
     if args.format == "json":
-        print(json.dumps({"image": str(args.image), **result.summary()}, indent=2))
+        record = {"image": str(args.image), **result.summary()}
+        if agreement is not None:
+            record["agreement_with_fp32"] = {
+                "pixel_share": agreement.share, "pixels_equal": agreement.equal, "pixels": agreement.total,
+                "reference": agreement.reference,
+            }  # fmt: skip
+        print(json.dumps(record, indent=2))
         return 0
     rows = [
         {k: row[k] for k in ("class", "share_pct", "mean_confidence")} for row in legend(result)[: args.top]
@@ -58,7 +71,8 @@ def run(args: argparse.Namespace) -> int:
     t = result.timings_ms
     caption = (
         f"{result.display_name} — {result.kind}. Photo {result.size[0]}x{result.size[1]}, model input "
-        f"{result.input_size[1]}x{result.input_size[0]}, {len(result.classes)} classes present, on {result.device}. "
+        f"{result.input_size[1]}x{result.input_size[0]}, {len(result.classes)} classes present, on {result.device}, "
+        f"{mode.label}. "
         f"Time (ms): decode {t.decode_ms:.0f}, preprocess {t.preprocess_ms:.0f}, forward {t.forward_ms:.0f}, "
         f"postprocess {t.postprocess_ms:.0f}, total {t.total_ms:.0f}; then the confidence map {result.confidence_ms:.0f}."
     )
@@ -67,4 +81,6 @@ def run(args: argparse.Namespace) -> int:
     )
     for note in result.notes:
         print(note)
+    if agreement is not None:
+        print(f"Agreement: {agreement.describe()}.")
     return 0

@@ -12,6 +12,7 @@ from cvcore.registry import get_spec, model_names
 from dashboard import state
 from dashboard.common import as_text, remember_choices, restore_choices, user_errors
 from dashboard.export import show_figure, show_table
+from dashboard.runtime_controls import current_mode
 
 TASKS = ("classification", "segmentation")
 PREFERRED_BASELINE = "resnet50"
@@ -24,22 +25,23 @@ def display_name(name: str) -> str:
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
-def cached_latency(name: str):
+def cached_latency(name: str, mode: str = "fp32"):
     from cvcore.latency import measure_latency
 
-    return measure_latency(name, warmup_runs=2, runs=LATENCY_RUNS)
+    return measure_latency(name, warmup_runs=2, runs=LATENCY_RUNS, mode=mode)
 
 
-def measure_selected(names: list[str]) -> None:
-    """Measure and keep results and errors in session state: the page reruns right after."""
+def measure_selected(names: list[str], mode) -> None:
+    """Measure in the sidebar's mode and keep results and errors in session state: the page reruns right after."""
     results = st.session_state.setdefault(state.COMPARE_LATENCY, {})
     errors = st.session_state.setdefault(state.COMPARE_LATENCY_ERRORS, {})
     progress = st.progress(0.0)
+    compiling = " (compiling first: about a minute per model on a 2-core CPU)" if mode.compile else ""
     try:
         for i, name in enumerate(names):
-            progress.progress(i / len(names), text=f"Measuring {display_name(name)}…")
+            progress.progress(i / len(names), text=f"Measuring {display_name(name)} in {mode.label}{compiling}…")
             try:
-                results[name] = cached_latency(name)
+                results[name] = cached_latency(name, mode.name)
                 errors.pop(name, None)
             except CvlensError as exc:
                 errors[name] = str(exc)
@@ -127,12 +129,14 @@ with right:
 
 st.divider()
 st.subheader("Measured latency")
+mode = current_mode()
 st.caption(
     f"Median of {LATENCY_RUNS} forward passes at batch 1 after warm-up, on this server's device, random weights "
-    "(time depends on the architecture, not the weight values). Measured models get a latency x axis."
+    "(time depends on the architecture, not the weight values), in the sidebar's inference mode (now "
+    f"{mode.label}; the table's mode column says which each was measured in). Measured models get a latency x axis."
 )
 if st.button("Measure latency of the selected models", key=state.COMPARE_MEASURE, icon=":material/timer:"):
-    measure_selected([n for n in selected if n not in latencies])
+    measure_selected([n for n in selected if n not in latencies or latencies[n].mode != mode.name], mode)
     st.rerun()
 for name, message in st.session_state.get(state.COMPARE_LATENCY_ERRORS, {}).items():
     st.error(as_text(f"{display_name(name)}: {message}"))

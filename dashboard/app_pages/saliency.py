@@ -23,12 +23,13 @@ from cvcore.attribution import (
     maximize_class,
     overlay,
 )
-from cvcore.classify import classify
+from cvcore.classify import agreement_with_fp32, classify
 from cvcore.errors import CvlensError
 from cvcore.formatting import Table
 from cvcore.images import ACCEPTED_EXTENSIONS, MAX_UPLOAD_MB, encode_png
 from cvcore.input_sizes import check_input_size
 from cvcore.registry import Task, get_spec, list_models
+from cvcore.runtime import EXACT, RuntimeMode
 from cvcore.samples import list_samples
 from cvcore.user_models import store_version
 from cvcore.weights import weight_status
@@ -46,6 +47,7 @@ from dashboard.common import (
     user_errors,
 )
 from dashboard.export import safe_stem, show_figure, show_table
+from dashboard.runtime_controls import agreement_caption, current_mode
 
 MAX_MODELS = 3
 DEFAULT_MODEL = "efficientnet_lite0"
@@ -85,29 +87,43 @@ def choose_photo() -> tuple[str, bytes] | None:
     return kept
 
 
-def top5(digest: str, image, names: list[str]) -> dict:
-    """Each model's Classification (or its error message), stored per photo."""
+def top5(digest: str, image, names: list[str], mode: RuntimeMode = EXACT) -> dict:
+    """Each model's Classification (or its error message) in ``mode``, stored per photo.
+
+    fp32 ones are stored under (photo, model) and always computed: in a fast mode they are
+    the reference of its agreement; fast ones under (photo, model, mode). Both in the
+    session's byte budget.
+    """
     stored = session_cache(state.SAL_CLASSIFY)
-    classes = {}
-    for name in names:
-        if (digest, name) in stored:
-            classes[name] = stored[(digest, name)]
+    fast = session_cache(state.SAL_FAST_CLASSIFY)
+    wanted = [(stored, (digest, name), name, EXACT) for name in names]
+    if not mode.is_default:
+        wanted += [(fast, (digest, name, mode.name), name, mode) for name in names]
+    computed: dict = {}  # what this run computed, even if the budget cannot keep it
+    for store, key, name, run_mode in wanted:
+        if key in store:
+            computed[key] = store[key]
             continue
         try:
             with model_slot():
-                classes[name] = classify(cached_model(name), image, get_spec(name), k=5)
+                computed[key] = classify(cached_model(name), image, get_spec(name), k=5, mode=run_mode)
         except CvlensError as exc:
-            classes[name] = str(exc)
-        stored[(digest, name)] = classes[name]
-    return classes
+            computed[key] = str(exc)
+        store[key] = computed[key]
+    if mode.is_default:
+        return {name: computed[(digest, name)] for name in names}
+    return {name: computed[(digest, name, mode.name)] for name in names}
 
 
-def cell_key(digest: str, name: str, method: str, goal: int, layer: str) -> tuple:
-    """Where a map is stored: the layer only matters to the methods that use one."""
-    return digest, name, method, goal, layer if get_method(method).needs_layer else ""
+def cell_key(digest: str, name: str, method: str, goal: int, layer: str, mode: RuntimeMode = EXACT) -> tuple:
+    """Where a map is stored: the layer only matters to the methods that use one; a fast mode's curves apart."""
+    key = digest, name, method, goal, layer if get_method(method).needs_layer else ""
+    return key if mode.is_default else (*key, mode.name)
 
 
-def run_maps(digest: str, image, names: list[str], methods: list[str], target: int, classes: dict, layer: str) -> None:
+def run_maps(
+    digest: str, image, names: list[str], methods: list[str], target: int, classes: dict, layer: str, mode: RuntimeMode
+) -> None:
     """Compute the (model, method) cells not stored yet, one explain_photo call per model, with a progress bar."""
     results = session_cache(state.SAL_RESULTS)  # the session's byte budget; the least recently shown go first
     baselines = session_cache(state.SAL_BASELINES)
@@ -116,7 +132,7 @@ def run_maps(digest: str, image, names: list[str], methods: list[str], target: i
         if isinstance(classes[name], str):
             continue
         goal = classes[name].top1.index if target == TOP1 else target
-        missing = [m for m in methods if cell_key(digest, name, m, goal, layer) not in results]
+        missing = [m for m in methods if cell_key(digest, name, m, goal, layer, mode) not in results]
         if missing:
             todo[name] = (goal, missing)
     if not todo:
@@ -130,23 +146,25 @@ def run_maps(digest: str, image, names: list[str], methods: list[str], target: i
 
         for method in missing:  # one call per method, so that one failing method does not hide the others
             try:
-                shared = baselines.get((digest, name, goal))
+                baseline_key = (digest, name, goal) + (() if mode.is_default else (mode.name,))
+                shared = baselines.get(baseline_key)
                 if shared is None:
                     shared = {}
-                    baselines.put((digest, name, goal), shared, size_bytes=0)  # random-map curves: a few KB
+                    baselines.put(baseline_key, shared, size_bytes=0)  # random-map curves: a few KB
                 with model_slot():
                     report = explain_photo(
                         cached_model(name), spec, image, [method], target=goal, layer=layer or None, progress=progress,
-                        baselines=shared,
+                        baselines=shared, mode=mode,
                     )  # fmt: skip
-                results[cell_key(digest, name, method, goal, layer)] = (report.results[0], report.image)
+                results[cell_key(digest, name, method, goal, layer, mode)] = (report.results[0], report.image)
             except CvlensError as exc:
-                results[cell_key(digest, name, method, goal, layer)] = str(exc)
+                results[cell_key(digest, name, method, goal, layer, mode)] = str(exc)
     bar.empty()
 
 
-def show_top5(stem: str, names: list[str], classes: dict) -> None:
+def show_top5(stem: str, digest: str, names: list[str], classes: dict) -> None:
     columns = st.columns(MAX_MODELS)  # fixed width: one model does not get a screen-wide map
+    references = session_cache(state.SAL_CLASSIFY)
     for column, name in zip(columns, names):
         with column:
             result = classes[name]
@@ -154,10 +172,15 @@ def show_top5(stem: str, names: list[str], classes: dict) -> None:
                 st.error(as_text(result))
                 continue
             rows = [{"rank": i + 1, "class": p.label, "index": p.index, "prob": p.prob} for i, p in enumerate(result.predictions)]
+            how = "" if result.mode == EXACT.name else f", {result.mode}"
             show_table(
-                Table(rows, labels={"prob": "probability"}, caption=f"{get_spec(name).display_name}: top-5 (softmax)."),
+                Table(rows, labels={"prob": "probability"}, caption=f"{get_spec(name).display_name}: top-5 (softmax{how})."),
                 f"{stem}_{name}_top5", f"{state.SAL_TABLES}.{name}.top5",
             )  # fmt: skip
+            reference = references.get((digest, name))
+            if result.mode != EXACT.name and not isinstance(reference, str):
+                st.caption(agreement_caption(agreement_with_fp32(result, reference)))
+                st.caption("Maps: eager fp32 (gradients); top-5 and deletion/insertion curves: " + result.mode + ".")
 
 
 def cell_caption(result) -> str:
@@ -171,7 +194,9 @@ def cell_caption(result) -> str:
     )
 
 
-def show_grid(stem: str, digest: str, names: list[str], methods: list[str], target: int, classes: dict, layer: str) -> dict:
+def show_grid(
+    stem: str, digest: str, names: list[str], methods: list[str], target: int, classes: dict, layer: str, mode: RuntimeMode
+) -> dict:
     """Methods as rows, models as columns; returns the computed cells for the curves."""
     opacity = st.slider("Overlay opacity", 0.0, 1.0, value=start[state.SAL_OPACITY], step=0.05, key=state.SAL_OPACITY)
     absolute = st.toggle(
@@ -191,7 +216,7 @@ def show_grid(stem: str, digest: str, names: list[str], methods: list[str], targ
                 if isinstance(classes[name], str):
                     continue
                 goal = classes[name].top1.index if target == TOP1 else target
-                cell = results.get(cell_key(digest, name, method, goal, layer))
+                cell = results.get(cell_key(digest, name, method, goal, layer, mode))
                 if cell is None:
                     st.info("Not computed yet.")
                     continue
@@ -232,8 +257,9 @@ def show_curves(stem: str, names: list[str], done: dict) -> None:
 
 
 def attribution_tab(stem: str, digest: str, image, names: list[str]) -> None:
-    classes = top5(digest, image, names)
-    show_top5(stem, names, classes)
+    mode = current_mode()
+    classes = top5(digest, image, names, mode)
+    show_top5(stem, digest, names, classes)
     first = next((c for c in classes.values() if not isinstance(c, str)), None)
     if first is None:
         return
@@ -260,8 +286,8 @@ def attribution_tab(stem: str, digest: str, image, names: list[str]) -> None:
             placeholder="e.g. stages.5",
             help="A dotted module path inside the model, as in the Architecture page's layer table.",
         ).strip()  # fmt: skip
-    run_maps(digest, image, names, methods, target, classes, layer)
-    done = show_grid(stem, digest, names, methods, target, classes, layer)
+    run_maps(digest, image, names, methods, target, classes, layer, mode)
+    done = show_grid(stem, digest, names, methods, target, classes, layer, mode)
     if done:
         show_curves(stem, names, done)
 

@@ -16,10 +16,12 @@ from cvcore.formatting import Table
 from cvcore.images import ACCEPTED_EXTENSIONS, MAX_UPLOAD_MB, encode_png
 from cvcore.memory import MB
 from cvcore.registry import get_spec
+from cvcore.runtime import COMPILING_NOTE, EXACT, RuntimeMode, compiling
 from cvcore.samples import list_samples
 from cvcore.segmentation import (
     COARSE_KIND,
     SegmentationResult,
+    agreement_with_fp32,
     default_models,
     disagreement,
     disagreement_image,
@@ -47,6 +49,7 @@ from dashboard.common import (
     starting_values,
 )
 from dashboard.export import safe_stem, show_table
+from dashboard.runtime_controls import agreement_caption, current_mode
 
 MAX_MODELS = 4
 UPLOADS_KEY = "files"  # the one entry of the kept-uploads cache: [(name, bytes)] in the uploader's order
@@ -132,31 +135,64 @@ def decode_all(files: list[tuple[str, bytes]]) -> list[tuple[str, str, object, f
     return photos
 
 
-def run_models(digest: str, image, decode_ms: float, models: list[str]) -> dict[str, SegmentationResult | str]:
+def run_models(digest: str, image, decode_ms: float, models: list[str], mode: RuntimeMode) -> dict[str, SegmentationResult | str]:
     """Each model's result (or its error message) on one photo, computing only what is not stored yet.
 
     One model's failure (damaged weights, a refused photo) is its own message; the others' results stay.
+    fp32 results are stored under (photo, model); in a fast mode the fp32 one is computed
+    too (the reference its agreement is measured against) and the fast one is stored under
+    (photo, model, mode). A fast result that eager answered while torch.compile was still
+    compiling is recomputed once compiling has finished. Both stores share the session's
+    byte budget; the least recently shown go first.
     """
-    stored = session_cache(state.SEG_RESULTS)  # the session's byte budget; the least recently shown go first
-    results = {m: stored[(digest, m)] for m in models if (digest, m) in stored}
-    todo = [m for m in models if m not in results]
+    results = session_cache(state.SEG_RESULTS)
+    fast = session_cache(state.SEG_FAST_RESULTS)
+    computed: dict = {}  # what this run computed, even if the budget cannot keep it
+    todo = [(results, (digest, m), m, EXACT) for m in models if (digest, m) not in results]
+    if not mode.is_default:
+        stale = [k for k in fast.keys() if _answered_while_compiling(fast.get(k))] if not compiling() else []
+        for key in stale:
+            fast.pop(key, None)
+        todo += [(fast, (digest, m, mode.name), m, mode) for m in models if (digest, m, mode.name) not in fast]
     if todo:
         with st.status(f"Running {len(todo)} model(s)…", expanded=True) as status:
             bar = st.progress(0.0)
-            for i, name in enumerate(todo):
-                status.update(label=f"{get_spec(name).display_name}: loading and running ({i + 1}/{len(todo)})")
+            for i, (store, key, name, run_mode) in enumerate(todo):
+                how = "" if run_mode.is_default else f" in {run_mode.label}"
+                status.update(label=f"{get_spec(name).display_name}: loading and running{how} ({i + 1}/{len(todo)})")
                 try:
                     with model_slot():
-                        results[name] = segment(image, name, model=cached_model(name), decode_ms=decode_ms)
+                        computed[key] = segment(image, name, model=cached_model(name), decode_ms=decode_ms, mode=run_mode)
                 except CvlensError as exc:
-                    results[name] = str(exc)  # e.g. WeightsDamagedError naming the file and the fetch command
-                stored[(digest, name)] = results[name]
+                    computed[key] = str(exc)  # e.g. WeightsDamagedError naming the file and the fetch command
+                store[key] = computed[key]
                 bar.progress((i + 1) / len(todo))
             status.update(label="Done", state="complete", expanded=False)
-    return {m: results[m] for m in models}
+
+    def shown(store, key):
+        return computed[key] if key in computed else store[key]
+
+    if mode.is_default:
+        return {m: shown(results, (digest, m)) for m in models}
+    return {m: shown(fast, (digest, m, mode.name)) for m in models}
 
 
-def show_overlays(image, results: dict, opacity: float) -> None:
+def _answered_while_compiling(result: SegmentationResult | str) -> bool:
+    return not isinstance(result, str) and COMPILING_NOTE in result.notes
+
+
+def agreements(digest: str, shown: dict) -> dict:
+    """Each fast-mode result's agreement with the stored fp32 result of the same photo and model."""
+    references = session_cache(state.SEG_RESULTS)
+    found = {}
+    for name, result in shown.items():
+        reference = references.get((digest, name))
+        if isinstance(result, SegmentationResult) and result.mode != EXACT.name and isinstance(reference, SegmentationResult):
+            found[name] = agreement_with_fp32(result, reference)
+    return found
+
+
+def show_overlays(image, results: dict, opacity: float, agreed: dict) -> None:
     columns = st.columns(len(results))
     for column, (name, result) in zip(columns, results.items()):
         with column:
@@ -169,6 +205,11 @@ def show_overlays(image, results: dict, opacity: float) -> None:
                 st.warning("Coarse class map from a classifier, not a trained segmenter (FCN paper, Figure 2).", icon="⚠️")
             top = ", ".join(f"{c.name} {100 * c.share:.0f}%" for c in result.classes[:3])
             st.caption(f"{result.timings_ms.total_ms:.0f} ms to labels on {result.device} · {top}")
+            if name in agreed:
+                st.caption(agreement_caption(agreed[name]))
+            if _answered_while_compiling(result):
+                st.caption("torch.compile is compiling in the background: this one came from the eager path, "
+                           "and is recomputed compiled at your next change once compiling has finished.")  # fmt: skip
 
 
 def show_downloads(stem: str, image, results: dict, opacity: float) -> None:
@@ -199,7 +240,7 @@ def show_before_after(image, done: dict, opacity: float) -> None:
 def show_tables(stem: str, done: dict) -> None:
     legends = {name: legend(result) for name, result in done.items()}  # computes the confidence maps (on demand)
     timing_rows = [
-        {"model": r.display_name, "kind": r.kind, "device": r.device, **r.timings_ms.as_dict(), "confidence_ms": r.confidence_ms}
+        {"model": r.display_name, "kind": r.kind, "device": r.device, "mode": r.mode, **r.timings_ms.as_dict(), "confidence_ms": r.confidence_ms}
         for r in done.values()
     ]  # fmt: skip
     show_table(
@@ -321,11 +362,12 @@ else:
     else:
         index = 0
     photo_name, digest, image, decode_ms = photos[index]
-    results = run_models(digest, image, decode_ms, models)
+    mode = current_mode()
+    results = run_models(digest, image, decode_ms, models, mode)
     done = {n: r for n, r in results.items() if not isinstance(r, str)}
     stem = photo_name.rsplit(".", 1)[0]
 
-    show_overlays(image, results, opacity)
+    show_overlays(image, results, opacity, agreements(digest, results))
     if any(r.kind == COARSE_KIND for r in done.values()):
         st.caption(
             "Coarse maps: ImageNet's 1000 classes, one prediction per 32x32 block of the resized photo (Long et al. 2015)."

@@ -77,3 +77,21 @@ def test_grad_cam_on_the_classifier_says_which_layers_give_a_map(capsys):
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "Traceback" not in err
     assert "Layer 'classifier' gives a 1x1000 output, not a spatial map" in err and "head" in err
+
+
+def test_explain_in_bf16_checks_the_top1_against_fp32(capsys):
+    from cvcore.classify import classify
+    from cvcore.registry import get_spec
+    from cvcore.weights import load_model
+
+    photo = get_sample("chelsea").path
+    code = main([
+        "--device", "cpu", "explain", str(photo), "--method", "grad_cam", "--precision", "bf16", "--format", "json",
+        "--steps", "2", "--random-maps", "1",
+    ])  # fmt: skip
+    assert code == 0
+    record = json.loads(capsys.readouterr().out)
+    exact = classify(load_model("efficientnet_lite0", device="cpu"), Image.open(photo), get_spec("efficientnet_lite0"))
+    assert record["mode"] == "bf16"
+    assert record["agreement_with_fp32"]["top1_equal"] == (record["top5"][0]["index"] == exact.top1.index)
+    assert exact.top1.label in record["agreement_with_fp32"]["reference"]

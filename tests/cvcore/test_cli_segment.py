@@ -99,3 +99,35 @@ def test_evaluate_bad_folder(tmp_path, capsys):
     assert main(["evaluate", "--model", "efficientnet_lite0", "--data", str(tmp_path / "voc")]) == 2
     err = capsys.readouterr().err
     assert "classification model (1000 classes)" in err and "needs a segmentation model" in err and "Traceback" not in err
+
+
+def test_segment_in_bf16_prints_its_measured_agreement_with_fp32(capsys):
+    from cvcore.images import decode_image
+    from cvcore.segmentation import segment
+    from cvcore.weights import load_model
+
+    photo = get_sample("chelsea").path
+    code = main(["--device", "cpu", "segment", str(photo), "-m", "efficientnet_lite0", "--precision", "bf16", "--format", "json"])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    data = json.loads(out)
+    assert data["mode"] == "bf16" and any("bf16 autocast" in n for n in data["notes"])
+    # Independently: both label maps, compared pixel by pixel here.
+    image, model = decode_image(photo).image, load_model("efficientnet_lite0", device="cpu")
+    fast, exact = segment(image, "efficientnet_lite0", model=model, mode="bf16"), segment(image, "efficientnet_lite0", model=model)
+    agreement = data["agreement_with_fp32"]
+    assert agreement["pixel_share"] == pytest.approx(float((fast.labels == exact.labels).mean()))
+    assert agreement["pixels"] == exact.labels.size and "fp32 eager run on the same photo" in agreement["reference"]
+
+
+def test_a_precision_this_machine_lacks_is_a_one_line_reason(monkeypatch, capsys):
+    from cvcore import runtime
+
+    monkeypatch.setattr(torch.ops.mkldnn, "_is_mkldnn_fp16_supported", lambda: False)
+    runtime._precision_support.cache_clear()
+    try:
+        assert main(["--device", "cpu", "segment", str(get_sample("chelsea").path), "-m", "efficientnet_lite0", "--precision", "fp16"]) == 2
+    finally:
+        runtime._precision_support.cache_clear()
+    err = capsys.readouterr().err
+    assert "fp16 autocast cannot run here" in err and "no native fp16" in err and "Traceback" not in err

@@ -50,3 +50,20 @@ def test_latency_table_lists_each_result_with_its_conditions():
     assert row["model"] == "The recorder" and row["latency_ms"] == round(result.latency_ms, 2)
     assert row["threads"] == result.threads and row["input"] == "16x16"
     assert latency.LATENCY_SOURCE in table.full_caption
+
+
+def test_latency_in_a_fast_mode_says_so():
+    result = latency.measure_latency(Recorder(), input_size=(16, 16), warmup_runs=1, runs=2, mode="bf16+channels_last")
+    assert result.mode == "bf16+channels_last" and "bf16 autocast, channels_last" in result.description
+    assert latency.latency_table([result]).rows[0]["mode"] == "bf16+channels_last"
+
+
+def test_a_failed_compile_is_not_reported_as_a_compiled_time(monkeypatch):
+    from cvcore import runtime
+
+    def broken(graph, example_inputs):
+        raise RuntimeError("unsupported op")
+
+    monkeypatch.setattr(latency, "prepare", lambda model, mode: runtime.Runner(model, mode, background=False, backend=broken))
+    with pytest.raises(runtime.ModeNotSupportedError, match="torch.compile failed.*unsupported op"):
+        latency.measure_latency(Recorder(), input_size=(16, 16), warmup_runs=1, runs=1, mode="compile")

@@ -43,7 +43,7 @@ from streamlit.testing.v1 import AppTest
 at = AppTest.from_file({app!r}, default_timeout=120).switch_page({page!r}).run()
 assert not at.exception, [e.message for e in at.exception]
 print(sorted(m for m in ("torch", "torchvision", "fvcore") if m in sys.modules))
-print(at.sidebar.caption[-1].value)
+print(next(c.value for c in at.sidebar.caption if c.value.startswith("Device: ")))  # the inference-mode control follows it
 """
 
 

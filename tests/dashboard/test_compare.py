@@ -115,3 +115,16 @@ def test_axes_task_and_baseline_survive_a_visit_to_another_page(page_app):
     # A baseline that is no longer selected falls back to ResNet-50 instead of failing.
     at.multiselect(key=f"{state.COMPARE_MODELS}.classification").unselect("vgg16").run()
     assert not at.exception and at.selectbox(key=state.COMPARE_BASELINE).value == "resnet50"
+
+
+def test_latency_is_measured_again_in_the_sidebars_inference_mode(page_app):
+    at = page_app(PAGE)
+    at.multiselect(key=f"{state.COMPARE_MODELS}.classification").set_value(["squeezenet1_1"]).run()
+    at.button(key=state.COMPARE_MEASURE).click().run()
+    assert at.session_state[state.COMPARE_LATENCY]["squeezenet1_1"].mode == "fp32"
+    at.radio(key=state.RUNTIME_PRECISION).set_value("bf16").run()
+    assert any("now bf16 autocast" in c.value for c in at.caption)
+    at.button(key=state.COMPARE_MEASURE).click().run()
+    assert not at.exception and not at.error
+    assert at.session_state[state.COMPARE_LATENCY]["squeezenet1_1"].mode == "bf16"
+    assert list(at.dataframe[-1].value["mode"]) == ["bf16"]

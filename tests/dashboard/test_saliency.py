@@ -120,3 +120,19 @@ def test_class_maximisation_at_a_size_the_model_refuses_says_so(monkeypatch):
     )
     at.button(key=state.SAL_FV_RUN).click().run()
     assert not at.exception and any("cannot take a 128x128 input" in e.value for e in at.error)
+
+
+def test_a_fast_mode_checks_each_top1_against_fp32_and_keeps_its_maps_apart():
+    at = AppTest.from_file(str(APP), default_timeout=APP_TIMEOUT_S)
+    at.session_state[state.SAL_METHODS] = ["grad_cam"]
+    at.session_state[state.RUNTIME_PRECISION] = "bf16"
+    at.switch_page(PAGE).run()
+    assert not at.exception and not at.error
+    [(key, fast)] = at.session_state[state.SAL_FAST_CLASSIFY].items()
+    exact = at.session_state[state.SAL_CLASSIFY][key[:2]]
+    assert key[1:] == (LITE, "bf16") and fast.mode == "bf16" and exact.mode == "fp32"
+    verdict = "top-1 equal to fp32" if fast.top1.index == exact.top1.index else "top-1 differs from fp32"
+    assert any(c.value.startswith(f"bf16: {verdict} (fp32 eager run on the same photo: {exact.top1.label}") for c in at.caption)
+    assert any("Maps: eager fp32" in c.value for c in at.caption)
+    [cell_key] = cells(at)
+    assert cell_key[1:3] == (LITE, "grad_cam") and cell_key[-1] == "bf16"  # the curves ran in bf16: stored apart from fp32's

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
+from streamlit.testing.v1 import AppTest
 
 from cvcore.registry import build_model, get_spec
 from cvcore.samples import get_sample
@@ -20,6 +21,8 @@ from cvcore.weights import checkpoint_dir
 from dashboard import state
 from dashboard.common import cached_model
 from tests.dashboard.conftest import assert_no_markdown, unescaped
+
+from .conftest import APP, APP_TIMEOUT_S
 
 PAGE = "app_pages/segmentation.py"
 LITE = "efficientnet_lite0"
@@ -208,3 +211,39 @@ def test_choices_and_uploads_survive_a_visit_to_another_page(page_app):
     assert [b.proto.label for b in at.get("download_button")][:1] == ["EfficientNet-Lite0 (coarse map): overlay PNG"]
     at.button(key=state.SEG_FORGET_UPLOADS).click().run()
     assert not at.exception and any("Upload one or more photos" in i.value for i in at.info)
+
+
+def test_a_fast_mode_shows_its_measured_agreement_with_an_fp32_run():
+    at = AppTest.from_file(str(APP), default_timeout=APP_TIMEOUT_S)
+    at.session_state[state.RUNTIME_PRECISION] = "bf16"  # the sidebar's choice, before the first run
+    at.session_state[state.SEG_MODELS] = [LITE]
+    at.switch_page(PAGE).run()
+    assert not at.exception and not at.error
+    [(key, fast)] = at.session_state[state.SEG_FAST_RESULTS].items()
+    assert key[1:] == (LITE, "bf16") and fast.mode == "bf16"
+    exact = results_of(at)[key[:2]]  # the fp32 reference, computed for the agreement, kept for fp32 views
+    assert exact.mode == "fp32"
+    share = 100 * float((fast.labels == exact.labels).mean())  # independently, pixel by pixel
+    assert any(f"bf16: {share:.2f}% of pixels labelled as in fp32 (fp32 eager run on the same photo" in c.value for c in at.caption)
+    assert list(at.dataframe[0].value["mode"]) == ["bf16"]  # the timings table says which mode ran
+    # Back to fp32: the stored reference is shown, nothing recomputed, no agreement line.
+    at.radio(key=state.RUNTIME_PRECISION).set_value("fp32").run()
+    assert not at.exception and results_of(at)[key[:2]] is exact
+    assert not any("of pixels labelled as in fp32" in c.value for c in at.caption)
+
+
+def test_a_precision_the_machine_lacks_is_a_message_with_the_reason(monkeypatch):
+    from cvcore import runtime
+
+    monkeypatch.setattr(torch.ops.mkldnn, "_is_mkldnn_fp16_supported", lambda: False)
+    runtime._precision_support.cache_clear()
+    try:
+        at = AppTest.from_file(str(APP), default_timeout=APP_TIMEOUT_S)
+        at.session_state[state.RUNTIME_PRECISION] = "fp16"
+        at.session_state[state.SEG_MODELS] = [LITE]
+        at.switch_page(PAGE).run()
+    finally:
+        runtime._precision_support.cache_clear()
+    assert not at.exception
+    assert any("fp16 autocast cannot run here" in e.value and "no native fp16" in e.value for e in at.error)
+    assert any("no native fp16" in w.value for w in at.sidebar.warning)
