@@ -44,8 +44,8 @@ from PIL import Image
 from torch import nn
 from torchvision.models.segmentation import FCN, LRASPP, DeepLabV3
 
-from cvcore.defaults import SEGMENTATION_MODELS
 from cvcore import runtime
+from cvcore.defaults import SEGMENTATION_MODELS
 from cvcore.device import model_device, synchronize
 from cvcore.errors import InvalidInputError
 from cvcore.input_sizes import ResizePlan, plan_resize

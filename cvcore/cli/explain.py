@@ -53,8 +53,8 @@ def run(args: argparse.Namespace) -> int:
     # Imported here: every `python -m cvcore ...` registers this command, and these load torch and Captum.
     from cvcore.attribution import deletion_figure, explain_photo, get_method, overlay
     from cvcore.classify import resolve_target
-    from cvcore.storage import atomic_write
     from cvcore.runtime import compile_in_this_thread
+    from cvcore.storage import atomic_write
     from cvcore.weights import load_model
 
     # Captum announces the temporary ReLU hooks of Guided Backprop (removed again, on a copy): noise here.
