@@ -38,7 +38,7 @@ def test_analyze_json_with_layers(capsys):
 
 def test_analyze_latex(capsys):
     code, out, _ = run(capsys, "analyze", "squeezenet1_1", "--format", "latex")
-    assert code == 0 and out.count(r"\begin{tabular}") == 2
+    assert code == 0 and out.count(r"\caption{") == 2  # totals and reconciliation
 
 
 def test_unknown_model_is_a_message_not_a_traceback(capsys):
@@ -54,6 +54,27 @@ def test_compare_prints_deltas_and_writes_a_captioned_offline_chart(capsys, tmp_
     assert rows[2].endswith(",yes") and rows[3].endswith(",yes")  # ResNet-18 is dominated by MobileNet-v2
     page = html.read_text()
     assert "Generated with cvlens" in page and "<script src=\"http" not in page  # plotly.js embedded: works offline
+
+
+def test_compare_weights_like_for_like_by_default_or_as_chosen(capsys):
+    import csv
+    import io
+
+    def top1(*argv):
+        code, out, _ = run(capsys, "compare", "resnet18", "resnet50", "--format", "csv", *argv)
+        assert code == 0
+        rows = {r["Model"].removesuffix(" (baseline)"): r for r in csv.DictReader(line for line in io.StringIO(out) if not line.startswith("#"))}
+        return rows["ResNet-50"]["Weights"], float(rows["ResNet-50"]["Top-1 (%)"])
+
+    assert top1() == ("IMAGENET1K_V1", 76.13)  # beside ResNet-18's only weights, V1
+    assert top1("--weights", "resnet50=IMAGENET1K_V2") == ("IMAGENET1K_V2", 80.858)
+    assert top1("--default-weights") == ("IMAGENET1K_V2", 80.858)
+    code, out, _ = run(capsys, "compare", "resnet18", "resnet50.IMAGENET1K_V2", "--format", "csv")
+    assert code == 0 and "IMAGENET1K_V2" in out
+    code, _, err = run(capsys, "compare", "resnet50", "--weights", "resnet50")
+    assert code == 2 and "MODEL=WEIGHTS" in err
+    code, _, err = run(capsys, "compare", "resnet50", "--weights", "resnet50=V9")
+    assert code == 2 and "IMAGENET1K_V1" in err
 
 
 def test_compare_rejects_a_score_of_another_task(capsys):
