@@ -6,6 +6,7 @@ size the model is traced once (``cvcore.analysis.stages.architecture``) and cach
 
 import streamlit as st
 
+from cvcore.analysis.paper_names import depth
 from cvcore.analysis.stages import architecture, diff_stages, stage_diff_table, stage_layer_table, stage_summary_table
 from cvcore.analysis.tables import complexity_table, format_field, layer_table, reconciliation_table
 from cvcore.formatting import format_shape
@@ -74,6 +75,7 @@ if arch is None:
 
 c = arch.complexity
 stages = arch.stages(merge_sequential=merge)
+model_depth = depth(arch.layers, spec.family)
 st.caption(
     f"{spec.display_name} ({spec.family}, {spec.year}) at {size[0]}x{size[1]}"
     + (
@@ -86,12 +88,23 @@ with st.container(horizontal=True):
     st.metric("Parameters", f"{c.params / 1e6:.2f} M")
     st.metric("GMACs (fvcore)", f"{c.gmacs:.3f}")
     st.metric("GMACs (torch counter ÷ 2)", f"{c.torch_gmacs:.3f}")
-    st.metric("Layers", len(arch.layers))
+    st.metric(
+        "Depth (as the paper counts)" if model_depth.papers_convention else "Conv + fc layers",
+        model_depth.main_path,
+        help=model_depth.describe(),
+    )
+    st.metric("Modules", len(arch.layers), help="Every module the analysis lists: batch norm, activations, pooling too.")
     st.metric("Stages", len(stages))
 
 st.subheader("By stage")
 show_table(
-    stage_summary_table(stages, spec.display_name, size), file_stem=f"{name}_{size[0]}x{size[1]}_stages", key=state.ARCH_SUMMARY
+    stage_summary_table(stages, spec.display_name, size, family=spec.family),
+    file_stem=f"{name}_{size[0]}x{size[1]}_stages",
+    key=state.ARCH_SUMMARY,
+    column_config={
+        "stage": st.column_config.TextColumn("stage", pinned=True),
+        "structure": st.column_config.TextColumn(width="large"),
+    },
 )
 
 st.subheader("Layers")
@@ -145,7 +158,7 @@ if other:
     if other_arch is not None:
         diffs = diff_stages(stages, other_arch.stages(merge_sequential=merge))
         show_table(
-            stage_diff_table(diffs, spec.display_name, other_spec.display_name),
+            stage_diff_table(diffs, spec.display_name, other_spec.display_name, spec.family, other_spec.family),
             file_stem=f"{name}_vs_{other}_{size[0]}x{size[1]}",
             key=state.ARCH_DIFF,
         )

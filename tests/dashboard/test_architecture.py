@@ -20,6 +20,8 @@ def test_default_model_shows_stages_layers_and_reconciliation(page_app):
     assert len(at.expander) == len(stages)
     assert any("x 2" in str(row) for row in at.expander[[s.name for s in stages].index("layer1")].dataframe[0].value["x N"])
     assert {"fvcore GMACs", "torch GMACs"} <= set(at.dataframe[-1].value.columns)  # reconciliation table last
+    depth = next(m for m in at.metric if m.label == "Depth (as the paper counts)")
+    assert depth.value == "18" and list(summary["paper (Table 1)"])[3:7] == ["conv2_x", "conv2_x", "conv3_x", "conv4_x"]
 
 
 def test_other_input_size_is_traced_and_reported(page_app):
@@ -47,7 +49,9 @@ def test_two_model_diff(page_app):
     at.selectbox(key=state.ARCH_DIFF_MODEL).select("resnet34").run()
     assert not at.exception and not at.error
     diff = at.dataframe[-1].value
-    assert "Δ params" in diff.columns and "layer1" in set(diff["stage (ResNet-18)"])
+    assert "Δ params" in diff.columns and "layer1 (conv2_x)" in set(diff["stage (ResNet-18)"])
+    assert diff["stage (ResNet-18)"].iloc[-1] == "total"
+    assert any("[2, 2, 2, 2], ResNet-34 [3, 4, 6, 3]" in c.value for c in at.caption)
 
 
 # A transformer, a segmentation net at 520x520, concatenating branches, a bundled-weights family.
