@@ -7,6 +7,13 @@ pixels first; a *high* area is good. The same curves for a random map give the
 baseline a real map has to beat (drawn at the map's own resolution, see
 :func:`random_baseline`).
 
+Whether a map *beats* the random baseline is a Monte Carlo rank test
+(:func:`compare_with_random`): with N random maps, a map better than all of them has
+p = 1 / (N + 1). N = :data:`DEFAULT_RANDOM_MAPS` = 19 is the fewest for which that reaches
+p <= 0.05; with fewer maps the verdict is "too few random maps", never a guess. Each
+random map costs 2 (steps + 1) forward passes, so the count is bounded
+(:data:`MAX_RANDOM_MAPS`).
+
 "Hidden" means set to 0 in the model's normalised space, i.e. the training set's mean
 colour (the same baseline Integrated Gradients and Occlusion use); insertion starts
 from a strongly blurred copy, which keeps the colours but no shapes. All perturbed
@@ -29,6 +36,10 @@ from cvcore.errors import InvalidInputError
 
 Progress = Callable[[float], None]
 
+ALPHA = 0.05  # a map beats random when p <= ALPHA
+DEFAULT_RANDOM_MAPS = 19  # the fewest with which "better than every random map" means p <= ALPHA: 1 / (19 + 1)
+MAX_RANDOM_MAPS = 99  # p down to 0.01; each map costs 2 (steps + 1) forward passes
+
 
 @dataclass
 class Curve:
@@ -44,6 +55,8 @@ class Faithfulness:
     deletion: Curve
     insertion: Curve
     maps: int = 1  # how many maps were averaged (random baselines average several)
+    deletion_aucs: tuple[float, ...] = ()  # each map's own AUC (the spread of a random baseline)
+    insertion_aucs: tuple[float, ...] = ()
 
     @property
     def deletion_auc(self) -> float:
@@ -97,8 +110,8 @@ def random_baseline(
     anything the model was trained on), while a coarse map hides compact regions; against
     pixel noise a coarse map would lose for its shape, not for its ranking.
     """
-    if maps < 1:
-        raise InvalidInputError(f"maps must be at least 1; got {maps}.")
+    if not 1 <= maps <= MAX_RANDOM_MAPS:
+        raise InvalidInputError(f"maps must be between 1 and {MAX_RANDOM_MAPS}; got {maps}.")
     batch = as_image_batch(inputs, model)
     size = tuple(batch.shape[-2:])
     resolution = _check_resolution(resolution or size, size)
@@ -130,7 +143,67 @@ def _faithfulness(
                 if progress:
                     progress(done / total)
             sink.append(torch.cat(probs).numpy())
-    return Faithfulness(_curve(fractions, np.mean(deletion, axis=0)), _curve(fractions, np.mean(insertion, axis=0)), len(orders))
+    return Faithfulness(
+        _curve(fractions, np.mean(deletion, axis=0)),
+        _curve(fractions, np.mean(insertion, axis=0)),
+        len(orders),
+        tuple(_curve(fractions, p).auc for p in deletion),
+        tuple(_curve(fractions, p).auc for p in insertion),
+    )
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """One score of a map against the random maps of its resolution: did it beat them, and by how much."""
+
+    score: str  # "deletion" (lower is better) or "insertion" (higher is better)
+    auc: float
+    random_mean: float
+    random_std: float  # sample standard deviation over the random maps (0 for one map)
+    random_maps: int
+    beaten: int  # random maps this map is strictly better than
+    p_value: float  # (1 + random maps at least as good) / (random maps + 1): one-sided Monte Carlo rank test
+
+    @property
+    def decidable(self) -> bool:
+        """Enough random maps that beating all of them would reach p <= ALPHA."""
+        return 1 / (self.random_maps + 1) <= ALPHA + 1e-12
+
+    @property
+    def beats_random(self) -> bool:
+        return self.decidable and self.p_value <= ALPHA + 1e-12
+
+    @property
+    def outcome(self) -> str:
+        if not self.decidable:
+            return f"too few random maps to tell ({self.random_maps}; {DEFAULT_RANDOM_MAPS} needed for p <= {ALPHA:g})"
+        return "beats random" if self.beats_random else "does not beat random"
+
+    def describe(self) -> str:
+        """ "deletion AUC 0.081 vs random 0.312 ± 0.041 (19 maps): better than 19 of 19, p = 0.05: beats random"."""
+        return (
+            f"{self.score} AUC {self.auc:.3f} vs random {self.random_mean:.3f} ± {self.random_std:.3f} ({self.random_maps} maps): "
+            f"better than {self.beaten} of {self.random_maps}, p = {self.p_value:.2f}: {self.outcome}"
+        )
+
+
+def compare_with_random(scores: Faithfulness, random: Faithfulness) -> tuple[Verdict, Verdict]:
+    """(deletion, insertion) verdicts of one map's scores against a random baseline's per-map AUCs."""
+    if not random.deletion_aucs or len(random.deletion_aucs) != random.maps:
+        raise InvalidInputError("The random baseline has no per-map AUCs; compute it with random_baseline().")
+    return (
+        _verdict("deletion", scores.deletion_auc, random.deletion_aucs, lower_is_better=True),
+        _verdict("insertion", scores.insertion_auc, random.insertion_aucs, lower_is_better=False),
+    )
+
+
+def _verdict(score: str, auc: float, randoms: tuple[float, ...], lower_is_better: bool) -> Verdict:
+    values = np.asarray(randoms, dtype=np.float64)
+    better = values > auc if lower_is_better else values < auc  # random maps this map beats
+    at_least_as_good = len(values) - int(better.sum())
+    std = float(values.std(ddof=1)) if len(values) > 1 else 0.0
+    p = (1 + at_least_as_good) / (len(values) + 1)
+    return Verdict(score, float(auc), float(values.mean()), std, len(values), int(better.sum()), p)
 
 
 def _curve(fractions: np.ndarray, probs: np.ndarray) -> Curve:

@@ -14,18 +14,21 @@ import hashlib
 import streamlit as st
 
 from cvcore.attribution import (
+    DEFAULT_RANDOM_MAPS,
+    MAX_RANDOM_MAPS,
     Sign,
-    deletion_figure,
     explain_photo,
+    faithfulness_figure,
     first_layer_filters,
     get_method,
     list_methods,
     maximize_class,
     overlay,
+    with_colorbar,
 )
+from cvcore.attribution.tables import FAITHFULNESS_SOURCE, faithfulness_table, top5_table
 from cvcore.classify import classify
 from cvcore.errors import CvlensError
-from cvcore.formatting import Table
 from cvcore.images import ACCEPTED_EXTENSIONS, decode_image, encode_png
 from cvcore.registry import Task, get_spec, list_models
 from cvcore.samples import list_samples
@@ -81,12 +84,15 @@ def top5(digest: str, image, names: list[str]) -> dict:
     return {name: stored[(digest, name)] for name in names}
 
 
-def cell_key(digest: str, name: str, method: str, goal: int, layer: str) -> tuple:
-    """Where a map is stored: the layer only matters to the methods that use one."""
-    return digest, name, method, goal, layer if get_method(method).needs_layer else ""
+def cell_key(digest: str, name: str, method: str, goal: int, layer: str, random_maps: int = DEFAULT_RANDOM_MAPS) -> tuple:
+    """Where a map is stored: the layer only matters to the methods that use one; another random-map count, another baseline."""
+    key = (digest, name, method, goal, layer if get_method(method).needs_layer else "")
+    return key if random_maps == DEFAULT_RANDOM_MAPS else (*key, random_maps)
 
 
-def run_maps(digest: str, image, names: list[str], methods: list[str], target: int, classes: dict, layer: str) -> None:
+def run_maps(
+    digest: str, image, names: list[str], methods: list[str], target: int, classes: dict, layer: str, random_maps: int
+) -> None:
     """Compute the (model, method) cells not stored yet, one explain_photo call per model, with a progress bar."""
     results: dict = st.session_state.setdefault(state.SAL_RESULTS, {})
     baselines: dict = st.session_state.setdefault(state.SAL_BASELINES, {})
@@ -95,7 +101,7 @@ def run_maps(digest: str, image, names: list[str], methods: list[str], target: i
         if isinstance(classes[name], str):
             continue
         goal = classes[name].top1.index if target == TOP1 else target
-        missing = [m for m in methods if cell_key(digest, name, m, goal, layer) not in results]
+        missing = [m for m in methods if cell_key(digest, name, m, goal, layer, random_maps) not in results]
         if missing:
             todo[name] = (goal, missing)
     if not todo:
@@ -111,11 +117,11 @@ def run_maps(digest: str, image, names: list[str], methods: list[str], target: i
             try:
                 report = explain_photo(
                     cached_model(name), spec, image, [method], target=goal, layer=layer or None, progress=progress,
-                    baselines=baselines.setdefault((digest, name, goal), {}),
+                    random_maps=random_maps, baselines=baselines.setdefault((digest, name, goal), {}),
                 )  # fmt: skip
-                results[cell_key(digest, name, method, goal, layer)] = (report.results[0], report.image)
+                results[cell_key(digest, name, method, goal, layer, random_maps)] = (report.results[0], report.image)
             except CvlensError as exc:
-                results[cell_key(digest, name, method, goal, layer)] = str(exc)
+                results[cell_key(digest, name, method, goal, layer, random_maps)] = str(exc)
     bar.empty()
     while len(results) > MAX_STORED_RESULTS:
         results.pop(next(iter(results)))
@@ -129,24 +135,21 @@ def show_top5(stem: str, names: list[str], classes: dict) -> None:
             if isinstance(result, str):
                 st.error(result)
                 continue
-            rows = [{"rank": i + 1, "class": p.label, "index": p.index, "prob": p.prob} for i, p in enumerate(result.predictions)]
-            show_table(
-                Table(rows, labels={"prob": "probability"}, caption=f"{get_spec(name).display_name}: top-5 (softmax)."),
-                f"{stem}_{name}_top5", f"{state.SAL_TABLES}.{name}.top5",
-            )  # fmt: skip
+            show_table(top5_table(result, get_spec(name).display_name), f"{stem}_{name}_top5", f"{state.SAL_TABLES}.{name}.top5")
 
 
 def cell_caption(result) -> str:
-    a, f, r = result.attribution, result.faithfulness, result.random
+    a = result.attribution
     h, w = a.resolution
-    return (
-        f"{a.time_ms:.0f} ms · deletion AUC {f.deletion_auc:.3f} (random {r.deletion_auc:.3f}) · "
-        f"insertion AUC {f.insertion_auc:.3f} (random {r.insertion_auc:.3f}) · {h}x{w} map"
-        + (f" · layer {a.layer}" if a.layer else "")
-    )
+    parts = [f"{a.time_ms:.0f} ms · {h}x{w} map" + (f" · layer {a.layer}" if a.layer else "")]
+    if result.verdicts is not None:
+        parts += [v.describe() for v in result.verdicts]
+    return "  \n".join(parts)
 
 
-def show_grid(stem: str, digest: str, names: list[str], methods: list[str], target: int, classes: dict, layer: str) -> dict:
+def show_grid(
+    stem: str, digest: str, names: list[str], methods: list[str], target: int, classes: dict, layer: str, random_maps: int
+) -> dict:
     """Methods as rows, models as columns; returns the computed cells for the curves."""
     opacity = st.slider("Overlay opacity", 0.0, 1.0, step=0.05, key=state.SAL_OPACITY)
     absolute = st.toggle("Magnitudes only (show signed maps as absolute values)", key=state.SAL_ABSOLUTE)
@@ -164,7 +167,7 @@ def show_grid(stem: str, digest: str, names: list[str], methods: list[str], targ
                 if isinstance(classes[name], str):
                     continue
                 goal = classes[name].top1.index if target == TOP1 else target
-                cell = results.get(cell_key(digest, name, method, goal, layer))
+                cell = results.get(cell_key(digest, name, method, goal, layer, random_maps))
                 if cell is None:
                     st.info("Not computed yet.")
                     continue
@@ -173,7 +176,8 @@ def show_grid(stem: str, digest: str, names: list[str], methods: list[str], targ
                     continue
                 result, view = cell
                 a = result.attribution
-                picture = overlay(view, a.values, Sign.ABSOLUTE if absolute else a.sign, alpha=opacity)
+                sign = Sign.ABSOLUTE if absolute else a.sign
+                picture = with_colorbar(overlay(view, a.values, sign, alpha=opacity), sign)
                 st.image(picture, caption=f"target: {get_spec(name).categories[goal]} ({goal})", width="stretch")
                 st.caption(cell_caption(result))
                 for note in a.notes:
@@ -187,21 +191,27 @@ def show_grid(stem: str, digest: str, names: list[str], methods: list[str], targ
 
 
 def show_curves(stem: str, names: list[str], done: dict) -> None:
-    st.markdown("##### Deletion curves")
+    st.markdown("##### Deletion and insertion curves")
     st.caption(
-        "Target-class probability as the most-attributed pixels are replaced by the mean colour, a growing share at a "
-        "time (Petsiuk et al. 2018, RISE). A faithful map makes it fall fast: lower area is better. Grey: random "
-        "maps at the same resolution as the map (pixel-level random noise would wreck any photo for its shape alone)."
+        "Target-class probability as the most-attributed pixels are replaced by the mean colour (deletion: a faithful map "
+        "makes it fall fast, lower area is better) or put back into a blurred photo (insertion: higher is better), a growing "
+        "share at a time (Petsiuk et al. 2018, RISE). Grey: random maps at the same resolution as the map (pixel-level "
+        "random noise would wreck any photo for its shape alone). A map *beats random* when fewer than 5% of random maps "
+        "do as well (p <= 0.05), which takes at least 19 random maps."
     )
     for name in names:
         cells = {m: r for (n, m), r in done.items() if n == name}
         if not cells:
             continue
-        fig = deletion_figure(list(cells.values()), title=get_spec(name).display_name)
+        display = get_spec(name).display_name
         show_figure(
-            fig, f"{stem}_{name}_deletion", f"Deletion curves of {get_spec(name).display_name}; AUC in brackets.",
-            f"{state.SAL_TABLES}.{name}.curves",
+            faithfulness_figure(list(cells.values()), title=display), f"{stem}_{name}_faithfulness",
+            f"Deletion and insertion curves of {display}; AUCs in the legend, random baselines in grey.",
+            f"{state.SAL_TABLES}.{name}.curves", sources=[FAITHFULNESS_SOURCE],
         )  # fmt: skip
+        show_table(
+            faithfulness_table(list(cells.values()), display), f"{stem}_{name}_faithfulness", f"{state.SAL_TABLES}.{name}.faith"
+        )
 
 
 def attribution_tab(stem: str, digest: str, image, names: list[str]) -> None:
@@ -229,8 +239,13 @@ def attribution_tab(stem: str, digest: str, image, names: list[str]) -> None:
             "Grad-CAM layer (blank: each family's last conv stage)", key=state.SAL_LAYER, placeholder="e.g. stages.5",
             help="A dotted module path inside the model, as in the Architecture page's layer table.",
         ).strip()  # fmt: skip
-    run_maps(digest, image, names, methods, target, classes, layer)
-    done = show_grid(stem, digest, names, methods, target, classes, layer)
+    random_maps = st.slider(
+        "Random maps for the baseline", 1, MAX_RANDOM_MAPS, key=state.SAL_RANDOM_MAPS,
+        help=f"Each map's scores are compared with this many random maps of its resolution. {DEFAULT_RANDOM_MAPS} is the "
+        f"fewest for which beating them all means p <= 0.05; each random map costs 2 x 21 forward passes.",
+    )  # fmt: skip
+    run_maps(digest, image, names, methods, target, classes, layer, random_maps)
+    done = show_grid(stem, digest, names, methods, target, classes, layer, random_maps)
     if done:
         show_curves(stem, names, done)
 
@@ -304,6 +319,7 @@ widget_defaults = {
     state.SAL_LAYER: "",
     state.SAL_OPACITY: 0.6,
     state.SAL_ABSOLUTE: False,
+    state.SAL_RANDOM_MAPS: DEFAULT_RANDOM_MAPS,
 }
 kept_choices = restore_choices(state.SAL_KEPT, widget_defaults)
 # A kept model whose weights have since gone is no longer an option.

@@ -21,9 +21,11 @@ def test_explain_json_and_png(tmp_path, capsys):
     assert record["method"] == "grad_cam" and record["target"] == 281 and record["target_label"] == "tabby"
     assert 0 <= record["deletion_auc"] <= 1 and record["time_ms"] > 0
     with Image.open(out) as png:
-        assert png.size == (224, 224)
+        assert png.size[1] == 224 and png.size[0] > 224  # the model's 224x224 view, and its colour bar beside it
     html = (tmp_path / "curves.html").read_text()
-    assert "Grad-CAM" in html and "random 7x7" in html and f"({record['deletion_auc']:.3f})" in html
+    assert "Grad-CAM" in html and "random 7x7" in html and f"deletion {record['deletion_auc']:.3f}" in html
+    assert "Insertion (higher area is better)" in html  # the insertion curve beside the deletion curve
+    assert record["random_maps"] == 1 and record["deletion_verdict"].startswith("too few random maps")
     assert "Generated with cvlens" in html and "<script src=\"http" not in html  # plotly.js embedded: works offline
 
 
@@ -55,3 +57,5 @@ def test_explain_errors_are_one_line(tmp_path, capsys):
     assert "Unknown attribution method" in capsys.readouterr().err
     assert main(["explain", str(get_sample("chelsea").path), "--out", str(tmp_path / "x.jpg")]) == 2
     assert ".png" in capsys.readouterr().err
+    assert main(["--device", "cpu", "explain", str(get_sample("chelsea").path), "--random-maps", "100000"]) == 2
+    assert "between 0 and 99" in capsys.readouterr().err  # refused before any work

@@ -81,3 +81,33 @@ def test_bad_maps_are_refused(setup):
         faithfulness(model, inputs, np.full_like(left, np.nan), 0)
     with pytest.raises(InvalidInputError, match="resolution"):
         random_baseline(model, inputs, 0, resolution=(0, 4))
+
+
+def test_verdict_is_a_rank_test_against_enough_random_maps(setup):
+    from cvcore.attribution import DEFAULT_RANDOM_MAPS, compare_with_random
+
+    model, inputs, left = setup
+    good = faithfulness(model, inputs, left, 0, steps=8, blur_sigma=4.0)
+    bad = faithfulness(model, inputs, 1.0 - left, 0, steps=8, blur_sigma=4.0)
+    rnd = random_baseline(model, inputs, 0, maps=DEFAULT_RANDOM_MAPS, steps=8, blur_sigma=4.0)
+    assert len(rnd.deletion_aucs) == DEFAULT_RANDOM_MAPS and np.mean(rnd.deletion_aucs) == pytest.approx(rnd.deletion_auc)
+    deletion, insertion = compare_with_random(good, rnd)
+    # The map that ranks the evidence first beats every random map: p = 1 / (19 + 1).
+    assert deletion.beaten == insertion.beaten == DEFAULT_RANDOM_MAPS
+    assert deletion.p_value == insertion.p_value == pytest.approx(0.05) and deletion.beats_random and insertion.beats_random
+    assert deletion.random_std == pytest.approx(np.std(rnd.deletion_aucs, ddof=1)) and deletion.random_std > 0
+    assert "beats random" in deletion.describe() and "± " in deletion.describe()
+    worst, _ = compare_with_random(bad, rnd)  # the map that ranks the evidence last beats none
+    assert worst.beaten == 0 and worst.p_value == 1.0 and not worst.beats_random and worst.outcome == "does not beat random"
+    few = random_baseline(model, inputs, 0, maps=3, steps=8, blur_sigma=4.0)
+    (deletion, _) = compare_with_random(good, few)
+    # Better than all three, but p = 1/4: three maps cannot support a verdict.
+    assert deletion.beaten == 3 and not deletion.decidable and not deletion.beats_random and "too few" in deletion.outcome
+
+
+def test_random_map_count_is_bounded(setup):
+    from cvcore.attribution import MAX_RANDOM_MAPS
+
+    model, inputs, _ = setup
+    with pytest.raises(InvalidInputError, match=str(MAX_RANDOM_MAPS)):
+        random_baseline(model, inputs, 0, maps=MAX_RANDOM_MAPS + 1)
