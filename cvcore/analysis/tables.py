@@ -54,6 +54,10 @@ def format_field(value: tuple | None) -> str | None:
     return fmt(h) if h == w else f"{fmt(h)}x{fmt(w)}"
 
 
+# A printed layer table: the layer's name says its stage; dilation and jump are in the CSV.
+LAYER_LATEX_COLUMNS = ["layer", "type", "output", "kernel", "stride", "groups", "params", "gmacs", "rf"]
+
+
 def layer_records(layers: Sequence[LayerRow]) -> list[dict]:
     return [
         {
@@ -78,4 +82,7 @@ def layer_table(layers: Sequence[LayerRow], c: Complexity | None = None) -> Tabl
     caption = "Per-layer table (output shape without batch; rf = receptive field in input pixels; jump = cumulative stride)."
     if c is not None:
         caption = f"{c.name} at {c.input_size[0]}x{c.input_size[1]}: " + caption
-    return Table(layer_records(layers), labels={"gmacs": "GMACs", "rf": "receptive field"}, caption=caption, sources=[FVCORE_SOURCE])
+    return Table(
+        layer_records(layers), labels={"gmacs": "GMACs", "rf": "receptive field"}, caption=caption, sources=[FVCORE_SOURCE],
+        latex_columns=LAYER_LATEX_COLUMNS,
+    )  # fmt: skip

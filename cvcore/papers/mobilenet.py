@@ -103,7 +103,7 @@ def _measure(row: MobileNetRow, quantity: str) -> Measurement:
             )
         spec = get_spec(row.torchvision)
         acc = spec.metrics["acc@1"]
-        return Measurement(acc.value, f"acc@1 of {spec.weights.ref} ({acc.source})")
+        return Measurement(acc.value, f"acc@1 of {spec.weights.ref} ({acc.source})", published_by="torchvision")
     if row.torchvision is not None:
         complexity, precomputed = catalogue_complexity(row.torchvision)
         value = weighted_gmacs(complexity) * 1000 if quantity == "mult-adds" else complexity.params / 1e6
