@@ -73,6 +73,7 @@ class Table:
     note_columns: tuple[str, ...] = ()
     # Shorter headers for print (column -> header), where the caption defines them ("params A (M)").
     latex_labels: dict[str, str] = field(default_factory=dict)
+    footer_rows: int = 0  # the last rows are totals: they stay last whatever the sort
 
     @property
     def column_names(self) -> list[str]:
@@ -114,6 +115,33 @@ def footnoted(table: Table, columns: Sequence[str] | None = None) -> tuple[Table
                 row[c] = marks.setdefault(str(text), note_mark(len(marks)))
         rows.append(row)
     return dataclasses.replace(table, rows=rows, note_columns=()), [(m, t) for t, m in marks.items()]
+
+
+def sort_table(table: Table, column: str, descending: bool = False) -> Table:
+    """The table with its rows sorted by ``column`` (numbers as numbers, text case-blind, blanks last; totals stay last).
+
+    What the screen shows and what CSV and LaTeX files hold come from the same sorted table.
+    """
+    if column not in table.column_names and not any(column in r for r in table.rows):
+        raise ValueError(f"No column {column!r} to sort by; the table has {table.column_names}.")
+    body = table.rows[: len(table.rows) - table.footer_rows] if table.footer_rows else table.rows
+    footer = table.rows[len(body) :]
+    blank = [r for r in body if _blank(r.get(column))]
+    filled = [r for r in body if not _blank(r.get(column))]
+    filled.sort(key=lambda r: _sort_key(r.get(column)), reverse=descending)
+    return dataclasses.replace(table, rows=filled + blank + footer)
+
+
+def _blank(value: Any) -> bool:
+    return value is None or value == "" or (isinstance(value, float) and not math.isfinite(value))
+
+
+def _sort_key(value: Any) -> tuple:
+    if isinstance(value, bool):
+        return (0, int(value), "")
+    if isinstance(value, (int, float)):
+        return (0, value, "")
+    return (1, 0, format_cell(value).casefold())
 
 
 def export_columns(table: Table) -> list[str]:

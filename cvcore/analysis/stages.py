@@ -455,6 +455,7 @@ def stage_summary_table(
         ).strip(),
         sources=sources,
         latex_columns=["stage", "paper", "structure", "blocks", "weighted", "params", "gmacs", "output", "rf"],
+        footer_rows=1,  # the totals
     )
 
 
@@ -617,6 +618,7 @@ def stage_diff_table(diffs: Sequence[StageDiff], name_a: str, name_b: str, famil
             "gmacs_b",
             "gmacs_delta",
         ],  # fmt: skip
+        footer_rows=1,  # the totals
         latex_labels={
             "blocks_a": "blocks A",
             "blocks_b": "blocks B",

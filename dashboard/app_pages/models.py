@@ -23,7 +23,8 @@ def cached_catalogue_rows():
 
 st.title("Models")
 st.caption(
-    "Every model in the catalogue. Click a column header to sort. Params and GMACs are measured by cvlens; "
+    "Every model in the catalogue. Click a column header to sort (again to reverse): the CSV and LaTeX downloads keep "
+    "the order. Params and GMACs are measured by cvlens; "
     "accuracy, published GMACs and file sizes come from the cited source (see the caption under the table)."
 )
 
