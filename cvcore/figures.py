@@ -174,8 +174,12 @@ def _overlaps(a: Box, b: Box) -> bool:
     return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
 
 
+LABEL_EDGE_PX = 4  # room kept between a label and the plot's edge: a drawn glyph reaches a little past its estimate
+
+
 def _inside(box: Box, area: PlotArea) -> bool:
-    return box[0] >= 0 and box[1] >= 0 and box[2] <= area.width_px and box[3] <= area.height_px
+    m = LABEL_EDGE_PX
+    return box[0] >= m and box[1] >= m and box[2] <= area.width_px - m and box[3] <= area.height_px - m
 
 
 def place_labels(
