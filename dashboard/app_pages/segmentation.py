@@ -162,13 +162,14 @@ def show_before_after(image, done: dict, opacity: float) -> None:
 
 
 def show_tables(stem: str, done: dict) -> None:
+    legends = {name: legend_table(result) for name, result in done.items()}  # computes the confidence maps (on demand)
     show_table(
         timings_table(list(done.values())), f"{stem}_timings", f"{state.SEG_TABLES}.timings",
         column_config=PINNED_MODEL | {TIMING_LABELS[k]: MS_COLUMN for k in TIMING_LABELS if k.endswith("_ms")},
     )  # fmt: skip
     for name, result in done.items():
         with st.expander(f"{result.display_name}: legend and per-class areas ({len(result.classes)} classes)"):
-            table = legend_table(result)  # computes the confidence map (on demand)
+            table = legends[name]
             show_table(
                 table, f"{stem}_{name}_classes", f"{state.SEG_TABLES}.{name}.classes",
                 column_config={"colour": st.column_config.TextColumn("colour"), "share (%)": PCT_COLUMN,

@@ -269,7 +269,7 @@ BUILDERS = {
 
 
 def table_functions() -> set[str]:
-    """Every function in cvcore that returns a Table (by its annotation)."""
+    """Every function in cvcore that builds a Table (returns one, by its annotation, from something that is not a Table)."""
     found = set()
     for info in pkgutil.walk_packages(cvcore.__path__, "cvcore."):
         if info.name.endswith("__main__"):
@@ -277,7 +277,10 @@ def table_functions() -> set[str]:
         module = importlib.import_module(info.name)
         for name, obj in vars(module).items():
             if inspect.isfunction(obj) and obj.__module__ == info.name and not name.startswith("_"):
-                if inspect.signature(obj).return_annotation in ("Table", Table):
+                signature = inspect.signature(obj)
+                first = next(iter(signature.parameters.values()), None)
+                transforms = first is not None and first.annotation in ("Table", Table)  # sort_table: the same kind, reordered
+                if signature.return_annotation in ("Table", Table) and not transforms:
                     found.add(f"{info.name}.{name}")
     return found
 
