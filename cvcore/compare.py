@@ -669,7 +669,7 @@ def catalogue_table(rows: Sequence) -> Table:
         labels=CATALOGUE_LABELS,
         caption=(
             f"{len(records)} models. Params and GMACs measured (fvcore, 1 multiply-add = 1, at the model's input size; "
-            "blank: not analysed yet); accuracy, published GMACs and file sizes as published."
+            "—: not analysed yet); accuracy, published GMACs and file sizes as published."
         ),
         sources=sorted({s for r in rows for s in r.source.split("; ") if s}),
         local_columns=("offline",),  # whether the weights are on this machine: meaningless in a file

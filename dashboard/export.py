@@ -25,7 +25,7 @@ from collections.abc import Sequence
 import streamlit as st
 
 from cvcore.figures import figure_caption, standalone_html, with_caption  # noqa: F401 (re-exported for pages)
-from cvcore.formatting import Table, footnoted, provenance, sort_table, to_csv, to_latex, versions_line
+from cvcore.formatting import Table, footnoted, merge_sources, provenance, sort_table, to_csv, to_latex, versions_line
 
 IMAGE_FORMATS = ("png", "svg")
 IMAGE_SCALE = 2  # PNG at twice the on-screen size: sharp on a projector
@@ -177,5 +177,5 @@ def show_caption(caption: str, sources: Sequence[str] = ()) -> None:
         st.caption(" ".join(p for p in (caption, line) if p))
         return
     st.caption(" ".join(p for p in (caption, f"Generated with {versions_line()}.") if p))
-    with st.expander(f"Sources ({len(set(sources))})"):
+    with st.expander(f"Sources ({len(merge_sources(sources))})"):
         st.caption(line)

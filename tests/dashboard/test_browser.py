@@ -126,3 +126,24 @@ def test_exported_compare_chart_labels_neither_overlap_nor_clip(browser, tmp_pat
     assert not overlapping
     ticks = [t for t in drawn["ticks"] if t]
     assert ticks and all(t.replace(".", "", 1).isdigit() for t in ticks), ticks  # 0.1, 1, 10: no "2 5 2 5", no 10^k
+
+
+def test_a_header_click_sorts_on_the_server_so_the_downloads_follow(streamlit_server, browser):
+    """The browser's own sort never reaches the server: a click on a header must sort there (and again reverse)."""
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    def sort_line(d):
+        lines = [c.text for c in d.find_elements(By.CSS_SELECTOR, '[data-testid="stCaptionContainer"]')]
+        return next((t for t in lines if "Click a column header to sort by it" in t), "")
+
+    browser.get(f"{streamlit_server}/models")
+    WebDriverWait(browser, DRAW_TIMEOUT_S, poll_frequency=0.5).until(lambda d: sort_line(d).startswith("In the original order"))
+    grid = browser.find_element(By.CSS_SELECTOR, '[data-testid="stDataFrame"]')
+    browser.execute_script("arguments[0].scrollIntoView({block: 'center'});", grid)
+    first_header = (-grid.rect["width"] / 2 + 40, -grid.rect["height"] / 2 + 17)  # the "Model" header, from the centre
+    for expected in ("Sorted by Model, ascending", "Sorted by Model, descending"):
+        ActionChains(browser).move_to_element_with_offset(grid, *first_header).click().perform()
+        WebDriverWait(browser, 60, poll_frequency=0.5).until(lambda d, e=expected: sort_line(d).startswith(e))
+    assert not error_boxes(browser), error_boxes(browser)
