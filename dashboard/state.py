@@ -79,7 +79,6 @@ SAL_OPACITY = "saliency.opacity"
 SAL_ABSOLUTE = "saliency.absolute"
 SAL_RESULTS = "saliency.results"  # (photo digest, model, method, target, layer) -> (MethodResult, view) or error message
 SAL_RANDOM_MAPS = "saliency.random_maps"  # slider: random maps per baseline (19 = the fewest for a p <= 0.05 verdict)
-SAL_BASELINES = "saliency.baselines"  # (photo digest, model, target) -> {resolution: random-map Faithfulness}
 SAL_CLASSIFY = "saliency.classify"  # (photo digest, model) -> PhotoExplanation-free top-5 (Classification)
 SAL_DOWNLOADS = "saliency.downloads"  # prefix of download-button keys
 SAL_TABLES = "saliency.tables"  # prefix of table/figure export keys

@@ -15,6 +15,7 @@ from cvcore.attribution.core import Attribution, explain
 from cvcore.attribution.faithfulness import (
     DEFAULT_RANDOM_MAPS,
     MAX_RANDOM_MAPS,
+    MIN_RANDOM_MAPS_FOR_VERDICT,
     Curve,
     Faithfulness,
     Verdict,
@@ -34,6 +35,7 @@ __all__ = [
     "COLORMAPS",
     "DEFAULT_RANDOM_MAPS",
     "MAX_RANDOM_MAPS",
+    "MIN_RANDOM_MAPS_FOR_VERDICT",
     "Verdict",
     "compare_with_random",
     "faithfulness_figure",

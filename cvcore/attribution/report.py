@@ -93,8 +93,8 @@ def explain_photo(
 
     ``settings`` maps a method name to overrides of its defaults; ``layer`` overrides the
     Grad-CAM layer; ``random_maps`` random maps (seeded with ``seed``) at each map's own
-    resolution form its baseline (computed once per resolution; 19 by default, the fewest
-    that let :attr:`MethodResult.verdicts` say "beats random" at p <= 0.05). Pass the same dict as
+    resolution form its baseline (computed once per resolution; 10 by default, enough for
+    :attr:`MethodResult.verdicts` to judge against their spread, see :mod:`.faithfulness`). Pass the same dict as
     ``baselines`` to calls for the same photo, model, target and curve settings to reuse
     the random baselines already computed (it is filled in place).
     """

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from cvcore.attribution.faithfulness import ALPHA, DEFAULT_RANDOM_MAPS
+from cvcore.attribution.faithfulness import ALPHA, DEFAULT_RANDOM_MAPS, MIN_RANDOM_MAPS_FOR_VERDICT
 from cvcore.attribution.report import MethodResult
 from cvcore.classify import Classification
 from cvcore.formatting import Table
@@ -23,8 +23,8 @@ def top5_table(classification: Classification, display_name: str) -> Table:
 def faithfulness_table(results: Sequence[MethodResult], display_name: str, target_label: str = "") -> Table:
     """Each map's deletion and insertion AUC beside the random maps' mean ± standard deviation, with the verdict.
 
-    The verdict is a one-sided Monte Carlo rank test against the random maps of the map's
-    own resolution (:func:`cvcore.attribution.faithfulness.compare_with_random`).
+    The verdict: is the map's AUC beyond the one-sided 95% prediction bound of the random maps
+    of its own resolution (:func:`cvcore.attribution.faithfulness.compare_with_random`)?
     """
     rows = []
     maps = set()
@@ -53,8 +53,9 @@ def faithfulness_table(results: Sequence[MethodResult], display_name: str, targe
     target = f" for '{target_label}'" if target_label else ""
     caption = (
         f"{display_name}: faithfulness of each map{target} against {counts} random maps of the same resolution "
-        f"(mean ± standard deviation). Deletion: lower is better; insertion: higher is better. p = (1 + random maps at "
-        f"least as good) / (random maps + 1); 'beats' means p <= {ALPHA:g}, which needs at least {DEFAULT_RANDOM_MAPS} maps."
+        f"(mean ± standard deviation). Deletion: lower is better; insertion: higher is better. p: the chance that one more "
+        f"random map does at least as well (Student's t from the random maps' mean and spread); 'beats' means p <= {ALPHA:g}, "
+        f"judged with at least {MIN_RANDOM_MAPS_FOR_VERDICT} random maps ({DEFAULT_RANDOM_MAPS} by default)."
     )
     return Table(
         rows,

@@ -33,9 +33,8 @@ def register(subparsers) -> None:
         "--steps", type=int, default=20, help="pixel shares on the deletion/insertion curves (default: %(default)s)"
     )
     parser.add_argument(
-        "--random-maps", type=int, default=19,
-        help="random maps of the map's resolution for the baseline, at most 99 (default: %(default)s, the fewest for which "
-        "'beats random' means p <= 0.05)",
+        "--random-maps", type=int, default=10,
+        help="random maps of the map's resolution for the baseline, at most 99; a verdict needs 5 (default: %(default)s)",
     )  # fmt: skip
     parser.add_argument("--seed", type=int, default=0, help="seed of the random maps (default: %(default)s)")
     add_format_argument(parser, ("table", "json"))

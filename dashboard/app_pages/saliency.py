@@ -3,8 +3,9 @@
 Widgets -> cvcore.attribution.explain_photo -> display. Every map is stored in session
 state under (photo, model, method, target), so reruns and page switches recompute
 nothing; random-map baselines are shared between the maps of one photo, model and
-target. Models come from the process-wide cache and are only read (cvcore works on
-per-call copies for anything that needs hooks).
+target, and between browser sessions (the bundled sample's baselines are computed once
+per server, not once per student). Models come from the process-wide cache and are only
+read (cvcore works on per-call copies for anything that needs hooks).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import streamlit as st
 from cvcore.attribution import (
     DEFAULT_RANDOM_MAPS,
     MAX_RANDOM_MAPS,
+    MIN_RANDOM_MAPS_FOR_VERDICT,
     Sign,
     explain_photo,
     faithfulness_figure,
@@ -53,6 +55,15 @@ def decode(data: bytes):
 @st.cache_data(max_entries=1, ttl=60, show_spinner=False)  # weights fetched meanwhile appear within a minute
 def trained_classifiers() -> list[str]:
     return [s.name for s in list_models(Task.CLASSIFICATION) if weight_status(s.name).available]
+
+
+@st.cache_resource(max_entries=64, show_spinner=False)
+def shared_baselines(digest: str, name: str, goal: int, random_maps: int) -> dict:
+    """Random-map baselines of one photo, model, class and map count, by resolution, for every session (explain_photo fills it).
+
+    Seeded, so two sessions filling it at once compute the same values; a few hundred bytes each.
+    """
+    return {}
 
 
 def choose_photo() -> tuple[str, bytes] | None:
@@ -95,7 +106,6 @@ def run_maps(
 ) -> None:
     """Compute the (model, method) cells not stored yet, one explain_photo call per model, with a progress bar."""
     results: dict = st.session_state.setdefault(state.SAL_RESULTS, {})
-    baselines: dict = st.session_state.setdefault(state.SAL_BASELINES, {})
     todo = {}
     for name in names:
         if isinstance(classes[name], str):
@@ -117,7 +127,7 @@ def run_maps(
             try:
                 report = explain_photo(
                     cached_model(name), spec, image, [method], target=goal, layer=layer or None, progress=progress,
-                    random_maps=random_maps, baselines=baselines.setdefault((digest, name, goal), {}),
+                    random_maps=random_maps, baselines=shared_baselines(digest, name, goal, random_maps),
                 )  # fmt: skip
                 results[cell_key(digest, name, method, goal, layer, random_maps)] = (report.results[0], report.image)
             except CvlensError as exc:
@@ -196,8 +206,8 @@ def show_curves(stem: str, names: list[str], done: dict) -> None:
         "Target-class probability as the most-attributed pixels are replaced by the mean colour (deletion: a faithful map "
         "makes it fall fast, lower area is better) or put back into a blurred photo (insertion: higher is better), a growing "
         "share at a time (Petsiuk et al. 2018, RISE). Grey: random maps at the same resolution as the map (pixel-level "
-        "random noise would wreck any photo for its shape alone). A map *beats random* when fewer than 5% of random maps "
-        "do as well (p <= 0.05), which takes at least 19 random maps."
+        "random noise would wreck any photo for its shape alone). A map *beats random* when one more random map would do as "
+        "well with a chance of 5% or less (p <= 0.05, Student's t from the random maps' mean and spread)."
     )
     for name in names:
         cells = {m: r for (n, m), r in done.items() if n == name}
@@ -241,8 +251,9 @@ def attribution_tab(stem: str, digest: str, image, names: list[str]) -> None:
         ).strip()  # fmt: skip
     random_maps = st.slider(
         "Random maps for the baseline", 1, MAX_RANDOM_MAPS, key=state.SAL_RANDOM_MAPS,
-        help=f"Each map's scores are compared with this many random maps of its resolution. {DEFAULT_RANDOM_MAPS} is the "
-        f"fewest for which beating them all means p <= 0.05; each random map costs 2 x 21 forward passes.",
+        help=f"Each map's scores are compared with the mean and spread of this many random maps of its resolution "
+        f"(a verdict needs at least {MIN_RANDOM_MAPS_FOR_VERDICT}; {DEFAULT_RANDOM_MAPS} keep the 95% bound within 20% of "
+        "its limit). Each random map costs 2 x 21 forward passes, once per photo, model, class and map resolution.",
     )  # fmt: skip
     run_maps(digest, image, names, methods, target, classes, layer, random_maps)
     done = show_grid(stem, digest, names, methods, target, classes, layer, random_maps)
