@@ -16,6 +16,7 @@ from torch import nn
 
 from cvcore.device import model_device, synchronize
 from cvcore.errors import InvalidInputError
+from cvcore.input_sizes import check_aspect_ratio
 from cvcore.preprocess import to_batch
 from cvcore.registry import ModelSpec, Task
 
@@ -55,6 +56,7 @@ def classify(model: nn.Module, image: Image.Image, spec: ModelSpec, *, k: int = 
         raise InvalidInputError(f"{spec.display_name} is a {spec.task.value} model, not a classifier.")
     if k < 1:
         raise InvalidInputError(f"k must be at least 1; got {k}.")
+    check_aspect_ratio(image.size)  # the short-side resize of a strip would allocate gigabytes before the crop
     device = model_device(model)
     batch = to_batch(image, spec).to(device)
     synchronize(device)

@@ -14,6 +14,15 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from cvcore.analysis.conventions import (
+    ALL_OPS_CONVENTION,
+    CAPTION,
+    GMACS_ALL_OPS_LABEL,
+    GMACS_ALL_OPS_PRINT_LABEL,
+    GMACS_LABEL,
+    GMACS_PRINT_LABEL,
+    PAPERS_CONVENTION,
+)
 from cvcore.defaults import COMPARE_SEED
 from cvcore.errors import InvalidInputError
 from cvcore.formatting import Table
@@ -21,7 +30,11 @@ from cvcore.formatting import Table
 DEFAULT_SEED = COMPARE_SEED  # Canziani et al.'s models plus the mobile nets that came after (cvcore.defaults)
 
 MEASURED_PARAMS_SOURCE = "measured: parameters of the built model"
-MEASURED_GMACS_SOURCE = "measured: fvcore FlopCountAnalysis, 1 multiply-add = 1 (assets/analysis.json)"
+MEASURED_GMACS_SOURCE = f"measured: {PAPERS_CONVENTION} (assets/analysis.json)"
+MEASURED_GMACS_ALL_OPS_SOURCE = f"measured: {ALL_OPS_CONVENTION} (assets/analysis.json)"
+# torchvision's segmentation metrics: measured on COCO val2017, on the 20 classes VOC shares with COCO.
+SEGMENTATION_EVAL = "COCO val2017, VOC labels"
+SEGMENTATION_LABELS = {"miou": f"mIoU (%, {SEGMENTATION_EVAL})", "pixel_acc": f"Pixel acc (%, {SEGMENTATION_EVAL})"}
 FILE_SIZE_ON_DISK_SOURCE = "measured: size of the weights file on disk"
 MEASURED_LATENCY_SOURCE = "measured: cvlens latency benchmark"
 
@@ -35,7 +48,8 @@ class Axis:
 
 
 X_AXES: dict[str, Axis] = {
-    "gmacs": Axis("gmacs", "Multiply-adds (GMACs)", "GMACs", False),
+    "gmacs": Axis("gmacs", "Multiply-adds (GMACs, papers' convention)", GMACS_LABEL, False),
+    "gmacs_all_ops": Axis("gmacs_all_ops", "Multiply-adds, all operators (GMACs, fvcore)", GMACS_ALL_OPS_LABEL, False),
     "mparams": Axis("mparams", "Parameters (millions)", "Params (M)", False),
     "file_size_mb": Axis("file_size_mb", "Weights file size (MB)", "File (MB)", False),
     "latency_ms": Axis("latency_ms", "Measured latency (ms, batch 1)", "Latency (ms)", False),
@@ -43,8 +57,8 @@ X_AXES: dict[str, Axis] = {
 Y_AXES: dict[str, Axis] = {
     "acc@1": Axis("acc@1", "ImageNet top-1 accuracy (%)", "Top-1 (%)", True),
     "acc@5": Axis("acc@5", "ImageNet top-5 accuracy (%)", "Top-5 (%)", True),
-    "miou": Axis("miou", "Mean IoU (%), COCO-val2017 VOC labels", "mIoU (%)", True),
-    "pixel_acc": Axis("pixel_acc", "Pixel accuracy (%), COCO-val2017 VOC labels", "Pixel acc (%)", True),
+    "miou": Axis("miou", f"Mean IoU (%), {SEGMENTATION_EVAL}", SEGMENTATION_LABELS["miou"], True),
+    "pixel_acc": Axis("pixel_acc", f"Pixel accuracy (%), {SEGMENTATION_EVAL}", SEGMENTATION_LABELS["pixel_acc"], True),
 }
 Y_AXES_BY_TASK = {"classification": ("acc@1", "acc@5"), "segmentation": ("miou", "pixel_acc")}
 AXES = {**X_AXES, **Y_AXES}
@@ -55,6 +69,8 @@ class Quantity:
     value: float
     source: str
     measured: bool  # True: measured by cvlens; False: published by someone else
+    low: float | None = None  # a measured value's 95% interval (a user's evaluation), same unit
+    high: float | None = None
 
     @property
     def kind(self) -> str:
@@ -97,17 +113,20 @@ def weights_tag(weights_id: str) -> str:
     return weights_id
 
 
-def point_for(spec, measured=None, latency=None, file_size_on_disk_mb: float | None = None) -> ModelPoint:
+def point_for(spec, measured=None, latency=None, file_size_on_disk_mb: float | None = None, measured_metrics=None) -> ModelPoint:
     """A catalogue spec's numbers: measured ones (``measured`` is a Complexity) win over published ones."""
     q: dict[str, Quantity] = {}
     if measured is not None:
         q["mparams"] = Quantity(measured.params / 1e6, MEASURED_PARAMS_SOURCE, True)
         size = f"{measured.input_size[0]}x{measured.input_size[1]}"
         q["gmacs"] = Quantity(measured.gmacs, f"{MEASURED_GMACS_SOURCE.removesuffix(')')}, input {size})", True)
+        q["gmacs_all_ops"] = Quantity(
+            measured.gmacs_all_ops, f"{MEASURED_GMACS_ALL_OPS_SOURCE.removesuffix(')')}, input {size})", True
+        )
     else:
         if spec.num_params is not None:
             q["mparams"] = Quantity(spec.num_params.value / 1e6, spec.num_params.source, False)
-        if spec.gmacs is not None:
+        if spec.gmacs is not None:  # the published figure; there is none for the all-operator total
             q["gmacs"] = Quantity(spec.gmacs.value, spec.gmacs.source, False)
     if spec.weights.file_size_mb is not None:
         q["file_size_mb"] = Quantity(spec.weights.file_size_mb, _file_size_source(spec), False)
@@ -118,9 +137,13 @@ def point_for(spec, measured=None, latency=None, file_size_on_disk_mb: float | N
         q["latency_ms"] = Quantity(float(getattr(latency, "latency_ms", latency)), source, True)
     for key, published in spec.metrics.items():
         q[key] = Quantity(published.value, published.source, False)
+    for key, m in (measured_metrics or {}).items():  # a user's model: what cvlens measured on their data
+        q[key] = Quantity(m.value_pct, m.source, True, m.low_pct, m.high_pct)
+    # Other weights of an architecture share its name: the weights column and [tag] say which they are.
+    display = f"{spec.display_name} {YOURS_MARK}" if spec.is_user else spec.architecture.display_name
     return ModelPoint(
-        spec.name, spec.architecture.display_name if not spec.is_user else spec.display_name, spec.family, spec.task.value,
-        spec.year, q, spec.input_size, spec.arch, spec.weights.id, spec.weights.recipe or "",
+        spec.name, display, spec.family, spec.task.value, spec.year, q, spec.input_size, spec.arch, spec.weights.id,
+        spec.weights.recipe or "",
     )  # fmt: skip
 
 
@@ -140,7 +163,9 @@ def default_selection(task: str = "classification") -> tuple[str, ...]:
 
     if task == "classification":
         return DEFAULT_SEED
-    return tuple(s.name for s in list_models(task, metadata_only=True) if any(k in s.metrics for k in Y_AXES_BY_TASK.get(task, ())))
+    return tuple(
+        s.name for s in list_models(task, metadata_only=True) if any(k in s.metrics for k in Y_AXES_BY_TASK.get(task, ()))
+    )
 
 
 def model_points(
@@ -169,8 +194,15 @@ def model_points(
             status = weight_status(spec.name)
             on_disk = status.size_mb if status.available else None
         latency = latency_ms.get(spec.name, latency_ms.get(spec.arch))
-        points.append(point_for(spec, _measured(spec, measured), latency, on_disk))
+        evaluated = _measured_metrics(spec) if spec.is_user else None
+        points.append(point_for(spec, _measured(spec, measured), latency, on_disk, evaluated))
     return points
+
+
+def _measured_metrics(spec) -> dict:
+    from cvcore.evaluation.measured import measured_metrics
+
+    return measured_metrics(spec)
 
 
 def _measured(spec, measured: Mapping):
@@ -307,6 +339,8 @@ class ChartPoint:
     y: float
     size: float  # bubble area follows parameters (millions); 0 when unknown
     on_front: bool
+    y_low: float | None = None  # the y value's interval, when it was measured with one (error bars)
+    y_high: float | None = None
 
 
 @dataclass(frozen=True)
@@ -321,7 +355,8 @@ class ChartData:
     def caption(self) -> str:
         """What the chart shows, for its exported caption (the page and the CLI use the same words)."""
         x = self.x_axis.label[:1].lower() + self.x_axis.label[1:]  # "multiply-adds (GMACs)": keep the unit's case
-        return f"{self.y_axis.label} against {x}; bubble area = parameters; colour = family." + self.weights_note
+        convention = f" {CAPTION}" if self.x_axis.key in ("gmacs", "gmacs_all_ops") else ""
+        return f"{self.y_axis.label} against {x}; bubble area = parameters; colour = family.{self.weights_note}{convention}"
 
     @property
     def weights_note(self) -> str:
@@ -370,7 +405,10 @@ def chart_data(points: Sequence[ModelPoint], x: str = "gmacs", y: str = "acc@1")
             continue
         usable.append((p, xv, yv))
     front_idx = set(pareto_front([(xv, yv) for _, xv, yv in usable]))
-    chart_points = tuple(ChartPoint(p, xv, yv, p.value("mparams") or 0.0, i in front_idx) for i, (p, xv, yv) in enumerate(usable))
+    chart_points = tuple(
+        ChartPoint(p, xv, yv, p.value("mparams") or 0.0, i in front_idx, p.quantities[y].low, p.quantities[y].high)
+        for i, (p, xv, yv) in enumerate(usable)
+    )
     front = tuple(cp.point.name for cp in sorted((cp for cp in chart_points if cp.on_front), key=lambda c: (c.x, -c.y)))
     return ChartData(x_axis, y_axis, chart_points, front, missing)
 
@@ -417,13 +455,15 @@ def delta_table(
 
     The weights column says which trained weights each row's numbers belong to, so a
     difference that comes from the training recipe is not read as the architecture's;
-    ``note`` (e.g. :attr:`WeightsChoice.rule`) goes into the caption.
+    ``note`` (e.g. :attr:`WeightsChoice.rule`) goes into the caption. Each row also carries
+    ``<key>_source`` (where the number comes from; for multiply-adds, which convention counts
+    them): in the JSON export, not among the displayed columns.
     """
     front = set(front)
     delta_rows = deltas(points, baseline, keys)  # raises if the baseline is not among the points
     base_row, base_point = next((r, p) for r, p in zip(delta_rows, points) if r.is_baseline)
     ordered = [k for k in keys if AXES[k].higher_is_better] + [k for k in keys if not AXES[k].higher_is_better]
-    rows, sources = [], []
+    rows, sources, columns = [], [], ["model", "weights"]
     labels = {"model": "Model", "weights": "Weights", "pareto": "Pareto front"}
     for row, point in zip(delta_rows, points):
         record: dict = {"model": row.display_name + (" (baseline)" if row.is_baseline else ""), "weights": point.weights_id}
@@ -432,20 +472,29 @@ def delta_table(
             name = axis.short.split(" (")[0]
             record[k] = round(d.value, 4) if d.value is not None else None
             labels[k] = axis.short
+            compared = f"{k}_diff" if axis.higher_is_better else f"{k}_ratio"
             if axis.higher_is_better:
-                record[f"{k}_diff"] = round(d.difference, 2) if d.difference is not None else None
-                labels[f"{k}_diff"] = f"Δ {name} (pp)"
+                record[compared] = round(d.difference, 2) if d.difference is not None else None
+                labels[compared] = f"Δ {name} (pp)"
             else:
-                record[f"{k}_ratio"] = round(d.ratio, 3) if d.ratio is not None else None
-                labels[f"{k}_ratio"] = f"{name} ÷ base"
+                record[compared] = round(d.ratio, 3) if d.ratio is not None else None
+                labels[compared] = f"{name} ÷ base"
+            columns += [c for c in (k, compared) if c not in columns]
             q = point.quantities.get(k)
+            record[f"{k}_source"] = q.source if q else None
             if q:
                 sources.append(q.source)
         record["pareto"] = "yes" if point.name in front else ""
         rows.append(record)
     base = f"{base_row.display_name} ({base_point.weights_id})" if base_point.weights_id else base_row.display_name
-    caption = f"Against {base}: accuracy as percentage-point differences, costs as ratios."
-    return Table(rows, labels=labels, caption=" ".join(p for p in (caption, note) if p), sources=sources)
+    convention = f" {CAPTION}" if {"gmacs", "gmacs_all_ops"} & set(keys) else ""
+    if {"miou", "pixel_acc"} & set(keys):
+        convention += f" Segmentation scores: torchvision's, measured on {SEGMENTATION_EVAL}."
+    caption = f"Against {base}: accuracy as percentage-point differences, costs as ratios.{convention}"
+    return Table(
+        rows, columns=[*columns, "pareto"], labels=labels, caption=" ".join(p for p in (caption, note) if p), sources=sources,
+        latex_labels={k: PRINT_LABELS[k] for k in keys if k in PRINT_LABELS},
+    )  # fmt: skip
 
 
 def hover_lines(point: ModelPoint) -> list[str]:
@@ -462,6 +511,17 @@ def hover_lines(point: ModelPoint) -> list[str]:
         provenance = q.source if q.source.startswith(q.kind) else f"{q.kind}: {q.source}"
         lines.append(f"{unit}: {value} — {provenance}")
     return lines
+
+
+def _error_bars(members: Sequence[ChartPoint]) -> dict | None:
+    """Asymmetric error bars for the points measured with an interval (a user's evaluated model); None if there are none."""
+    if not any(cp.y_low is not None for cp in members):
+        return None
+    return {
+        "type": "data", "symmetric": False, "thickness": 1.5, "width": 4,
+        "array": [cp.y_high - cp.y if cp.y_high is not None else 0 for cp in members],
+        "arrayminus": [cp.y - cp.y_low if cp.y_low is not None else 0 for cp in members],
+    }  # fmt: skip
 
 
 # The plot area the labels are placed for: the smallest the Compare page draws (a wider one only spreads them).
@@ -555,6 +615,7 @@ def accuracy_figure(chart: ChartData, log_x: bool = True, title: str | None = No
                 },  # fmt: skip
                 customdata=["<br>".join(hover_lines(chart.points[i].point)) for i in members],
                 hovertemplate="%{customdata}<extra></extra>",
+                error_y=_error_bars([chart.points[i] for i in members]),
             )
         )
     front = sorted((cp for cp in chart.points if cp.on_front), key=lambda c: (c.x, -c.y))
@@ -617,6 +678,8 @@ def filter_catalogue(
     return [r for r in rows if keep(r)]
 
 
+YOURS_MARK = "★ yours"  # after the name of a model the user imported (cvcore.user_models)
+
 CATALOGUE_LABELS = {
     "display_name": "Model",
     "name": "Name (CLI)",
@@ -624,13 +687,13 @@ CATALOGUE_LABELS = {
     "family": "Family",
     "year": "Year",
     "mparams": "Params (M)",
-    "gmacs": "GMACs",
-    "published_gmacs": "GMACs (published)",
+    "gmacs": GMACS_LABEL,
+    "gmacs_all_ops": GMACS_ALL_OPS_LABEL,
+    "published_gmacs": "GMACs (published, the source's count)",
     "input": "Input",
     "acc@1": "Top-1 (%)",
     "acc@5": "Top-5 (%)",
-    "miou": "mIoU (%)",
-    "pixel_acc": "Pixel acc (%)",
+    **SEGMENTATION_LABELS,
     "file_size_mb": "File (MB)",
     "weights": "Weights from",
     "offline": "Weights here",
@@ -638,20 +701,26 @@ CATALOGUE_LABELS = {
     "paper_link": "Link",
 }
 # A printed catalogue: what a thesis table compares (names, costs, accuracy), not where the files are.
-CATALOGUE_LATEX_COLUMNS = ["display_name", "year", "input", "mparams", "gmacs", "published_gmacs", *Y_AXES]
+CATALOGUE_LATEX_COLUMNS = ["display_name", "year", "input", "mparams", "gmacs", "gmacs_all_ops", "published_gmacs", *Y_AXES]
+# Short headers in print: the caption says what each GMACs figure counts and where the segmentation scores come from.
+PRINT_LABELS = {
+    "gmacs": GMACS_PRINT_LABEL, "gmacs_all_ops": GMACS_ALL_OPS_PRINT_LABEL, "miou": "mIoU (%)", "pixel_acc": "Pixel acc (%)",
+}  # fmt: skip
+CATALOGUE_LATEX_LABELS = {**PRINT_LABELS, "published_gmacs": "GMACs (published)"}
 
 
 def catalogue_table(rows: Sequence) -> Table:
     """Catalogue rows as a :class:`Table`: measured params/GMACs, published accuracy, weights, paper."""
     records = [
         {
-            "display_name": r.display_name,
+            "display_name": f"{r.display_name} {YOURS_MARK}" if r.yours else r.display_name,
             "name": r.name,
             "task": r.task,
             "family": r.family,
             "year": r.year,
             "mparams": round(r.params / 1e6, 3) if r.params is not None else None,
             "gmacs": round(r.gmacs, 4) if r.gmacs is not None else None,
+            "gmacs_all_ops": round(r.gmacs_all_ops, 4) if r.gmacs_all_ops is not None else None,
             "published_gmacs": r.published_gmacs,
             "input": f"{r.input_size[0]}x{r.input_size[1]}",
             **{k: r.metrics.get(k) for k in Y_AXES},
@@ -668,10 +737,12 @@ def catalogue_table(rows: Sequence) -> Table:
         columns=list(CATALOGUE_LABELS),
         labels=CATALOGUE_LABELS,
         caption=(
-            f"{len(records)} models. Params and GMACs measured (fvcore, 1 multiply-add = 1, at the model's input size; "
-            "—: not analysed yet); accuracy, published GMACs and file sizes as published."
+            f"{len(records)} models. Params and GMACs measured (at the model's input size; —: not analysed yet). "
+            f"{CAPTION} Accuracy, published GMACs (each source's own count) and file sizes as published; "
+            f"segmentation scores are torchvision's, measured on {SEGMENTATION_EVAL}."
         ),
         sources=sorted({s for r in rows for s in r.source.split("; ") if s}),
         local_columns=("offline",),  # whether the weights are on this machine: meaningless in a file
         latex_columns=CATALOGUE_LATEX_COLUMNS,
+        latex_labels=CATALOGUE_LATEX_LABELS,
     )

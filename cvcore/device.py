@@ -7,6 +7,7 @@ variable ``CVLENS_DEVICE`` (for example ``cpu`` or ``cuda:1``).
 from __future__ import annotations
 
 import os
+import re
 from typing import TYPE_CHECKING
 
 from cvcore.errors import InvalidInputError
@@ -15,6 +16,17 @@ if TYPE_CHECKING:  # torch is imported by the functions: reading ENV_VAR must no
     import torch
 
 ENV_VAR = "CVLENS_DEVICE"
+# Device types cvlens runs on: the CPU, NVIDIA/AMD GPUs (torch calls both "cuda"), Apple's and Intel's GPUs.
+DEVICE_TYPES = ("cpu", "cuda", "mps", "xpu")
+_DEVICE_NAME = re.compile(rf"^({'|'.join(DEVICE_TYPES)})(:\d+)?$")
+
+
+def check_device_name(name: str) -> str:
+    """``name`` if it names a device type cvlens knows (``cpu``, ``cuda``, ``cuda:1``, ...); checked without torch."""
+    text = str(name).strip().lower()
+    if not _DEVICE_NAME.match(text):
+        raise InvalidInputError(f"Unknown device {name!r}: use cpu, cuda or cuda:N (N = the GPU's number), mps or xpu.")
+    return text
 
 
 def resolve_device(device: str | torch.device | None = None) -> torch.device:
@@ -24,10 +36,7 @@ def resolve_device(device: str | torch.device | None = None) -> torch.device:
     requested = device if device is not None else os.environ.get(ENV_VAR) or None
     if requested is None:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        resolved = torch.device(requested)
-    except (RuntimeError, TypeError) as exc:
-        raise InvalidInputError(f"Not a device: {requested!r} ({exc}).") from exc
+    resolved = requested if isinstance(requested, torch.device) else torch.device(check_device_name(requested))
     if resolved.type == "cuda" and not torch.cuda.is_available():
         raise InvalidInputError(f"Device {requested!r} was requested but CUDA is not available on this machine.")
     return resolved

@@ -48,3 +48,7 @@ class AnalysisError(CvlensError, RuntimeError):
 
 class WeightsDownloadError(CvlensError, ConnectionError):
     """A weights download that could not start or finish (offline, server unreachable)."""
+
+
+class WeightsDamagedError(WeightsIntegrityError):
+    """A checkpoint on this machine that cannot be the one torchvision published (cut short, altered); the message names it and how to replace it."""

@@ -53,6 +53,8 @@ _SPECIAL = {
     "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_", "{": r"\{", "}": r"\}",
     "~": r"\textasciitilde{}", "^": r"\textasciicircum{}", "\\": r"\textbackslash{}",
     "<": r"\textless{}", ">": r"\textgreater{}", "|": r"\textbar{}",
+    # Braced: a "[" after \\ or \tabularnewline would be read as its optional argument, a "]" would end \caption[...].
+    "[": "{[}", "]": "{]}",
 }  # fmt: skip
 
 _MATH = {
@@ -207,7 +209,7 @@ def _is_number(value) -> bool:
 def _cell_text(value, decimals: int | None = None) -> str:
     if value is None or (isinstance(value, float) and not math.isfinite(value)):
         return MISSING
-    if decimals is not None and _is_number(value):
+    if decimals is not None and isinstance(value, float):  # a count among floats stays a whole number
         return f"{value:,.{decimals}f}" if abs(value) >= 10_000 else f"{value:.{decimals}f}"
     return format_cell(value)
 

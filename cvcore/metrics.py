@@ -1,6 +1,9 @@
 """Semantic-segmentation metrics from a confusion matrix (the PASCAL VOC protocol).
 
-Pixels whose ground truth is ``ignore_index`` (255: VOC's object borders) are left out.
+Pixels whose ground truth is ``ignore_index`` (255: VOC's object borders) are left out; a
+mask with no other pixel has nothing to score, which is an error (:class:`NoLabelledPixelsError`),
+not a NaN. Labels must be whole numbers: a float map with 1.7 or NaN in it is refused, never
+truncated.
 IoU (Jaccard) of class k = |truth = k and prediction = k| / |truth = k or prediction = k|;
 mIoU averages it over the classes present in the truth or the prediction, so a class
 that appears in neither does not count as 0 (or as 1).
@@ -18,27 +21,60 @@ from cvcore.errors import InvalidInputError
 IGNORE_INDEX = 255
 
 
-def confusion_matrix(truth: np.ndarray, prediction: np.ndarray, num_classes: int, *, ignore_index: int | None = IGNORE_INDEX) -> np.ndarray:
+class NoLabelledPixelsError(InvalidInputError):
+    """Every ground-truth pixel is the ignore index: there is nothing to score."""
+
+
+def _as_labels(values, what: str) -> np.ndarray:
+    """An int64 label array; floats only when every value is a whole number (1.0 is 1; 1.7 and NaN are refused)."""
+    values = np.asarray(values)
+    if values.dtype == bool or np.issubdtype(values.dtype, np.integer):
+        return values.astype(np.int64)
+    if not np.issubdtype(values.dtype, np.floating):
+        raise InvalidInputError(f"The {what} must hold integer class labels; got values of type {values.dtype}.")
+    finite = np.isfinite(values)
+    if not finite.all():
+        bad = values[~finite][0]
+        shown = "NaN" if np.isnan(bad) else str(bad)
+        raise InvalidInputError(f"The {what} contains {shown} at {_first_position(~finite)}: labels must be integers.")
+    fractional = values != np.round(values)
+    if fractional.any():
+        raise InvalidInputError(
+            f"The {what} contains {values[fractional][0]:g} at {_first_position(fractional)}: labels must be integers "
+            "(cvlens does not round or truncate them)."
+        )
+    return values.astype(np.int64)
+
+
+def _first_position(mask: np.ndarray) -> str:
+    return "position " + ", ".join(str(int(i)) for i in np.argwhere(mask)[0]) if mask.ndim else "the only position"
+
+
+def confusion_matrix(
+    truth: np.ndarray, prediction: np.ndarray, num_classes: int, *, ignore_index: int | None = IGNORE_INDEX
+) -> np.ndarray:
     """(num_classes, num_classes) int64 counts; rows are the truth, columns the prediction."""
     truth = np.asarray(truth)
     prediction = np.asarray(prediction)
     if truth.shape != prediction.shape:
         raise InvalidInputError(f"Ground truth {truth.shape} and prediction {prediction.shape} differ in shape.")
-    truth = truth.reshape(-1).astype(np.int64)
-    prediction = prediction.reshape(-1).astype(np.int64)
+    truth = _as_labels(truth, "ground truth").reshape(-1)
+    prediction = _as_labels(prediction, "prediction").reshape(-1)
     if ignore_index is not None:
         keep = truth != ignore_index
         truth, prediction = truth[keep], prediction[keep]
     for what, labels in (("ground truth", truth), ("prediction", prediction)):
         if labels.size and (labels.min() < 0 or labels.max() >= num_classes):
             bad = labels[(labels < 0) | (labels >= num_classes)][0]
-            raise InvalidInputError(f"The {what} contains label {bad}, outside 0..{num_classes - 1} (and not the ignore index {ignore_index}).")
+            raise InvalidInputError(
+                f"The {what} contains label {bad}, outside 0..{num_classes - 1} (and not the ignore index {ignore_index})."
+            )
     return np.bincount(truth * num_classes + prediction, minlength=num_classes**2).reshape(num_classes, num_classes)
 
 
 @dataclass(frozen=True)
 class SegmentationMetrics:
-    pixel_accuracy: float  # correct / counted pixels, 0..1 (NaN when nothing was counted)
+    pixel_accuracy: float  # correct / counted pixels, 0..1 (at least one pixel is always counted)
     mean_iou: float  # over classes present in truth or prediction, 0..1
     per_class_iou: dict[str, float]  # NaN for classes present in neither
     pixels: int  # pixels counted (ignore index excluded)
@@ -73,11 +109,16 @@ def metrics_from_confusion(confusion: np.ndarray, class_names: Sequence[str] | N
     if len(names) != num_classes:
         raise InvalidInputError(f"{len(names)} class names for a {num_classes}-class confusion matrix.")
     total = int(confusion.sum())
+    if total == 0:
+        raise NoLabelledPixelsError(
+            f"No labelled pixels: every ground-truth pixel is the ignore index ({IGNORE_INDEX}, VOC's border label), "
+            "so there is nothing to score."
+        )
     ious = iou_per_class(confusion)
     present = ~np.isnan(ious)
     return SegmentationMetrics(
-        pixel_accuracy=float(np.trace(confusion) / total) if total else float("nan"),
-        mean_iou=float(ious[present].mean()) if present.any() else float("nan"),
+        pixel_accuracy=float(np.trace(confusion) / total),
+        mean_iou=float(ious[present].mean()),
         per_class_iou=dict(zip(names, ious.tolist())),
         pixels=total,
         confusion=confusion,

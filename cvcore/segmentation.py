@@ -44,6 +44,7 @@ from torchvision.models.segmentation import FCN, LRASPP, DeepLabV3
 from cvcore.defaults import SEGMENTATION_MODELS
 from cvcore.device import model_device, synchronize
 from cvcore.errors import InvalidInputError
+from cvcore.input_sizes import ResizePlan, plan_resize
 from cvcore.label_maps import top_class, top_class_parallel, upsample_logits, upsampled_labels
 from cvcore.preprocess import transform_for
 from cvcore.registry import ModelSpec, Task, WeightsKind, get_spec, list_models
@@ -73,6 +74,26 @@ def model_choices() -> list[str]:
     segmenters = [s.name for s in list_models(Task.SEGMENTATION, metadata_only=True) if s.weights.kind is not WeightsKind.NONE]
     coarse = [s.name for s in list_models(Task.CLASSIFICATION, metadata_only=True) if s.family in COARSE_FAMILIES]
     return segmenters + coarse
+
+
+def default_models() -> list[str]:
+    """The Segmentation page's first selection: the :data:`DEFAULT_MODELS` whose weights are on this machine.
+
+    The coarse map's weights ship in a package, so on a fresh machine it is the one default that runs.
+    """
+    from cvcore.weights import weight_status
+
+    return [name for name in DEFAULT_MODELS if weight_status(name).available] or model_choices()[-1:]
+
+
+def runnable_first(names: Sequence[str]) -> list[str]:
+    """``names`` with the models whose weights are here first (order otherwise kept).
+
+    A multiselect's "Select all" takes options in order up to its maximum: it must pick models that run.
+    """
+    from cvcore.weights import weight_status
+
+    return sorted(names, key=lambda name: not weight_status(name).available)
 
 
 def _check_can_segment(spec: ModelSpec) -> None:
@@ -320,6 +341,116 @@ def grid_logits(model: nn.Module, batch: torch.Tensor) -> torch.Tensor | None:
 # --- inference ------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class InputFit:
+    """How an input was padded to a side the architecture accepts, and where its own pixels are in the output.
+
+    ``pad`` = (left, right, top, bottom) in input pixels; ``crop`` = (top, left) of the original
+    ``size`` = (h, w) in the model's ``output`` = (h, w); ``mode``: how the border was filled.
+    """
+
+    size: tuple[int, int]
+    padded: tuple[int, int]
+    pad: tuple[int, int, int, int]
+    crop: tuple[int, int]
+    output: tuple[int, int]
+    mode: str
+
+    def note(self, spec: ModelSpec, rule_text: str) -> str:
+        (h, w), (hp, wp) = self.size, self.padded
+        filled = "mirrored (the overlap-tile strategy of Ronneberger et al. 2015)" if self.mode == "reflect" else "repeated"
+        return (
+            f"Input padded from {h}x{w} to {hp}x{wp}, border {filled}: {spec.display_name} takes {rule_text}. "
+            "The labels are those of the photo's own pixels."
+        )
+
+
+_FIT_CANDIDATES = 64  # accepted sides tried above a photo's side before giving up on an exact fit
+
+
+@functools.lru_cache(maxsize=16)
+def _shapes_model(name: str) -> nn.Module | None:
+    from cvcore.input_sizes import _shapes_only_model
+
+    return _shapes_only_model(get_spec(name, metadata_only=False))
+
+
+def _output_side(name: str, side: int) -> int | None:
+    """The output side of a (side x side) input, from a shapes-only run on the meta device (None: it fails)."""
+    shapes = _shapes_model(name)
+    if shapes is None:
+        return None
+    try:
+        with torch.no_grad():
+            return int(segmentation_logits(shapes(torch.empty(1, 3, side, side, device="meta"))).shape[-1])
+    except (RuntimeError, ValueError, IndexError, TypeError, InvalidInputError):
+        return None
+
+
+@functools.lru_cache(maxsize=512)
+def _side_fit(name: str, side: int) -> tuple[int, int] | None:
+    """(input side, margin lost on each side of the output) that labels every one of ``side`` pixels; None: run as is.
+
+    First the smallest accepted side whose output is as large as its input (ENet: the next
+    multiple of 8); a model whose output is always smaller (valid convolutions) gets the side
+    whose output still covers ``side`` pixels, its lost margin to be mirrored.
+    """
+    from cvcore.input_sizes import size_rule
+
+    rule = size_rule(get_spec(name, metadata_only=True))
+    if rule.fixed is not None or not rule.derived:
+        return None
+    start = max(side, rule.minimum)
+    candidates = [s for s in range(start, rule.maximum + 1) if rule.allows(s)][:_FIT_CANDIDATES]
+    outputs = {}
+    for s in candidates:  # lazily: most models take the first or second candidate whole
+        outputs[s] = _output_side(name, s)
+        if outputs[s] == s:
+            return (s, 0) if s != side else None
+    for s in candidates:  # valid convolutions: the output is the input less a margin on each side
+        out = outputs[s]
+        if out is not None and out < s and (s - out) % 2 == 0:
+            for wider in range(s, rule.maximum + 1):
+                if rule.allows(wider) and (out_wider := _output_side(name, wider)) is not None and out_wider >= side:
+                    return wider, (wider - out_wider) // 2
+            return None
+    return None
+
+
+def fit_input(spec: ModelSpec, size: tuple[int, int]) -> InputFit | None:
+    """How to pad an (h, w) input for ``spec`` (None when it takes that size and returns it whole).
+
+    Sides the architecture does not take (ENet: multiples of 8) are padded up to the next one
+    it does; a model whose output is smaller than its input (U-Net's valid convolutions) gets
+    its lost margin mirrored around the photo (the paper's overlap-tile strategy), so that every
+    pixel of the photo is labelled.
+    """
+    fits = [_side_fit(spec.name, side) for side in size]
+    fits = [fit or (side, 0) for fit, side in zip(fits, size)]
+    if all(padded == side and margin == 0 for (padded, margin), side in zip(fits, size)):
+        return None
+    (hp, mh), (wp, mw) = fits
+    h, w = size
+    top = mh + (hp - h - 2 * mh) // 2
+    left = mw + (wp - w - 2 * mw) // 2
+    pad = (left, wp - w - left, top, hp - h - top)
+    mode = "reflect" if max(pad[2:]) < h and max(pad[:2]) < w else "replicate"
+    return InputFit((h, w), (hp, wp), pad, (top - mh, left - mw), (hp - 2 * mh, wp - 2 * mw), mode)
+
+
+def _padded(batch: torch.Tensor, fit: InputFit | None) -> torch.Tensor:
+    return batch if fit is None else F.pad(batch, fit.pad, mode=fit.mode)
+
+
+def _cropped(logits: torch.Tensor, fit: InputFit | None) -> torch.Tensor:
+    if fit is None:
+        return logits
+    if tuple(logits.shape[-2:]) != fit.output:  # a coarser output than the shapes-only run said: back to its grid first
+        logits = F.interpolate(logits.float(), size=fit.output, mode="bilinear", align_corners=False)
+    (h, w), (top, left) = fit.size, fit.crop
+    return logits[..., top : top + h, left : left + w]
+
+
 def _classifier_as_conv(model: nn.Module, features: torch.Tensor) -> torch.Tensor:
     """FCN's "convolutionalization": the Linear classifier as a 1x1 convolution. (B, C, h, w) -> (B, K, h, w)."""
     linear: nn.Linear = model.classifier
@@ -365,6 +496,8 @@ def segment(
     """
     spec = get_spec(spec)
     _check_can_segment(spec)
+    coarse = spec.task is Task.CLASSIFICATION
+    plan = input_plan(spec, image.size, coarse_short_side)  # refuses unbounded work before anything is allocated
     if model is None:
         from cvcore.weights import load_model
 
@@ -375,9 +508,11 @@ def segment(
     width, height = image.size
 
     start = time.perf_counter()
-    transform = transform_for(spec, resize_size=coarse_short_side, crop=False) if coarse else transform_for(spec)
+    transform = transform_for(spec, resize_size=plan.short_side, crop=False if coarse else None)
     batch = transform(image).unsqueeze(0).to(device)  # (1, 3, h_in, w_in)
     input_size = tuple(batch.shape[-2:])
+    fit = None if coarse or type(model) in (FCN, DeepLabV3, LRASPP) else fit_input(spec, input_size)
+    batch = _padded(batch, fit)
     synchronize(device)
     preprocessed = time.perf_counter()
 
@@ -390,7 +525,7 @@ def segment(
             logits = grid_logits(model, batch) if device.type == "cpu" else None  # (1, K, h, w), stride 8
             on_grid = logits is not None
             if not on_grid:
-                logits = segmentation_logits(model(batch))  # (1, K, h_in, w_in)
+                logits = _cropped(segmentation_logits(model(batch)), fit)  # (1, K, h_in, w_in)
     synchronize(device)
     forwarded = time.perf_counter()
 
@@ -402,6 +537,12 @@ def segment(
     done = time.perf_counter()
 
     notes = _notes(scores.shape[-2:], input_size, coarse, on_grid, evaluated)
+    if plan.limited:
+        notes.append(plan.note())
+    if fit is not None:
+        from cvcore.input_sizes import size_rule
+
+        notes.append(fit.note(spec, size_rule(spec).describe()))
     if device.type == "cuda":
         notes.append("Run on CUDA under fp16 autocast.")
     return SegmentationResult(
@@ -424,6 +565,16 @@ def segment(
         notes=tuple(notes),
         evaluated_fraction=evaluated,
     )
+
+
+def input_plan(spec: ModelSpec, photo_size: tuple[int, int], coarse_short_side: int = COARSE_SHORT_SIDE) -> ResizePlan:
+    """How a ``(width, height)`` photo is resized for ``spec`` (short side kept, aspect ratio kept), within cvlens's work bounds.
+
+    Raises :class:`~cvcore.input_sizes.InputTooLargeError` for a strip-like photo; scales an
+    input beyond :data:`~cvcore.input_sizes.MAX_INPUT_PIXELS` down (the result's notes say so).
+    """
+    coarse = spec.task is Task.CLASSIFICATION
+    return plan_resize(photo_size, coarse_short_side if coarse else spec.preprocessing.resize_size)
 
 
 def _labels_and_confidence(

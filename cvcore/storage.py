@@ -117,6 +117,29 @@ def atomic_writer(path: str | Path, mode: str = "wb", *, encoding: str | None = 
         raise
 
 
+def writable_target(path: str | Path) -> Path:
+    """``path`` if a file can be written there now, else :class:`StorageError` saying why; nothing is left behind.
+
+    For checking an output option before doing the work it is the output of: the folder must
+    exist, ``path`` must not be a folder, and a temporary file must be creatable in the
+    folder (a real probe: permissions, read-only file systems and quotas all count, for root too).
+    """
+    target = Path(path).expanduser()
+    if target.is_dir():
+        raise StorageError(f"Cannot write {target}: it is a folder.")
+    folder = target.parent
+    if not folder.is_dir():
+        raise StorageError(f"Cannot write {target}: the folder {folder} does not exist.")
+    try:
+        fd, probe = tempfile.mkstemp(prefix=TEMP_PREFIX, dir=folder)
+    except OSError as exc:
+        raise StorageError(f"Cannot write {target}: {describe_os_error(exc)}.") from exc
+    os.close(fd)
+    with contextlib.suppress(OSError):
+        os.unlink(probe)
+    return target
+
+
 def atomic_write(path: str | Path, data: bytes | str, *, encoding: str = "utf-8") -> Path:
     """Write ``data`` (bytes, or text as ``encoding``) to ``path`` atomically; returns the path."""
     payload = data.encode(encoding) if isinstance(data, str) else bytes(data)

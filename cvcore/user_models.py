@@ -35,6 +35,7 @@ import functools
 import hashlib
 import json
 import logging
+import os
 import re
 import shutil
 import threading
@@ -47,7 +48,7 @@ from typing import TYPE_CHECKING, Any
 from cvcore import registry
 from cvcore.errors import CvlensError, UnknownModelError
 from cvcore.registry import Architecture, ModelSpec, Paper, Preprocessing, Published, Task, Weights, WeightsKind
-from cvcore.storage import StorageError, atomic_copy, atomic_write_json, cvlens_home, describe_os_error, read_json
+from cvcore.storage import StorageError, atomic_copy, atomic_write, atomic_write_json, cvlens_home, describe_os_error, read_json
 
 if TYPE_CHECKING:
     from torch import nn
@@ -57,6 +58,10 @@ _log = logging.getLogger("cvlens.user_models")
 MANIFEST_FORMAT = 1
 NAME_PATTERN = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,63}")
 STATE_DICT_SUFFIXES = (".pth", ".pt", ".bin", ".ckpt", ".tar")
+ONNX_SUFFIXES = (".onnx",)
+# Uploads through the page (the server holds an upload in memory); bigger files go through the CLI.
+# Keep in step with server.maxUploadSize in .streamlit/config.toml (a test checks it).
+MAX_MODEL_UPLOAD_MB = 200
 PREFIXES = ("module.", "_orig_mod.")  # DataParallel / DistributedDataParallel, torch.compile
 EXPORT_RECORD = "cvlens-model.json"
 ONNX_FAMILY = "Imported (ONNX)"
@@ -109,6 +114,11 @@ def known_category_sets() -> dict[str, Callable[[], tuple[str, ...]]]:
         return CITYSCAPES_CATEGORIES
 
     return {"imagenet": imagenet, "voc": voc, "cityscapes": cityscapes}
+
+
+def categories_from_text(text: str) -> tuple[str, ...]:
+    """Class names from a class file's text: one per line; blank lines and ``#`` comments ignored."""
+    return read_categories([line for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")])
 
 
 def read_categories(source: str | Path | Sequence[str]) -> tuple[str, ...]:
@@ -510,10 +520,12 @@ def import_model(
     *,
     progress: Callable[[int, int], None] | None = None,
     replace: bool = False,
+    source_name: str | None = None,
 ) -> ModelSpec:
     """Check ``path``, copy it into the store and record it; returns the new entry. Nothing is stored on any error.
 
-    ``progress(done_bytes, total_bytes)`` is called while the file is copied.
+    ``progress(done_bytes, total_bytes)`` is called while the file is copied; ``source_name``
+    is what the file was called where it came from (an upload's name), if not ``path.name``.
     """
     path = Path(path).expanduser()
     name = validate_name(name)
@@ -524,7 +536,49 @@ def import_model(
         record = _onnx_record(path, name, options)
     else:
         record = _state_dict_record(path, name, checked, options)
-    return _store(path, name, record, progress=progress, replace=replace)
+    return _store(path, name, record, progress=progress, replace=replace, source_name=source_name or path.name)
+
+
+def import_bytes(
+    data: bytes,
+    file_name: str,
+    name: str,
+    options: ImportOptions = ImportOptions(),
+    *,
+    progress: Callable[[int, int], None] | None = None,
+) -> ModelSpec:
+    """:func:`import_model` for an upload: the bytes go to a temporary file in the store, removed afterwards."""
+    suffix = Path(file_name).suffix.lower()
+    if suffix not in (*STATE_DICT_SUFFIXES, ".safetensors", ".onnx", ".pt2"):
+        raise ImportModelError(
+            f"{file_name}: cvlens imports .pth/.pt/.bin/.ckpt state dicts, .safetensors and .onnx files, not {suffix or 'files without an extension'}."
+        )
+    incoming = store_dir() / "incoming"
+    try:
+        incoming.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StorageError(f"Cannot create {incoming}: {describe_os_error(exc)}.") from exc
+    temporary = incoming / f"{os.getpid()}-{threading.get_ident()}-{_safe_file_name(file_name)}"
+    try:
+        atomic_write(temporary, data)
+        return import_model(temporary, name, options, progress=progress, source_name=Path(file_name).name)
+    finally:
+        with contextlib.suppress(OSError):
+            temporary.unlink()
+
+
+def _safe_file_name(file_name: str) -> str:
+    suffix = Path(file_name).suffix.lower()
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", Path(file_name).name).strip("._") or f"model{suffix}"
+
+
+def store_version() -> tuple[int, int]:
+    """Changes whenever a model is imported or removed (the manifest's mtime and size): a cache key for pages."""
+    try:
+        stat = manifest_path().stat()
+    except OSError:
+        return (0, 0)
+    return (stat.st_mtime_ns, stat.st_size)
 
 
 def _existing_names() -> set[str]:
@@ -754,7 +808,7 @@ def _addressable(module):
     return fx.GraphModule(root, module.graph)
 
 
-def _store(path: Path, name: str, record: dict, *, progress, replace: bool) -> ModelSpec:
+def _store(path: Path, name: str, record: dict, *, progress, replace: bool, source_name: str) -> ModelSpec:
     """Copy the file into the store, then record it: a crash before the manifest's rename leaves the old state."""
     spec_from_record(record)  # a record that could not be listed fails here, before anything is copied
     with _store_lock():
@@ -763,7 +817,7 @@ def _store(path: Path, name: str, record: dict, *, progress, replace: bool) -> M
         if name in records and not replace:
             raise ImportModelError(f"You already have a model named {name!r}; choose another name or remove it first.")
         digest = _sha256(path)
-        relative = f"files/{name}-{digest[:12]}/{path.name}"
+        relative = f"files/{name}-{digest[:12]}/{_safe_file_name(source_name)}"
         target = store_dir() / relative
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
@@ -774,7 +828,7 @@ def _store(path: Path, name: str, record: dict, *, progress, replace: bool) -> M
             if _sha256(target) != digest:
                 raise StorageError(f"The copy of {path.name} differs from the original (a failing disk?); nothing was imported.")
             record["weights"].update(file_name=relative, sha256=digest, file_size_mb=target.stat().st_size / 2**20)
-            record["source"] = str(path)
+            record["source"] = source_name if source_name != path.name else str(path)
             old = records.get(name)
             records[name] = record
             atomic_write_json(manifest_path(), {"format": MANIFEST_FORMAT, "models": records})
@@ -803,6 +857,12 @@ def _remove_orphans(records: Mapping[str, Mapping[str, Any]]) -> None:
         for folder in files.iterdir():
             if folder.is_dir() and folder not in kept:
                 shutil.rmtree(folder, ignore_errors=True)
+    incoming = store_dir() / "incoming"  # uploads of a killed server; a live one is younger than an hour
+    if incoming.is_dir():
+        for upload in incoming.iterdir():
+            with contextlib.suppress(OSError):
+                if upload.stat().st_mtime < dt.datetime.now().timestamp() - 3600:
+                    upload.unlink()
 
 
 def _remove_files(record: Mapping[str, Any]) -> None:
@@ -845,6 +905,20 @@ def export_model(name: str, folder: str | Path) -> Path:
     exported = {**record, "weights": {**record["weights"], "file_name": source.name}}
     atomic_write_json(target_dir / EXPORT_RECORD, exported)
     return target_dir
+
+
+def export_archive(name: str) -> bytes:
+    """:func:`export_model` as ZIP bytes (a page's download): the folder ``NAME/`` with the file and its record."""
+    import io
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="cvlens-export-") as temp:
+        folder = export_model(name, temp)
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_STORED) as archive:  # weights do not compress
+            for file in sorted(folder.iterdir()):
+                archive.write(file, f"{name}/{file.name}")
+        return buffer.getvalue()
 
 
 def import_exported(folder: str | Path, name: str | None = None, *, progress=None) -> ModelSpec:
@@ -897,7 +971,10 @@ def measured_complexity(spec: ModelSpec):
 
     record = user_specs_records().get(spec.name, {})
     measured = record.get("measured") or {}
-    return complexity_from_dict(measured) if "gmacs" in measured else None
+    try:
+        return complexity_from_dict(measured) if "gmacs" in measured else None
+    except (TypeError, KeyError, ValueError):  # counted by an older cvlens (other fields): shown as not counted
+        return None
 
 
 def user_specs_records() -> dict[str, dict]:

@@ -109,9 +109,11 @@ class VocFolder:
         return self.root / "SegmentationClass" / f"{image_id}.png"
 
 
-def open_voc(root: str | Path, split: str = "val") -> VocFolder:
-    """Check the folder layout and read the split's ids."""
+def open_voc(root: str | Path, split: str = "val", *, limit: int | None = None) -> VocFolder:
+    """Check the folder layout and read the split's ids (the first ``limit``), each with its photo and mask."""
     root = Path(root).expanduser()
+    if not root.is_dir():
+        raise InvalidInputError(f"{root} is not a folder" + (": it is a file." if root.exists() else ": it does not exist."))
     listing = root / "ImageSets" / "Segmentation" / f"{split}.txt"
     missing = [p for p in (root / "JPEGImages", root / "SegmentationClass", listing) if not p.exists()]
     if missing:
@@ -119,10 +121,37 @@ def open_voc(root: str | Path, split: str = "val") -> VocFolder:
             f"{root} is not a VOC-style folder: missing {', '.join(str(p.relative_to(root)) for p in missing)} "
             "(expected JPEGImages/, SegmentationClass/, ImageSets/Segmentation/<split>.txt)."
         )
-    ids = tuple(line.split()[0] for line in listing.read_text().splitlines() if line.strip())
+    ids = tuple(line.split()[0] for line in listing.read_text(errors="replace").splitlines() if line.strip())
     if not ids:
         raise InvalidInputError(f"{listing} lists no images.")
-    return VocFolder(root, split, ids)
+    if limit is not None and not 1 <= limit <= len(ids):
+        raise InvalidInputError(f"--limit {limit}: {listing.name} lists {len(ids)} images; give a limit from 1 to {len(ids)}.")
+    folder = VocFolder(root, split, ids[:limit] if limit else ids)
+    _check_pairs(folder)
+    return folder
+
+
+def _check_pairs(folder: VocFolder) -> None:
+    """Every listed id has its photo and its mask (a few stat calls, before any model runs)."""
+    unpaired = [i for i in folder.ids if not folder.mask_path(i).is_file() or not _has_image(folder, i)]
+    if unpaired:
+        shown = ", ".join(unpaired[:5]) + (f" and {len(unpaired) - 5} more" if len(unpaired) > 5 else "")
+        raise InvalidInputError(
+            f"{folder.root} is inconsistent: {len(unpaired)} of the {len(folder.ids)} listed images lack a photo in "
+            f"JPEGImages/ or a mask in SegmentationClass/ ({shown})."
+        )
+
+
+def _has_image(folder: VocFolder, image_id: str) -> bool:
+    return any((folder.root / "JPEGImages" / f"{image_id}{suffix}").is_file() for suffix in IMAGE_SUFFIXES)
+
+
+def check_can_evaluate(name: str) -> None:
+    """Refuse a model whose labels are not VOC's (the coarse ImageNet-class map)."""
+    if is_coarse(name):
+        raise InvalidInputError(
+            f"{name} gives a coarse ImageNet-class map, which cannot be scored against VOC classes; choose a VOC segmenter."
+        )
 
 
 @dataclass(frozen=True)
@@ -145,12 +174,9 @@ def evaluate(
     progress: Callable[[int, int], None] | None = None,
 ) -> Evaluation:
     """Run ``name`` over a VOC-style folder, accumulating one confusion matrix over all pixels."""
-    if is_coarse(name):
-        raise InvalidInputError(
-            f"{name} gives a coarse ImageNet-class map, which cannot be scored against VOC classes; choose a VOC segmenter."
-        )
-    folder = open_voc(root, split)
-    ids = folder.ids[:limit] if limit else folder.ids
+    check_can_evaluate(name)
+    folder = open_voc(root, split, limit=limit)
+    ids = folder.ids
     if model is None:
         from cvcore.weights import load_model
 

@@ -19,7 +19,7 @@ if str(ROOT) not in sys.path:
 
 import streamlit as st  # noqa: E402
 
-from dashboard.common import render_sidebar, show_unexpected_error  # noqa: E402
+from dashboard.common import keep_previous_run_files, render_sidebar, show_unexpected_error, start_memory_janitor  # noqa: E402
 
 PAGES_DIR = Path(__file__).parent / "app_pages"
 
@@ -37,8 +37,13 @@ pages = {
         st.Page(PAGES_DIR / "segmentation.py", title="Segmentation", icon="🖼️", url_path="segmentation"),
         st.Page(PAGES_DIR / "saliency.py", title="Saliency", icon="🔥", url_path="saliency"),
     ],
+    "Your work": [
+        st.Page(PAGES_DIR / "your_models.py", title="Your models", icon="🎓", url_path="your_models"),
+    ],
 }
 
+start_memory_janitor()  # once per process: freed memory goes back to the system (see dashboard/common.py)
+keep_previous_run_files()  # once per process: other sessions' runs do not delete the files this browser shows
 navigation = st.navigation(pages)
 render_sidebar()
 try:

@@ -6,6 +6,7 @@ reruns. Keep each page's keys in its own section; prefix them with the page name
 
 # --- shared ----------------------------------------------------------------------
 DEVICE = "device"
+SESSION_LEDGER = "session.ledger"  # cvcore.memory.ByteLedger: the byte budget of this session's results and uploads
 
 # --- Models page -----------------------------------------------------------------
 MODELS_TASK = "models.task"
@@ -13,6 +14,7 @@ MODELS_FAMILIES = "models.families"
 MODELS_YEARS = "models.years"
 MODELS_SEARCH = "models.search"
 MODELS_TABLE = "models.table"  # export widgets (dashboard.export) derive their keys from it
+MODELS_MINE = "models.mine"  # the user's imported models with measured metrics
 MODELS_KEPT = "models.kept"  # the filters; survive leaving the page (widget state does not)
 
 # --- Compare page ----------------------------------------------------------------
@@ -48,6 +50,25 @@ ARCH_LAYERS = "architecture.layers"
 ARCH_RECONCILIATION = "architecture.reconciliation"
 ARCH_DIFF = "architecture.diff"
 ARCH_KEPT = "architecture.kept"  # model and input size; survives leaving the page
+# Topology graph and effective receptive field (issue 14)
+ARCH_GRAPH_DEPTH = "architecture.graph.depth"
+ARCH_GRAPH_REPEATS = "architecture.graph.expand_repeats"  # draw every copy of repeated blocks
+ARCH_GRAPH_UNFOLDED = "architecture.graph.unfolded"  # multiselect: folded nodes the user opened
+ARCH_GRAPH_UNFOLDED_BY_MODEL = "architecture.graph.unfolded_by_model"  # model -> [node keys]; survives leaving the page
+ARCH_GRAPH_NODE = "architecture.graph.node"  # prefix, one per model: the node whose numbers are shown (click or picker)
+ARCH_GRAPH_CHART = "architecture.graph.chart"
+ARCH_GRAPH_UNFOLD = "architecture.graph.unfold"  # button: open the selected folded node
+ARCH_GRAPH_DOWNLOADS = "architecture.graph.downloads"  # prefix of the SVG/PNG/DOT/JSON download keys
+ARCH_GRAPH_PAIR = "architecture.graph.pair"  # the two graphs side by side (chart, downloads, table)
+ARCH_GRAPH_KEPT = "architecture.graph.kept"  # depth and repeats; survive leaving the page
+ARCH_ERF_LAYER = "architecture.erf.layer"
+ARCH_ERF_WEIGHTS = "architecture.erf.weights"
+ARCH_ERF_SAMPLES = "architecture.erf.samples"
+ARCH_ERF_UPLOADS = "architecture.erf.uploads"
+ARCH_ERF_RUN = "architecture.erf.run"
+ARCH_ERF_LOG = "architecture.erf.log_scale"
+ARCH_ERF_RESULTS = "architecture.erf.results"  # (model, size, layer, weights, images digest) -> ErfReport | error message
+ARCH_ERF_VIEW = "architecture.erf.view"  # figure and table export keys
 
 # --- Segmentation page -----------------------------------------------------------
 SEG_SOURCE = "segmentation.source"  # "sample" or "upload"
@@ -78,7 +99,7 @@ SAL_LAYER = "saliency.layer"  # Grad-CAM layer override, a dotted module path
 SAL_OPACITY = "saliency.opacity"
 SAL_ABSOLUTE = "saliency.absolute"
 SAL_RESULTS = "saliency.results"  # (photo digest, model, method, target, layer) -> (MethodResult, view) or error message
-SAL_RANDOM_MAPS = "saliency.random_maps"  # slider: random maps per baseline (19 = the fewest for a p <= 0.05 verdict)
+SAL_RANDOM_MAPS = "saliency.random_maps"  # slider: random maps per baseline (a verdict needs 5; 10 by default)
 SAL_CLASSIFY = "saliency.classify"  # (photo digest, model) -> PhotoExplanation-free top-5 (Classification)
 SAL_DOWNLOADS = "saliency.downloads"  # prefix of download-button keys
 SAL_TABLES = "saliency.tables"  # prefix of table/figure export keys
@@ -100,4 +121,35 @@ PAPERS_ALL = "papers.all"
 PAPERS_LAYERS = "papers.layers"
 PAPERS_COMPUTE_LAYERS = "papers.compute_layers"
 PAPERS_TRADEOFF = "papers.tradeoff"
+PAPERS_REPRODUCTIONS = "papers.reproductions"  # the user's evaluated models beside the accuracy claims
 PAPERS_KEPT = "papers.kept"  # paper and explorer sliders; survive leaving the page (widget state does not)
+PAPERS_ERF_RUN = "papers.erf_run"  # one-click effective receptive fields of the dilated-convolution example
+PAPERS_ERF_SHOWN = "papers.erf_shown"  # stays True once clicked, for the session
+PAPERS_ERF = "papers.erf"  # its figure and table export keys
+
+# --- Your models page ------------------------------------------------------------
+MINE_FILE = "mine.file"
+MINE_ARCH = "mine.arch"
+MINE_NAME = "mine.name"
+MINE_CLASSES = "mine.classes"  # "architecture", a known set ("voc", ...) or "file"
+MINE_CLASS_FILE = "mine.class_file"
+MINE_DATASET = "mine.dataset"
+MINE_TASK = "mine.task"  # an ONNX file without an architecture
+MINE_INPUT_H = "mine.input_h"
+MINE_INPUT_W = "mine.input_w"
+MINE_MEAN = "mine.mean"
+MINE_STD = "mine.std"
+MINE_FORM = "mine.form"
+MINE_MESSAGE = "mine.message"  # (kind, text) of the last import or removal; shown after the rerun
+MINE_TABLE = "mine.table"
+MINE_REMOVE = "mine.remove"  # prefix of per-model remove buttons
+MINE_EXPORT = "mine.export"  # prefix of per-model export downloads
+MINE_EVAL_MODEL = "mine.eval_model"
+MINE_EVAL_DATA = "mine.eval_data"
+MINE_EVAL_LABELS = "mine.eval_labels"
+MINE_EVAL_CLASSES = "mine.eval_classes"
+MINE_EVAL_LIMIT = "mine.eval_limit"
+MINE_EVAL_RESAMPLES = "mine.eval_resamples"
+MINE_EVAL_RUN = "mine.eval_run"
+MINE_EVAL_TABLE = "mine.eval_table"  # prefix of result table keys
+MINE_EVAL_ERROR = "mine.eval_error"  # the last evaluation's error message, shown after the rerun

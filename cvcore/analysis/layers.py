@@ -2,9 +2,10 @@
 
 One row per module that does work: leaf layers, plus a "(own ops)" row for a container
 whose ``forward`` computes something itself (attention products, class tokens). Each row
-has the layer's output shape, kernel/stride/dilation/groups, parameters, fvcore GMACs,
+has the layer's output shape, kernel/stride/dilation/groups, parameters, GMACs in the
+papers' convention and fvcore's all-operator GMACs (:mod:`cvcore.analysis.conventions`),
 and the receptive field and cumulative stride (jump) at its output. By construction the
-rows' GMACs and parameters sum to the model's totals.
+rows' GMACs (each figure) and parameters sum to the model's totals.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from cvcore.analysis.complexity import GIGA, _quiet_fvcore, example_input, fvcore_analysis, resolve_model
+from cvcore.analysis.complexity import GIGA, _quiet_fvcore, example_input, fvcore_analysis, resolve_model, split_conventions
 from cvcore.analysis.receptive_field import Field, ReceptiveFieldTracker, field_of, tag_input
 from cvcore.device import resolve_device
 from cvcore.errors import AnalysisError
@@ -39,7 +40,8 @@ class LayerRow:
     dilation: tuple[int, ...] | None
     groups: int | None
     params: int
-    gmacs: float
+    gmacs: float  # papers' convention: convolutions, linear layers, matrix products, attention
+    gmacs_all_ops: float  # fvcore's all-operator count (also normalisation, pooling, upsampling)
     receptive_field: tuple[int, int] | None  # (h, w) input pixels; -1 = whole input (global)
     jump: tuple[float, float] | None  # cumulative stride
     calls: int
@@ -121,16 +123,21 @@ def trace_forward(model: nn.Module, x: torch.Tensor) -> _Trace:
     return trace
 
 
-def _rows(model: nn.Module, trace: _Trace, flops_by_module: dict[str, int]) -> list[LayerRow]:
+def _rows(model: nn.Module, trace: _Trace, flops_by_module: dict[str, tuple[float, float]]) -> list[LayerRow]:
+    """``flops_by_module``: module name -> (papers' convention, all ops), fvcore's units, children included."""
     modules = dict(model.named_modules())
     rank = {name: i for i, name in enumerate(trace.order)}
     rows = []
+
+    def own(name: str, children: list[str], which: int) -> float:
+        return flops_by_module.get(name, (0, 0))[which] - sum(flops_by_module.get(c, (0, 0))[which] for c in children)
+
     for name, module in modules.items():
         children = [f"{name}.{c}" if name else c for c, _ in module.named_children()]
         own_params = sum(p.numel() for p in module.parameters(recurse=False))
-        own_flops = flops_by_module.get(name, 0) - sum(flops_by_module.get(c, 0) for c in children)
+        own_flops, own_all_ops = own(name, children, 0), own(name, children, 1)
         is_leaf = not children
-        if not is_leaf and own_params == 0 and own_flops <= 0:
+        if not is_leaf and own_params == 0 and own_all_ops <= 0:
             continue
         field = trace.fields.get(name)
         stage, block = stage_of(name) if name else (TOP_LEVEL, TOP_LEVEL)
@@ -143,12 +150,14 @@ def _rows(model: nn.Module, trace: _Trace, flops_by_module: dict[str, int]) -> l
                 output_shape=trace.shapes.get(name),
                 params=own_params,
                 gmacs=max(own_flops, 0) / GIGA,
+                gmacs_all_ops=max(own_all_ops, 0) / GIGA,
                 receptive_field=field.rf if field else None,
                 jump=field.jump if field else None,
                 calls=trace.calls.get(name, 0),
                 **(_geometry(module) if is_leaf else {"kernel": None, "stride": None, "dilation": None, "groups": None}),
             )
         )
+
     # Execution order; a container's own ops come after its children; never-called modules last.
     def key(row: LayerRow):
         base = row.name.removesuffix(OWN_OPS)
@@ -162,9 +171,14 @@ def _rows(model: nn.Module, trace: _Trace, flops_by_module: dict[str, int]) -> l
     return sorted(rows, key=key)
 
 
-def layer_rows(model: nn.Module, name: str, size: tuple[int, int], x: torch.Tensor, by_module: dict[str, int]) -> list[LayerRow]:
-    """Rows from fvcore's per-module counts (traced through the ``OutputAsTuple`` adapter) and one forward."""
-    flops = {k.removeprefix("model.") if k != "model" else "": v for k, v in by_module.items()}
+def layer_rows(
+    model: nn.Module, name: str, size: tuple[int, int], x: torch.Tensor, by_module_and_operator: dict
+) -> list[LayerRow]:
+    """Rows from fvcore's per-module, per-operator counts (``by_module_and_operator()``, traced through
+    the ``OutputAsTuple`` adapter) and one forward."""
+    flops = {
+        k.removeprefix("model.") if k != "model" else "": split_conventions(ops) for k, ops in by_module_and_operator.items()
+    }
     try:
         trace = trace_forward(model, x)
     except (RuntimeError, ValueError, TypeError) as exc:
@@ -184,7 +198,7 @@ def analyze_layers(
     x = example_input(size, dev)
     try:
         with _quiet_fvcore():
-            by_module = fvcore_analysis(model, x).by_module()
+            by_module = fvcore_analysis(model, x).by_module_and_operator()
     except (RuntimeError, ValueError, TypeError) as exc:
         raise AnalysisError(f"Could not trace {name} at input {size[0]}x{size[1]}: {exc}") from exc
     return layer_rows(model, name, size, x, by_module)

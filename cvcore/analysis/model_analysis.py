@@ -35,5 +35,5 @@ def analyze(
     model = model.to(dev)
     x = example_input(size, dev)
     complexity, fv = measure(model, name, size, x)
-    layers = tuple(layer_rows(model, name, size, x, fv.by_module())) if per_layer else None
+    layers = tuple(layer_rows(model, name, size, x, fv.by_module_and_operator())) if per_layer else None
     return ModelAnalysis(complexity, layers)

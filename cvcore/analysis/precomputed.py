@@ -16,6 +16,7 @@ from pathlib import Path
 
 from cvcore.formatting import to_jsonable, versions_line
 from cvcore.samples import ASSETS_DIR
+from cvcore.storage import atomic_write, atomic_writer
 
 SUMMARY_PATH = ASSETS_DIR / "analysis.json"
 LAYERS_PATH = ASSETS_DIR / "analysis_layers.json.gz"
@@ -101,7 +102,12 @@ def precompute_catalogue(
             continue
         summary["models"][name] = to_jsonable(result.complexity)
         layers["models"][name] = [to_jsonable(r) for r in result.layers]
-        print(f"{name}: {result.complexity.gmacs:.3f} GMACs in {time.perf_counter() - start:.1f} s", file=sys.stderr)
+        c = result.complexity
+        elapsed = time.perf_counter() - start
+        print(
+            f"{name}: {c.gmacs:.3f} GMACs (papers' convention), {c.gmacs_all_ops:.3f} (all ops) in {elapsed:.1f} s",
+            file=sys.stderr,
+        )
         # Written after every model: a full run takes most of an hour on 2 cores.
         _write(summary, layers, summary_path, layers_path)
     _summary.cache_clear()
@@ -110,10 +116,14 @@ def precompute_catalogue(
 
 
 def _write(summary: dict, layers: dict, summary_path: Path, layers_path: Path) -> None:
+    from cvcore.analysis.conventions import CONVENTIONS
+
     summary["generated_with"] = versions_line()
     summary["input_size"] = "each model's default input size (ModelSpec.input_size)"
+    summary["conventions"] = CONVENTIONS
     summary["models"] = dict(sorted(summary["models"].items()))
-    summary_path.write_text(json.dumps(summary, indent=1) + "\n")
-    # mtime=0 keeps the gzip bytes reproducible, so regenerating unchanged data is no diff.
-    with gzip.GzipFile(layers_path, "wb", mtime=0) as raw:
+    atomic_write(summary_path, json.dumps(summary, indent=1) + "\n")
+    # mtime=0 keeps the gzip bytes reproducible, so regenerating unchanged data is no diff; the file
+    # name in the gzip header stays the final one, not the temporary file's.
+    with atomic_writer(layers_path) as handle, gzip.GzipFile(str(layers_path), "wb", fileobj=handle, mtime=0) as raw:
         raw.write(json.dumps({"models": dict(sorted(layers["models"].items()))}, separators=(",", ":")).encode())

@@ -4,8 +4,10 @@ A ``TorchFunctionMode`` sees every op, including functional ones inside ``forwar
 (residual adds, concatenations), so the rule applies to any DAG: convolutions and
 pools grow the field by ``(k - 1) * dilation * jump`` and multiply the jump by the
 stride; element-wise merges take the largest field of their inputs; global pooling and
-attention see the whole input. Fields are theoretical (not clipped to the image), as in
-the papers (Yu & Koltun 2016, Table 1).
+attention see the whole input. Adaptive pooling is what its sizes make it: an identity when
+the output has the input's size (VGG's and AlexNet's ``avgpool`` at 224 px), a plain pool
+when the input divides evenly, global when the output is 1x1. Fields are theoretical (not
+clipped to the image), as in the papers (Yu & Koltun 2016, Table 1).
 """
 
 from __future__ import annotations
@@ -33,11 +35,8 @@ _ATTR = "_cvlens_field"
 _CONV = {"conv2d", "conv1d", "_conv_depthwise2d"}
 _TRANSPOSED = {"conv_transpose2d"}
 _POOL = {"max_pool2d", "avg_pool2d", "max_pool2d_with_indices", "_max_pool2d", "lp_pool2d"}
+_ADAPTIVE_POOL = {"adaptive_avg_pool2d", "adaptive_max_pool2d", "adaptive_max_pool2d_with_indices", "_adaptive_max_pool2d"}
 _GLOBAL_OPS = {
-    "adaptive_avg_pool2d",
-    "adaptive_max_pool2d",
-    "adaptive_max_pool2d_with_indices",
-    "_adaptive_max_pool2d",
     "scaled_dot_product_attention",
     "multi_head_attention_forward",
     "softmax",
@@ -92,6 +91,8 @@ def _output_field(func, args, kwargs, inputs: list[Field]) -> Field:
         stride = _arg(args, kwargs, 2, "stride", None)
         dilation = _arg(args, kwargs, 4, "dilation", 1) if "max" in name else 1
         return _grow(merged, kernel, _pair(stride) if stride not in (None, [], ()) else kernel, _pair(dilation))
+    if name in _ADAPTIVE_POOL:
+        return _adaptive_pool(merged, args, kwargs)
     if name in _TRANSPOSED:
         weight = _arg(args, kwargs, 1, "weight", None)
         stride = _pair(_arg(args, kwargs, 3, "stride", 1))
@@ -100,6 +101,23 @@ def _output_field(func, args, kwargs, inputs: list[Field]) -> Field:
     if name in _GLOBAL_OPS or _mixes_positions(name, args, kwargs):
         return Field((GLOBAL, GLOBAL), merged.jump)
     return merged
+
+
+def _adaptive_pool(field: Field, args, kwargs) -> Field:
+    """Adaptive pooling from (H, W) to (h, w): output i pools rows floor(i*H/h) .. ceil((i+1)*H/h)."""
+    x = args[0]
+    size = _arg(args, kwargs, 1, "output_size", None)
+    size = (size, size) if isinstance(size, int) else tuple(size)
+    out = tuple(int(o) if o is not None else int(i) for o, i in zip(size, x.shape[-2:]))
+    inp = tuple(int(i) for i in x.shape[-2:])
+    if out == inp:
+        return field  # each output is one input position: an identity
+    if out == (1, 1):
+        return Field((GLOBAL, GLOBAL), field.jump)
+    # The widest window (equal windows when the sizes divide), and the mean step between windows.
+    kernel = tuple(max(-(-(k + 1) * i // o) - (k * i // o) for k in range(o)) for i, o in zip(inp, out))
+    stride = tuple(i / o for i, o in zip(inp, out))
+    return _grow(field, kernel, stride, (1, 1))
 
 
 def _mixes_positions(name: str, args, kwargs) -> bool:

@@ -19,6 +19,7 @@ class OperatorCount:
     fvcore_ops: tuple[str, ...]
     torch_ops: tuple[str, ...]
     note: str
+    in_papers_convention: bool = False  # counted in the headline ``gmacs`` (else only in ``gmacs_all_ops``)
 
     @property
     def delta_gmacs(self) -> float:
@@ -31,7 +32,8 @@ class Complexity:
     input_size: tuple[int, int]
     params: int
     trainable_params: int
-    gmacs: float  # fvcore: 1 multiply-add = 1
+    gmacs: float  # papers' convention (cvcore.analysis.conventions): conv, linear, matmul, attention; 1 multiply-add = 1
+    gmacs_all_ops: float  # fvcore's all-operator total: also normalisation, pooling, upsampling
     torch_gflops: float  # torch.utils.flop_counter: 2 FLOPs per multiply-add
     uncounted_ops: dict[str, int]  # fvcore's unsupported_ops(): op -> number of calls
     by_operator: tuple[OperatorCount, ...] = field(default=())

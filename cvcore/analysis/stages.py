@@ -25,10 +25,18 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from itertools import zip_longest
 
-from cvcore.analysis.complexity import Complexity
+from cvcore.analysis.conventions import CAPTION, GMACS_ALL_OPS_LABEL, GMACS_LABEL
 from cvcore.analysis.layers import OWN_OPS, LayerRow
 from cvcore.analysis.paper_names import RESNET_SOURCE, depth, is_weighted, on_shortcut, paper_stage_name
-from cvcore.analysis.tables import FVCORE_SOURCE, format_field, layer_records
+from cvcore.analysis.results import Complexity
+from cvcore.analysis.tables import (
+    FVCORE_SOURCE,
+    LAYER_LABELS,
+    LAYER_LATEX_COLUMNS,
+    LAYER_LATEX_LABELS,
+    format_field,
+    layer_records,
+)
 from cvcore.formatting import Table, format_shape
 from cvcore.registry import get_spec, input_size_or_default
 
@@ -69,6 +77,10 @@ class BlockGroup:
     def gmacs(self) -> float:
         return sum(r.gmacs for r in self.rows)
 
+    @property
+    def gmacs_all_ops(self) -> float:
+        return sum(r.gmacs_all_ops for r in self.rows)
+
 
 @dataclass(frozen=True)
 class Stage:
@@ -103,6 +115,10 @@ class Stage:
     @property
     def gmacs(self) -> float:
         return sum(r.gmacs for r in self.rows)
+
+    @property
+    def gmacs_all_ops(self) -> float:
+        return sum(r.gmacs_all_ops for r in self.rows)
 
     @property
     def output_shape(self) -> tuple[int, ...] | None:
@@ -413,6 +429,7 @@ def stage_summary_table(
             "layers": len(s.rows),
             "params": s.params,
             "gmacs": round(s.gmacs, 4),
+            "gmacs_all_ops": round(s.gmacs_all_ops, 4),
             "output": _shape_text(s.output_shape),
             "rf": format_field(s.receptive_field),
             "jump": format_field(s.jump),
@@ -429,6 +446,7 @@ def stage_summary_table(
             "layers": sum(len(s.rows) for s in stages),
             "params": sum(s.params for s in stages),
             "gmacs": round(sum(s.gmacs for s in stages), 4),
+            "gmacs_all_ops": round(sum(s.gmacs_all_ops for s in stages), 4),
             "output": None,
             "rf": None,
             "jump": None,
@@ -441,20 +459,16 @@ def stage_summary_table(
         rows,
         columns=[k for k in rows[0] if named or k != "paper"],
         labels={
-            "paper": "paper (Table 1)",
-            "weighted": "weighted layers",
-            "layers": "modules",
-            "gmacs": "GMACs",
-            "rf": "receptive field",
-            "jump": "stride (jump)",
-            "output": "output (CxHxW)",
+            **LAYER_LABELS, "paper": "paper (Table 1)", "weighted": "weighted layers", "layers": "modules",
+            "jump": "stride (jump)", "output": "output (CxHxW)",
         },  # fmt: skip
         caption=(
             f"{model}{size} by stage; [block] x N = N identical consecutive blocks; weighted layers = conv and fc "
-            f"on the main path.{_depth_note(stages, family)}"
+            f"on the main path.{_depth_note(stages, family)} {CAPTION}"
         ).strip(),
         sources=sources,
-        latex_columns=["stage", "paper", "structure", "blocks", "weighted", "params", "gmacs", "output", "rf"],
+        latex_columns=["stage", "paper", "structure", "blocks", "weighted", "params", "gmacs", "gmacs_all_ops", "output", "rf"],
+        latex_labels=LAYER_LATEX_LABELS,
         footer_rows=1,  # the totals
     )
 
@@ -480,6 +494,7 @@ def stage_layer_table(stage: Stage, expand_repeats: bool = False) -> Table:
         "groups",
         "params",
         "gmacs",
+        "gmacs_all_ops",
         "rf",
         "jump",
     ]
@@ -492,11 +507,14 @@ def stage_layer_table(stage: Stage, expand_repeats: bool = False) -> Table:
     return Table(
         records,
         columns=columns,
-        labels={"repeat": "x N", "gmacs": "GMACs", "rf": "receptive field", "output": "output (CxHxW)"},
-        caption=f"Stage {stage.name}: {stage.params:,} parameters, {stage.gmacs:.4f} GMACs in total.{note}"
-        + (branch if any(r["branch"] for r in records) else ""),
+        labels={**LAYER_LABELS, "repeat": "x N", "output": "output (CxHxW)"},
+        caption=f"Stage {stage.name}: {stage.params:,} parameters, {stage.gmacs:.4f} {GMACS_LABEL} "
+        f"({stage.gmacs_all_ops:.4f} {GMACS_ALL_OPS_LABEL}) in total.{note}"
+        + (branch if any(r["branch"] for r in records) else "")
+        + f" {CAPTION}",
         sources=[FVCORE_SOURCE],
-        latex_columns=["repeat", "branch", "layer", "type", "output", "kernel", "stride", "groups", "params", "gmacs", "rf"],
+        latex_columns=["repeat", "branch", *LAYER_LATEX_COLUMNS],
+        latex_labels=LAYER_LATEX_LABELS,
     )
 
 
@@ -582,9 +600,9 @@ def stage_diff_table(diffs: Sequence[StageDiff], name_a: str, name_b: str, famil
         "params_a": f"params {name_a}",
         "params_b": f"params {name_b}",
         "params_delta": "Δ params",
-        "gmacs_a": f"GMACs {name_a}",
-        "gmacs_b": f"GMACs {name_b}",
-        "gmacs_delta": "Δ GMACs",
+        "gmacs_a": f"{GMACS_LABEL} {name_a}",
+        "gmacs_b": f"{GMACS_LABEL} {name_b}",
+        "gmacs_delta": f"Δ {GMACS_LABEL}",
         "output_a": f"output {name_a}",
         "output_b": f"output {name_b}",
         "rf_a": f"receptive field {name_a}",
@@ -602,7 +620,7 @@ def stage_diff_table(diffs: Sequence[StageDiff], name_a: str, name_b: str, famil
         caption=(
             f"{name_b} against {name_a}, stage by stage (Δ = {name_b} − {name_a}; in print A = {name_a}, B = {name_b}); "
             f"stages with equal names are paired by name, the others by position; weighted layers = conv and fc on the "
-            f"main path.{counts}"
+            f"main path.{counts} {CAPTION}"
         ),
         sources=sources,
         latex_columns=[

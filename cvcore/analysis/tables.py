@@ -4,25 +4,38 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from cvcore.analysis.complexity import Complexity
+from cvcore.analysis.conventions import (
+    CAPTION,
+    GMACS_ALL_OPS_LABEL,
+    GMACS_ALL_OPS_PRINT_LABEL,
+    GMACS_LABEL,
+    GMACS_PRINT_LABEL,
+    GMACS_TORCH_LABEL,
+)
 from cvcore.analysis.layers import LayerRow
 from cvcore.analysis.receptive_field import GLOBAL
+from cvcore.analysis.results import Complexity
 from cvcore.formatting import Table, format_shape
 
-FVCORE_SOURCE = "fvcore FlopCountAnalysis (1 multiply-add = 1)"
+FVCORE_SOURCE = "fvcore FlopCountAnalysis with cvcore's attention handler (1 multiply-add = 1)"
 TORCH_SOURCE = "torch.utils.flop_counter.FlopCounterMode (2 FLOPs per multiply-add)"
 
 
 def complexity_table(c: Complexity) -> Table:
+    """Totals; every value is a number (one type per column: CSV, LaTeX and the pages' Arrow tables keep it numeric).
+
+    The operators fvcore could not count are text, so they go in the caption, not in the value column.
+    """
     uncounted = ", ".join(f"{op} x{n}" for op, n in sorted(c.uncounted_ops.items())) or "none"
     rows = [
         {"quantity": "parameters", "value": c.params},
         {"quantity": "trainable parameters", "value": c.trainable_params},
-        {"quantity": "GMACs (fvcore)", "value": round(c.gmacs, 4)},
-        {"quantity": "GMACs (torch flop counter / 2)", "value": round(c.torch_gmacs, 4)},
-        {"quantity": "ops fvcore could not count", "value": uncounted},
+        {"quantity": GMACS_LABEL, "value": round(c.gmacs, 4)},
+        {"quantity": GMACS_ALL_OPS_LABEL, "value": round(c.gmacs_all_ops, 4)},
+        {"quantity": GMACS_TORCH_LABEL, "value": round(c.torch_gmacs, 4)},
     ]
-    return Table(rows, caption=f"{c.name} at input {c.input_size[0]}x{c.input_size[1]}.", sources=[FVCORE_SOURCE, TORCH_SOURCE])
+    caption = f"{c.name} at input {c.input_size[0]}x{c.input_size[1]}. Ops fvcore could not count: {uncounted}. {CAPTION}"
+    return Table(rows, caption=caption, sources=[FVCORE_SOURCE, TORCH_SOURCE])
 
 
 def reconciliation_table(c: Complexity) -> Table:
@@ -32,14 +45,21 @@ def reconciliation_table(c: Complexity) -> Table:
             "fvcore_gmacs": round(r.fvcore_gmacs, 4),
             "torch_gmacs": round(r.torch_gmacs, 4),
             "delta_gmacs": round(r.delta_gmacs, 4),
+            "papers": "yes" if r.in_papers_convention else "no (all ops only)",
             "why": r.note,
         }
         for r in c.by_operator
     ]
     return Table(
         rows,
-        labels={"fvcore_gmacs": "fvcore GMACs", "torch_gmacs": "torch GMACs", "delta_gmacs": "delta"},
-        caption=f"fvcore vs torch flop counter for {c.name}, by operator type.",
+        labels={
+            "fvcore_gmacs": "fvcore GMACs",
+            "torch_gmacs": "torch GMACs",
+            "delta_gmacs": "delta",
+            "papers": "in papers' convention",
+        },
+        caption=f"fvcore vs torch flop counter for {c.name}, by operator type; the rows in the papers' convention "
+        f"sum to {GMACS_LABEL} {c.gmacs:.4f}, all rows to {GMACS_ALL_OPS_LABEL} {c.gmacs_all_ops:.4f}.",
         sources=[FVCORE_SOURCE, TORCH_SOURCE],
     )
 
@@ -54,7 +74,8 @@ def format_field(value: tuple | None) -> str | None:
     return fmt(h) if h == w else f"{fmt(h)}x{fmt(w)}"
 
 
-# A printed layer table: the layer's name says its stage; dilation and jump are in the CSV.
+# A printed layer table: the layer's name says its stage; dilation, jump and the all-ops GMACs (totals in the
+# caption and the stage table) are in the CSV.
 LAYER_LATEX_COLUMNS = ["layer", "type", "output", "kernel", "stride", "groups", "params", "gmacs", "rf"]
 
 
@@ -71,6 +92,7 @@ def layer_records(layers: Sequence[LayerRow]) -> list[dict]:
             "groups": r.groups,
             "params": r.params,
             "gmacs": round(r.gmacs, 5),
+            "gmacs_all_ops": round(r.gmacs_all_ops, 5),
             "rf": format_field(r.receptive_field),
             "jump": format_field(r.jump),
         }
@@ -79,10 +101,16 @@ def layer_records(layers: Sequence[LayerRow]) -> list[dict]:
 
 
 def layer_table(layers: Sequence[LayerRow], c: Complexity | None = None) -> Table:
-    caption = "Per-layer table (output shape without batch; rf = receptive field in input pixels; jump = cumulative stride)."
+    caption = (
+        "Per-layer table (output shape without batch; rf = receptive field in input pixels; jump = cumulative stride). " + CAPTION
+    )
     if c is not None:
         caption = f"{c.name} at {c.input_size[0]}x{c.input_size[1]}: " + caption
     return Table(
-        layer_records(layers), labels={"gmacs": "GMACs", "rf": "receptive field"}, caption=caption, sources=[FVCORE_SOURCE],
-        latex_columns=LAYER_LATEX_COLUMNS,
+        layer_records(layers), labels=LAYER_LABELS, caption=caption, sources=[FVCORE_SOURCE],
+        latex_columns=LAYER_LATEX_COLUMNS, latex_labels=LAYER_LATEX_LABELS,
     )  # fmt: skip
+
+
+LAYER_LABELS = {"gmacs": GMACS_LABEL, "gmacs_all_ops": GMACS_ALL_OPS_LABEL, "rf": "receptive field"}
+LAYER_LATEX_LABELS = {"gmacs": GMACS_PRINT_LABEL, "gmacs_all_ops": GMACS_ALL_OPS_PRINT_LABEL}  # the caption says the rest

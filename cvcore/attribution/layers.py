@@ -7,9 +7,13 @@ Transformers without a (B, C, H, W) feature map are refused with a clear message
 
 from __future__ import annotations
 
+import torch
 from torch import nn
 
+from cvcore.attribution.isolation import shadow_copy
 from cvcore.errors import InvalidInputError
+
+MAX_LISTED_LAYERS = 8  # spatial layers named in a message: the last ones, where Grad-CAM is meaningful
 
 # family (cvcore.registry's ModelSpec.family) -> dotted module path; None = pick by rule below.
 _FAMILY_LAYERS: dict[str, str | None] = {
@@ -78,3 +82,44 @@ def resolve_layer(model: nn.Module, layer: str) -> nn.Module:
     except AttributeError:
         top = [name for name, _ in model.named_children()]
         raise InvalidInputError(f"Layer {layer!r} is not in this model; its top-level modules are {top}.") from None
+
+
+def layer_output_shapes(model: nn.Module, batch: torch.Tensor) -> dict[str, tuple[int, ...]]:
+    """Output shape of every named submodule for one forward pass of ``batch``, in call order.
+
+    Runs on a per-call :func:`~cvcore.attribution.isolation.shadow_copy`: the hooks that record
+    the shapes never touch the (shared) model and are removed before returning.
+    """
+    shadow = shadow_copy(model)
+    shapes: dict[str, tuple[int, ...]] = {}
+
+    def record(name: str):
+        def hook(module, inputs, output):
+            if isinstance(output, torch.Tensor):
+                shapes.setdefault(name, tuple(output.shape))
+
+        return hook
+
+    handles = [module.register_forward_hook(record(name)) for name, module in shadow.named_modules() if name]
+    try:
+        with torch.no_grad():
+            shadow(batch)
+    finally:
+        for handle in handles:
+            handle.remove()
+    return shapes
+
+
+def check_spatial_layer(model: nn.Module, layer: str, batch: torch.Tensor) -> None:
+    """Refuse a Grad-CAM layer whose output is not a (B, C, H, W) map, naming layers whose output is one."""
+    shapes = layer_output_shapes(model, batch)
+    shape = shapes.get(layer)
+    if shape is not None and len(shape) == 4:
+        return
+    spatial = [name for name, s in shapes.items() if len(s) == 4 and s[-1] * s[-2] > 1 and name.count(".") <= 1]
+    listed = ", ".join(spatial[-MAX_LISTED_LAYERS:]) or "none"
+    what = "no tensor" if shape is None else f"a {'x'.join(str(n) for n in shape)} output"
+    raise InvalidInputError(
+        f"Layer {layer!r} gives {what}, not a spatial map: Grad-CAM needs a layer whose output is "
+        f"(batch, channels, height, width). Layers of this model that give one include: {listed}."
+    )

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 from cvcore import compare
-from cvcore.cli import add_format_argument
+from cvcore.cli import add_format_argument, output_file
 from cvcore.errors import InvalidInputError
 from cvcore.figures import figure_caption, standalone_html, with_caption
 from cvcore.formatting import render
+from cvcore.storage import atomic_write
 
 
 def register(subparsers) -> None:
@@ -28,7 +28,7 @@ def register(subparsers) -> None:
     )  # fmt: skip
     parser.add_argument("--default-weights", action="store_true", help="each model with its own default weights instead")
     parser.add_argument("--linear-x", action="store_true", help="linear x axis in the figure (default: log)")
-    parser.add_argument("--html", type=Path, help="also write the chart as standalone HTML (plotly.js embedded)")
+    parser.add_argument("--html", type=output_file, help="also write the chart as standalone HTML (plotly.js embedded)")
     add_format_argument(parser, ("table", "csv", "json", "latex"))
     parser.set_defaults(handler=run)
 
@@ -47,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
     print(render(compare.delta_table(points, baseline, keys, front=chart.front, note=choice.rule), args.format))
     if args.html:
         figure = compare.accuracy_figure(chart, log_x=not args.linear_x, common=choice.common)
-        args.html.write_text(standalone_html(with_caption(figure, figure_caption(chart.caption, chart.source_summary))))
+        atomic_write(args.html, standalone_html(with_caption(figure, figure_caption(chart.caption, chart.source_summary))))
     return 0
 
 

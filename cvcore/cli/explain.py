@@ -1,8 +1,9 @@
 """`python -m cvcore explain IMAGE --model M --method NAME`: top-5, one attribution map and its faithfulness.
 
 Prints the top-5 classes, the method's time and its deletion/insertion AUCs next to
-those of random maps at the map's own resolution; ``--out`` writes the map laid over
-the model's view of the photo as a PNG.
+those of random maps at the map's own resolution, and for Integrated Gradients and Gradient
+SHAP Captum's convergence delta (completeness); ``--out`` writes the map laid over the
+model's view of the photo as a PNG.
 """
 
 from __future__ import annotations
@@ -10,31 +11,38 @@ from __future__ import annotations
 import argparse
 import json
 import warnings
-from pathlib import Path
 
-from cvcore.cli import add_format_argument
+from cvcore.cli import add_format_argument, count, output_file
 from cvcore.errors import InvalidInputError
 from cvcore.figures import figure_caption, standalone_html, with_caption
 from cvcore.formatting import render
 from cvcore.images import decode_image, encode_png
-from cvcore.registry import get_spec
+from cvcore.registry import Task, get_spec
 
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser("explain", help="attribution map (saliency) of a classifier for one photo")
     parser.add_argument("image", help="photo (jpg, png, webp, bmp, tiff, gif)")
     parser.add_argument("--model", default="efficientnet_lite0", help="a classifier with trained weights (default: %(default)s)")
-    parser.add_argument("--method", default="grad_cam", help="attribution method (default: %(default)s); a wrong name lists them all")
+    parser.add_argument(
+        "--method", default="grad_cam", help="attribution method (default: %(default)s); a wrong name lists them all"
+    )
     parser.add_argument("--target", help="class index or label (default: the top-1 class)")
     parser.add_argument("--layer", help="Grad-CAM layer, a dotted module path (default: the family's last conv stage)")
-    parser.add_argument("--out", type=Path, help="write the map over the photo to this PNG file")
-    parser.add_argument("--curves-html", type=Path, help="write the deletion curves (and the random baseline) as standalone HTML")
+    parser.add_argument("--out", type=output_file, help="write the map over the photo to this PNG file")
     parser.add_argument(
-        "--steps", type=int, default=20, help="pixel shares on the deletion/insertion curves (default: %(default)s)"
+        "--curves-html", type=output_file, help="write the deletion and insertion curves (random baselines too) as HTML"
     )
     parser.add_argument(
-        "--random-maps", type=int, default=10,
-        help="random maps of the map's resolution for the baseline, at most 99; a verdict needs 5 (default: %(default)s)",
+        "--steps",
+        type=count(1, 1000),
+        default=20,
+        help="pixel shares on the deletion/insertion curves, 1..1000 (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--random-maps", type=count(0, 99), default=10,  # 99: cvcore.attribution.faithfulness.MAX_RANDOM_MAPS (no torch here)
+        help="random maps of the map's resolution for the baseline, 0..99 (0: no baseline); a verdict needs 5 "
+        "(default: %(default)s)",
     )  # fmt: skip
     parser.add_argument("--seed", type=int, default=0, help="seed of the random maps (default: %(default)s)")
     add_format_argument(parser, ("table", "json"))
@@ -45,11 +53,16 @@ def run(args: argparse.Namespace) -> int:
     # Imported here: every `python -m cvcore ...` registers this command, and these load torch and Captum.
     from cvcore.attribution import explain_photo, faithfulness_figure, get_method, overlay, with_colorbar
     from cvcore.classify import resolve_target
+    from cvcore.storage import atomic_write
     from cvcore.weights import load_model
 
     # Captum announces the temporary ReLU hooks of Guided Backprop (removed again, on a copy): noise here.
     warnings.filterwarnings("ignore", message="Setting backward hooks on ReLU activations", module="captum")
     spec = get_spec(args.model)
+    if spec.task is not Task.CLASSIFICATION:  # before its weights are looked for
+        raise InvalidInputError(
+            f"{spec.display_name} is a {spec.task.value} model, not a classifier: explain needs a classifier."
+        )
     get_method(args.method)  # a typo fails before the model loads
     if args.out is not None and args.out.suffix.lower() != ".png":
         raise InvalidInputError(f"--out must name a .png file; got {args.out}.")
@@ -63,12 +76,12 @@ def run(args: argparse.Namespace) -> int:
     result = report.results[0]
     if args.out is not None:
         sign = result.attribution.sign
-        args.out.write_bytes(encode_png(with_colorbar(overlay(report.image, result.attribution.values, sign), sign)))
+        atomic_write(args.out, encode_png(with_colorbar(overlay(report.image, result.attribution.values, sign), sign)))
     if args.curves_html is not None:
         title = f"{report.display_name}: deletion and insertion curves for '{report.target_label}'"
         caption = "AUCs in the legend; deletion: lower is better, insertion: higher is better; random baselines in grey."
         figure = with_caption(faithfulness_figure([result], title), figure_caption(caption))
-        args.curves_html.write_text(standalone_html(figure))
+        atomic_write(args.curves_html, standalone_html(figure))
     record = _record(report, result, args)
     print(json.dumps(record, indent=2) if args.format == "json" else _text(report, record))
     return 0
@@ -100,8 +113,27 @@ def _record(report, result, args) -> dict:
         "deletion_verdict": result.verdicts[0].outcome if random else None,
         "insertion_verdict": result.verdicts[1].outcome if random else None,
         "curve_steps": args.steps,
+        "completeness": _completeness(attribution.completeness),
         "out": str(args.out) if args.out else None,
         "notes": attribution.notes,
+    }
+
+
+def _completeness(c) -> dict | None:
+    """Captum's convergence delta of a path method's map, with what it is compared to."""
+    from cvcore.attribution.core import COMPLETENESS_TOLERANCE
+
+    if c is None:
+        return None
+    return {
+        "convergence_delta": round(c.delta, 6),
+        "attribution_sum": round(c.attribution_sum, 6),
+        "output_difference": round(c.output_difference, 6),  # f(x) - f(baseline)
+        "relative": round(c.relative, 6),
+        "tolerance": COMPLETENESS_TOLERANCE,
+        "within_tolerance": c.within_tolerance,
+        "samples": c.samples,
+        "text": c.describe(),
     }
 
 
@@ -115,8 +147,13 @@ def _text(report, record: dict) -> str:
         f" Target {record['target_label']} ({record['target']}), p={record['target_prob']:.3f}; "
         f"{record['method_display_name']} took {record['time_ms']:.0f} ms{layer}; curves over {record['curve_steps']} pixel shares."
     )
-    lines = [render(top, "table"), "", render(faith, "table")]
+    return "\n".join([render(top, "table"), "", render(faith, "table"), *_record_lines(record)])
+
+
+def _record_lines(record: dict) -> list[str]:
+    """The lines under the tables that the JSON record alone gives: completeness, notes, files written."""
+    lines = [record["completeness"]["text"]] if record["completeness"] else []
     lines += [f"note: {n}" for n in record["notes"]]
     if record["out"]:
         lines.append(f"wrote {record['out']}")
-    return "\n".join(lines)
+    return lines

@@ -44,6 +44,10 @@ def run(args: argparse.Namespace) -> int:
     else:
         if not args.name:
             raise ImportModelError("Give the model a name: --name NAME (e.g. --name my_enet).")
+        if args.arch:
+            from cvcore.registry import get_architecture
+
+            get_architecture(args.arch)  # an unknown architecture, with close matches, before the file is read
         options = ImportOptions(
             arch=args.arch, categories=args.categories, dataset=args.dataset,
             input_size=tuple(args.input_size) if args.input_size else None,

@@ -12,6 +12,8 @@ from pathlib import Path
 
 from cvcore.catalogue import catalogue_rows
 from cvcore.cli import add_format_argument
+from cvcore.compare import SEGMENTATION_LABELS
+from cvcore.errors import InvalidInputError
 from cvcore.formatting import Table, render, to_json
 from cvcore.registry import Task
 
@@ -59,23 +61,40 @@ def run(args: argparse.Namespace) -> int:
 
         print(f"Wrote {write_snapshot()} catalogue entries to {SNAPSHOT_PATH}.")
         return 0
+    if args.family is not None:
+        from cvcore.registry import list_models
+
+        known = sorted({s.family for s in list_models(metadata_only=True)})
+        if args.family not in known:
+            raise InvalidInputError(f"Unknown family {args.family!r}; the catalogue's families are: {', '.join(known)}.")
+    from cvcore.analysis.conventions import CAPTION, GMACS_ALL_OPS_LABEL, GMACS_LABEL
+
     rows = catalogue_rows(args.task, args.family, mine=args.mine)
     if args.format == "json":
         print(to_json(rows))
         return 0
     records = [
         {
-            "name": r.name, "task": r.task, "family": r.family, "year": r.year,
+            "name": r.name,
+            "task": r.task,
+            "family": r.family,
+            "year": r.year,
             "params_m": r.params / 1e6 if r.params else (r.published_params or 0) / 1e6 or None,
-            "gmacs": r.gmacs, "acc@1": r.metrics.get("acc@1"), "acc@5": r.metrics.get("acc@5"),
-            "miou": r.metrics.get("miou"), "pixel_acc": r.metrics.get("pixel_acc"), "weights": r.weights + (" (here)" if r.weights_available else ""),
+            "gmacs": r.gmacs,
+            "gmacs_all_ops": r.gmacs_all_ops,
+            "acc@1": r.metrics.get("acc@1"),
+            "acc@5": r.metrics.get("acc@5"),
+            "miou": r.metrics.get("miou"),
+            "pixel_acc": r.metrics.get("pixel_acc"),
+            "weights": r.weights + (" (here)" if r.weights_available else ""),
         }
         for r in rows
     ]
     table = Table(
         records,
-        labels={"params_m": "params (M)", "gmacs": "GMACs (fvcore)"},
-        caption=f"{len(rows)} models. GMACs measured with fvcore at each model's default input size; accuracy as published.",
+        labels={"params_m": "params (M)", "gmacs": GMACS_LABEL, "gmacs_all_ops": GMACS_ALL_OPS_LABEL, **SEGMENTATION_LABELS},
+        caption=f"{len(rows)} models. GMACs measured with fvcore at each model's default input size; {CAPTION} "
+        "Accuracy as published.",
         sources=sorted({s for r in rows for s in r.source.split("; ") if s}),
     )
     print(render(table, args.format))

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 
 from cvcore.cli import add_format_argument
+from cvcore.errors import InvalidInputError
 from cvcore.formatting import render, to_json
 
 
@@ -24,20 +25,37 @@ def register(subparsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from cvcore.papers.registry import all_rows, get_paper, paper_rows, status_counts
-    from cvcore.papers.tables import claims_table, papers_table
+    from cvcore.papers.tables import claims_table, papers_table, reproduction_table
 
     if args.paper is None:
         print(render(papers_table(), args.format))
         return 0
     rows = all_rows() if args.paper == "all" else paper_rows(get_paper(args.paper).key)
     if args.table:
-        rows = tuple(r for r in rows if r.table.lower() == args.table.lower())
+        tables = list(dict.fromkeys(r.table for r in rows))
+        rows = tuple(r for r in rows if r.table.lower() == args.table.strip().lower())
+        if not rows:
+            raise InvalidInputError(f"{args.paper} has no {args.table!r}; its tables are: {', '.join(tables)}.")
     if args.format == "json":
-        print(to_json(list(rows)))
+        print(to_json({"claims": list(rows), "reproductions": _reproductions(args)}) if _reproductions(args) else to_json(list(rows)))
         return 0
     counts = ", ".join(f"{n} {status}" for status, n in status_counts(rows).items())
     title = "All papers" if args.paper == "all" else get_paper(args.paper).citation
     print(
         render(claims_table(rows, f"{title}: {len(rows)} claims ({counts}). delta % = (measured - claim) / claim."), args.format)
     )
+    mine = _reproductions(args)
+    if mine:
+        print()
+        print(render(reproduction_table(mine), args.format))
     return 0
+
+
+def _reproductions(args: argparse.Namespace) -> list:
+    """The user's evaluated models beside this paper's accuracy claims (none: nothing printed)."""
+    from cvcore.papers.registry import PAPERS
+    from cvcore.papers.reproductions import reproduction_rows
+
+    keys = list(PAPERS) if args.paper == "all" else [args.paper]
+    rows = [r for key in keys for r in reproduction_rows(key)]
+    return [r for r in rows if not args.table or r.table.lower() == args.table.lower()]

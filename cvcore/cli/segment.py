@@ -12,7 +12,7 @@ import json
 import time
 from pathlib import Path
 
-from cvcore.cli import add_format_argument
+from cvcore.cli import add_format_argument, count, fraction, output_file
 from cvcore.formatting import Table, render
 
 
@@ -22,28 +22,33 @@ def register(subparsers) -> None:
     parser.add_argument(
         "--model", "-m", required=True, help="a segmenter (lraspp_mobilenet_v3_large, ...) or efficientnet_lite0/1/2 (coarse map)"
     )
-    parser.add_argument("--out", type=Path, help="write the overlay (photo + class colours) as PNG")
-    parser.add_argument("--mask-out", type=Path, help="write the label mask as PNG (pixel value = class index)")
-    parser.add_argument("--opacity", type=float, default=0.5, help="overlay opacity, 0..1 (default 0.5)")
-    parser.add_argument("--top", type=int, default=10, help="classes listed in the table (default 10; JSON lists all)")
+    parser.add_argument("--out", type=output_file, help="write the overlay (photo + class colours) as PNG")
+    parser.add_argument("--mask-out", type=output_file, help="write the label mask as PNG (pixel value = class index)")
+    parser.add_argument("--opacity", type=fraction, default=0.5, help="overlay opacity, 0..1 (default 0.5)")
+    parser.add_argument(
+        "--top", type=count(1, 1000), default=10, help="classes listed in the table, 1..1000 (default 10; JSON lists all)"
+    )
     add_format_argument(parser, ("table", "csv", "json"))
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from cvcore.images import decode_image, encode_png
+    from cvcore.registry import get_spec
     from cvcore.segmentation import label_mask_png, legend, overlay, segment
+    from cvcore.storage import atomic_write
     from cvcore.weights import load_model
 
+    get_spec(args.model)  # a typo fails before the photo is read
     start = time.perf_counter()
     decoded = decode_image(Path(args.image))
     decode_ms = 1e3 * (time.perf_counter() - start)
     model = load_model(args.model, device=args.device)
     result = segment(decoded.image, args.model, model=model, decode_ms=decode_ms)
     if args.out:
-        args.out.write_bytes(encode_png(overlay(decoded.image, result, args.opacity)))
+        atomic_write(args.out, encode_png(overlay(decoded.image, result, args.opacity)))
     if args.mask_out:
-        args.mask_out.write_bytes(label_mask_png(result))
+        atomic_write(args.mask_out, label_mask_png(result))
     if args.format == "json":
         print(json.dumps({"image": str(args.image), **result.summary()}, indent=2))
         return 0

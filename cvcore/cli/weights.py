@@ -17,9 +17,15 @@ def register(subparsers) -> None:
     parser = subparsers.add_parser("weights", help="where trained weights are; fetch or import them")
     actions = parser.add_subparsers(dest="weights_command", required=True)
 
-    status = actions.add_parser("status", help="weight state of every catalogue model (cached, bundled, missing, unavailable)")
+    status = actions.add_parser(
+        "status", help="weight state of every catalogue model (cached, bundled, missing, damaged, unavailable)"
+    )
     status.add_argument("--task", choices=("classification", "segmentation"))
-    status.add_argument("--missing", action="store_true", help="only models whose weights are missing")
+    status.add_argument("--missing", action="store_true", help="only models whose weights are missing or damaged")
+    status.add_argument(
+        "--verify", action="store_true",
+        help="also check each cached file's sha256 against its name (reads every file; without it only sizes are checked)",
+    )  # fmt: skip
     add_format_argument(status, ("table", "csv", "json"))
     status.set_defaults(handler=run_status)
 
@@ -31,26 +37,36 @@ def register(subparsers) -> None:
     fetch.add_argument("--no-progress", action="store_true")
     fetch.set_defaults(handler=run_fetch)
 
-    imp = actions.add_parser("import", help="copy .pth files into torch.hub's cache after checking name and sha256")
+    imp = actions.add_parser(
+        "import",
+        help="copy .pth files into torch.hub's cache after checking name, size, sha256, and tensors against the architecture",
+    )
     imp.add_argument("paths", nargs="+", metavar="PATH")
     imp.set_defaults(handler=run_import)
 
 
 def run_status(args: argparse.Namespace) -> int:
-    from cvcore.weights import WeightState, checkpoint_dir, weight_status
+    from cvcore.weights import WeightState, checkpoint_dir, verify_weights, weight_status
 
-    statuses = [weight_status(s.name) for s in list_models(args.task, metadata_only=True)]
+    check = verify_weights if args.verify else weight_status
+    statuses = [check(s.name) for s in list_models(args.task, metadata_only=True)]
     if args.missing:
-        statuses = [s for s in statuses if s.state is WeightState.MISSING]
+        statuses = [s for s in statuses if s.state in (WeightState.MISSING, WeightState.DAMAGED)]
     if args.format == "json":
         print(to_json({"checkpoint_dir": str(checkpoint_dir()), "models": statuses}))
         return 0
     rows = [
-        {"model": s.name, "state": s.state.value, "file": s.file_name, "size_mb": s.size_mb, "how_to_get": s.how_to_get or ""}
+        {
+            "model": s.name, "state": s.state.value + (f" ({s.problem})" if s.problem else ""), "file": s.file_name,
+            "size_mb": s.size_mb, "how_to_get": s.how_to_get or "",
+        }
         for s in statuses
-    ]
+    ]  # fmt: skip
     counts = {state.value: sum(s.state is state for s in statuses) for state in WeightState}
-    caption = f"Checkpoints folder: {checkpoint_dir()}. " + ", ".join(f"{n} {k}" for k, n in counts.items() if n) + "."
+    checked = "sizes and sha256 checked" if args.verify else "sizes checked; --verify also checks sha256"
+    caption = (
+        f"Checkpoints folder: {checkpoint_dir()} ({checked}). " + ", ".join(f"{n} {k}" for k, n in counts.items() if n) + "."
+    )
     print(render(Table(rows, labels={"size_mb": "size (MB)", "how_to_get": "how to get"}, caption=caption), args.format))
     return 0
 

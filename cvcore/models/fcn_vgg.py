@@ -2,9 +2,14 @@
 
 torchvision's FCN uses a ResNet backbone; these are the paper's originals. VGG-16's
 classifier is "convolutionalised": fc6 becomes a 7x7 conv with 4096 maps and fc7 a 1x1
-conv, a 1x1 conv scores the classes at stride 32, and learned up-convolutions
-(transposed convs, initialised to bilinear interpolation) bring the scores back to pixels.
-FCN-16s adds scores from pool4 (stride 16), FCN-8s also from pool3 (stride 8) (Fig. 3).
+conv, a 1x1 conv scores the classes at stride 32, and up-convolutions (transposed convs
+set to bilinear interpolation) bring the scores back to pixels. FCN-16s adds scores from
+pool4 (stride 16), FCN-8s also from pool3 (stride 8) (Fig. 3). The reference nets train
+none of the up-convolutions: in ``voc-fcn16s/net.py`` and ``voc-fcn8s/net.py``
+(github.com/shelhamer/fcn.berkeleyvision.org) every ``Deconvolution`` (``upscore2``,
+``upscore_pool4``, ``upscore16``/``upscore8``) has ``param=[dict(lr_mult=0)]``. So every
+up-convolution here stays fixed bilinear (not trainable), and the trainable parameter count
+is the reference nets'.
 
 As in the reference Caffe definitions (``voc-fcn{32,16,8}s/net.py``), conv1_1 pads by 100
 so that any input size survives the 7x7 fc6, pools round up (Caffe's ceil mode), and
@@ -48,16 +53,16 @@ def bilinear_kernel(channels: int, kernel: int) -> torch.Tensor:
     return weight
 
 
-def upsampler(channels: int, factor: int, learned: bool) -> nn.ConvTranspose2d:
-    """A 2*factor x 2*factor up-convolution, stride factor, initialised to bilinear interpolation.
+def upsampler(channels: int, factor: int) -> nn.ConvTranspose2d:
+    """A 2*factor x 2*factor up-convolution, stride factor, fixed to bilinear interpolation.
 
-    The 2x fusion upsamplers are learned; the final one stays fixed bilinear (``lr_mult: 0``
-    in the reference nets), so its weight is not trainable.
+    Frozen as in the reference nets (``lr_mult=0`` on every Deconvolution): its weight is
+    not trainable.
     """
     up = nn.ConvTranspose2d(channels, channels, 2 * factor, stride=factor, bias=False)
     with torch.no_grad():
         up.weight.copy_(bilinear_kernel(channels, 2 * factor))
-    up.weight.requires_grad_(learned)
+    up.weight.requires_grad_(False)
     return up
 
 
@@ -97,11 +102,11 @@ class FCNVGG16(nn.Module):
         skips = self.variant["skips"]
         if "pool4" in skips:
             self.score_pool4 = nn.Conv2d(VGG16_BLOCKS[3][-1], num_classes, 1)
-            self.upscore2 = upsampler(num_classes, 2, learned=True)
+            self.upscore2 = upsampler(num_classes, 2)
         if "pool3" in skips:
             self.score_pool3 = nn.Conv2d(VGG16_BLOCKS[2][-1], num_classes, 1)
-            self.upscore_pool4 = upsampler(num_classes, 2, learned=True)
-        self.upscore = upsampler(num_classes, stride, learned=False)  # the final, stride-sized up-convolution
+            self.upscore_pool4 = upsampler(num_classes, 2)
+        self.upscore = upsampler(num_classes, stride)  # the final, stride-sized up-convolution
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         pool3 = self.block3(self.block2(self.block1(x)))

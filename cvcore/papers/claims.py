@@ -54,6 +54,17 @@ class Measurement:
 
 
 @dataclass(frozen=True)
+class Target:
+    """What an accuracy claim is about, so that a user's evaluated model of that architecture can stand beside it."""
+
+    archs: tuple[str, ...]  # catalogue architectures the claim describes
+    metric: str  # the catalogue's metric key: "acc@1", "acc@5", "miou"
+    as_error: bool = False  # the paper gives 100 - accuracy (ResNet's error tables)
+    input_side: int | None = None  # the claim's input resolution where the table varies it (MobileNet Table 7)
+    testing: str = ""  # how the paper tested ("10-crop"); cvlens evaluates one centre crop
+
+
+@dataclass(frozen=True)
 class Claim:
     paper: str  # key in cvcore.papers' registry ("resnet", "mobilenet", ...)
     table: str  # "Table 1", "Fig. 3 caption", "lecture slide"
@@ -65,6 +76,8 @@ class Claim:
     tolerance: Tolerance | None = None  # None: a reference number shown side by side, not a reproduction
     note: str = ""  # the standing explanation of any difference
     exception: bool = False  # declared outside its tolerance; ``note`` says why
+    target: Target | None = None  # for accuracy claims: which architectures and metric (reproduction rows)
+    convention: str = ""  # for multiply-add claims: what the claim and the measurement count (mult_adds_convention)
 
 
 class Status(str, Enum):
@@ -91,6 +104,7 @@ class ClaimRow:
     status: Status
     note: str
     published_by: str = ""  # see Measurement.published_by
+    convention: str | None = None  # multiply-add rows: what the claim and the measurement count
 
 
 def delta_pct(claim: Value, measured: Value | None) -> float | None:
@@ -128,4 +142,12 @@ def evaluate(claim: Claim) -> ClaimRow:
         status=_status(claim, within, m.value),
         note=note,
         published_by=m.published_by if m.value is not None else "",
+        convention=claim.convention or None,
     )
+
+
+def mult_adds_convention(claimed_as: str) -> str:
+    """The convention line of a multiply-add claim: the source's own words, then what cvlens measured."""
+    from cvcore.analysis.conventions import PAPERS_CONVENTION
+
+    return f"claim: {claimed_as}; measured: {PAPERS_CONVENTION} (fvcore's all-operator total is not what papers count)"

@@ -83,18 +83,6 @@ def parameter_count(builder: Callable[[], nn.Module]) -> int:
     return count_parameters(build_on_meta(builder))[0]
 
 
-# --- multiply-adds as the papers count them -----------------------------------------------------
-
-# The papers count the multiply-adds of weighted layers (convolutions and fully connected
-# layers); fvcore's total also counts batch norm and pooling per element.
-WEIGHTED_OPERATORS = ("convolution", "matrix multiply")
-
-
-def weighted_gmacs(complexity) -> float:
-    """Conv + fc multiply-adds (GMACs) from a :class:`cvcore.analysis.Complexity`'s per-operator split."""
-    return sum(o.fvcore_gmacs for o in complexity.by_operator if o.operator in WEIGHTED_OPERATORS)
-
-
 @functools.cache
 def catalogue_complexity(name: str):
     """(Complexity, precomputed?) of a catalogue model at its default input size.
@@ -113,4 +101,4 @@ def catalogue_complexity(name: str):
 def measured_how(complexity, precomputed: bool) -> str:
     h, w = complexity.input_size
     origin = "precomputed assets/analysis.json" if precomputed else "measured now"
-    return f"fvcore conv + fc multiply-adds of cvcore's {complexity.name} at {h}x{w} ({origin})"
+    return f"multiply-adds in the papers' convention (fvcore: conv, linear, matmul, attention) of cvcore's {complexity.name} at {h}x{w} ({origin})"

@@ -1,6 +1,7 @@
 """Howard et al. 2017 (MobileNets): Tables 4-9 measured on cvcore's MobileNetV1, and an explorer.
 
-Mult-adds are fvcore's conv + fc multiply-adds (the paper counts the weighted layers);
+Mult-adds are multiply-adds in the papers' convention (fvcore: convolutions and the fc layer; the
+paper counts the weighted layers);
 parameters are counted on the built module. The paper's accuracies cannot be measured
 (no trained MobileNetV1 weights exist here): they are shown, and drawn, with their source.
 """
@@ -12,8 +13,16 @@ import math
 from dataclasses import dataclass
 
 from cvcore.errors import InvalidInputError
-from cvcore.papers.claims import Claim, Measurement, Tolerance
-from cvcore.papers.published import MOBILENET_SEEDS, MOBILENET_TABLES, MobileNetRow
+from cvcore.papers.claims import Claim, Measurement, Target, Tolerance, mult_adds_convention
+from cvcore.papers.published import (
+    MOBILENET_SEEDS,
+    MOBILENET_TABLE10_MMACS,
+    MOBILENET_TABLES,
+    MOBILENET_TFSLIM_GRID,
+    MOBILENET_TFSLIM_SOURCE,
+    MOBILENET_TFSLIM_TABLE,
+    MobileNetRow,
+)
 
 KEY = "mobilenet"
 CITATION = "Howard et al. 2017"
@@ -33,12 +42,21 @@ _CATALOGUE = {
 }
 _OTHER_NOTES = {
     "googlenet": "torchvision's GoogLeNet uses 3x3 instead of 5x5 convs in the '5x5' branches (a known bug kept for its weights) and adds batch norm.",
-    "vgg16": "Conv + fc multiply-adds of torchvision's VGG-16.",
+    "vgg16": "Multiply-adds in the papers' convention (conv + fc) of torchvision's VGG-16.",
     "alexnet": "torchvision's AlexNet is the single-tower 'one weird trick' variant (Krizhevsky 2014), not the 2012 two-GPU net.",
     "squeezenet1_0": "The paper's 1700 M is about twice what fvcore counts for SqueezeNet 1.0 (consistent with 2 FLOPs per multiply-add); "
     "the paper does not say how it counted.",
 }
 EXCEPTIONS = {("Table 9", "Squeezenet", "mult-adds")}
+ROUNDING_MMACS = 1  # both the paper and TF-slim print whole millions: a difference of 1 is rounding
+# The TF-slim table gives whole million mult-adds (14 M for 13.57 M is rounding: a relative bound
+# would fail its smallest models) and two decimals of million parameters.
+TFSLIM_MULT_ADDS_TOLERANCE = Tolerance(absolute=ROUNDING_MMACS)
+TFSLIM_PARAMS_TOLERANCE = Tolerance(absolute=0.01)
+# Grid points whose TF-slim mult-adds fall outside that tolerance of cvcore's count (the notes say why).
+TFSLIM_EXCEPTIONS = {(0.75, 224), (0.75, 192), (0.75, 160), (0.75, 128), (0.25, 192)}
+PAPER_CONVENTION = mult_adds_convention("the paper's 'Million Mult-Adds', of the weighted layers")
+TFSLIM_CONVENTION = mult_adds_convention("TF-slim's 'Million MACs' (multiply-accumulates)")
 
 
 def _source(table: str) -> str:
@@ -55,9 +73,9 @@ class MobileNetPoint:
     width_mult: float
     resolution: int
     variant: str
-    mmacs: float  # conv + fc multiply-adds, millions (the paper's "Million Mult-Adds")
+    mmacs: float  # papers' convention (conv + fc here), millions: the paper's "Million Mult-Adds"
     mparams: float
-    fvcore_total_mmacs: float  # fvcore's total, which also counts batch norm and pooling
+    mmacs_all_ops: float  # fvcore's all-operator total, which also counts batch norm and pooling
     how: str
 
 
@@ -72,7 +90,7 @@ def _builder(variant: str, width_mult: float):
 def measure_mobilenet(width_mult: float, resolution: int, variant: str = "separable") -> MobileNetPoint:
     """Mult-adds and parameters of MobileNetV1 at width ``alpha`` and input ``resolution`` (~1 s on a CPU)."""
     from cvcore.analysis import analyze_complexity
-    from cvcore.papers.measure import catalogue_complexity, measured_how, weighted_gmacs
+    from cvcore.papers.measure import catalogue_complexity, measured_how
 
     if not 0 < width_mult <= 4 or not 32 <= resolution <= 1024:
         raise InvalidInputError(
@@ -84,14 +102,17 @@ def measure_mobilenet(width_mult: float, resolution: int, variant: str = "separa
         how = measured_how(complexity, precomputed)
     else:
         complexity = analyze_complexity(_builder(variant, width_mult)(), (resolution, resolution), device="cpu")
-        how = f"fvcore conv + fc multiply-adds of cvcore's MobileNetV1 ({variant}, alpha {width_mult:g}) at {resolution}x{resolution} (measured now)"
+        how = (
+            f"multiply-adds in the papers' convention (fvcore) of cvcore's MobileNetV1 ({variant}, alpha {width_mult:g}) "
+            f"at {resolution}x{resolution} (measured now)"
+        )
     return MobileNetPoint(
-        width_mult, resolution, variant, weighted_gmacs(complexity) * 1000, complexity.params / 1e6, complexity.gmacs * 1000, how
+        width_mult, resolution, variant, complexity.gmacs * 1000, complexity.params / 1e6, complexity.gmacs_all_ops * 1000, how
     )
 
 
 def _measure(row: MobileNetRow, quantity: str) -> Measurement:
-    from cvcore.papers.measure import catalogue_complexity, measured_how, weighted_gmacs
+    from cvcore.papers.measure import catalogue_complexity, measured_how
     from cvcore.registry import get_spec
 
     if quantity == "accuracy":
@@ -106,7 +127,7 @@ def _measure(row: MobileNetRow, quantity: str) -> Measurement:
         return Measurement(acc.value, f"acc@1 of {spec.weights.ref} ({acc.source})", published_by="torchvision")
     if row.torchvision is not None:
         complexity, precomputed = catalogue_complexity(row.torchvision)
-        value = weighted_gmacs(complexity) * 1000 if quantity == "mult-adds" else complexity.params / 1e6
+        value = complexity.gmacs * 1000 if quantity == "mult-adds" else complexity.params / 1e6
         how = (
             measured_how(complexity, precomputed) if quantity == "mult-adds" else f"parameters of torchvision's {row.torchvision}"
         )
@@ -128,8 +149,133 @@ def _note(row: MobileNetRow, quantity: str) -> str:
     if row.torchvision:
         return _OTHER_NOTES[row.torchvision]
     if quantity == "mult-adds":
-        return "Conv + fc multiply-adds (fvcore's total also counts batch norm, about 2% more)."
+        note = (
+            "Multiply-adds in the papers' convention (conv + fc; fvcore's all-ops total also counts batch norm, about 2% more)."
+        )
+        tfslim = MOBILENET_TFSLIM_GRID.get((row.width_mult, row.resolution)) if row.variant == "separable" else None
+        if tfslim and abs(tfslim[0] - row.mmacs) > ROUNDING_MMACS:
+            note += (
+                f" The authors' TF-slim table disagrees with the paper here: {tfslim[0]} M for {_tfslim_name(row.width_mult, row.resolution)}"
+                f" ({MOBILENET_TFSLIM_TABLE} rows)."
+            )
+        return note
     return "The paper gives parameters to 0.01 M here." if row.table == "Table 9" else "The paper rounds parameters to 0.1 M."
+
+
+# (variant, width multiplier) -> the catalogue's MobileNetV1 architecture (cvcore.models.mobilenet_v1)
+_ARCHS = {
+    ("separable", 1.0): "mobilenet_v1", ("separable", 0.75): "mobilenet_v1_075", ("separable", 0.5): "mobilenet_v1_050",
+    ("separable", 0.25): "mobilenet_v1_025", ("shallow", 1.0): "mobilenet_v1_shallow", ("full_conv", 1.0): "mobilenet_v1_full_conv",
+}  # fmt: skip
+
+
+def _target(row: MobileNetRow) -> Target | None:
+    """Which architecture (and resolution) an accuracy row is about; torchvision's models of Tables 8-9 included."""
+    if row.torchvision:
+        return Target((row.torchvision,), "acc@1")
+    arch = _ARCHS.get((row.variant, row.width_mult))
+    return Target((arch,), "acc@1", input_side=row.resolution) if arch else None
+
+
+# --- the 16 grid points of Fig. 4, as the TF-slim table gives them --------------------------------
+
+
+def _tfslim_name(width_mult: float, resolution: int) -> str:
+    return f"MobileNet_v1_{'1.0' if width_mult == 1 else f'{width_mult:.2f}'}_{resolution}"
+
+
+def paper_mmacs(width_mult: float, resolution: int) -> dict[str, float]:
+    """The paper's own million mult-adds for one (alpha, resolution) of the separable MobileNet: table -> value."""
+    found = {
+        r.table: r.mmacs
+        for r in MOBILENET_TABLES
+        if r.torchvision is None and r.variant == "separable" and (r.width_mult, r.resolution) == (width_mult, resolution)
+    }
+    if (width_mult, resolution) in MOBILENET_TABLE10_MMACS:
+        found["Table 10"] = MOBILENET_TABLE10_MMACS[(width_mult, resolution)]
+    return found
+
+
+def _tables_text(values: dict[str, float]) -> str:
+    by_value: dict[float, list[str]] = {}
+    for table, value in values.items():
+        by_value.setdefault(value, []).append(table)
+    return "; ".join(f"{value:g} M ({', '.join(tables)})" for value, tables in by_value.items())
+
+
+def grid_note(width_mult: float, resolution: int) -> str:
+    """How the TF-slim table's mult-adds for one grid point compare with the paper's own tables, from the numbers."""
+    tfslim = MOBILENET_TFSLIM_GRID[(width_mult, resolution)][0]
+    paper = paper_mmacs(width_mult, resolution)
+    if paper and all(abs(v - tfslim) <= ROUNDING_MMACS for v in paper.values()):
+        return f"Agrees with the paper, {_tables_text(paper)}, up to rounding."
+    if paper:
+        return f"The two published tables disagree: the paper gives {_tables_text(paper)}; the TF-slim table {tfslim} M."
+    note = "The paper draws this model (Fig. 4; seed 004 numbers it 7) but gives no number for it."
+    same_width = {
+        _tfslim_name(width_mult, r): (values, MOBILENET_TFSLIM_GRID[(width_mult, r)][0])
+        for (w, r) in MOBILENET_TFSLIM_GRID
+        if w == width_mult and (values := paper_mmacs(w, r))
+    }
+    disagreeing = {name: v for name, v in same_width.items() if any(abs(p - v[1]) > ROUNDING_MMACS for p in v[0].values())}
+    if disagreeing:
+        note += (
+            " At this width the paper's own numbers differ from TF-slim's: "
+            + "; ".join(
+                f"{name}: paper {_tables_text(values)}, TF-slim {tfslim:g} M" for name, (values, tfslim) in disagreeing.items()
+            )
+            + "."
+        )
+    side = MOBILENET_TFSLIM_GRID[(width_mult, 224)][0]
+    scaled = side * (resolution / 224) ** 2  # convolutions' multiply-adds scale with the feature map's area
+    if abs(scaled - tfslim) > ROUNDING_MMACS:
+        note += f" TF-slim's {tfslim} M is not its own {side} M at 224 scaled by ({resolution}/224)² = {scaled:.1f} M."
+    return note
+
+
+def published_at(width_mult: float, resolution: int) -> str | None:
+    """What the paper's tables and the TF-slim table say about one explorer point (None off the published points)."""
+    paper = paper_mmacs(width_mult, resolution)
+    tfslim = MOBILENET_TFSLIM_GRID.get((width_mult, resolution))
+    if not paper and not tfslim:
+        return None
+    parts = [f"the paper gives {_tables_text(paper)}" if paper else "the paper gives no number (Fig. 4 draws it)"]
+    if tfslim:
+        parts.append(f"the authors' TF-slim table {tfslim[0]} M ({_tfslim_name(width_mult, resolution)})")
+        if paper:
+            agree = all(abs(v - tfslim[0]) <= ROUNDING_MMACS for v in paper.values())
+            parts[-1] += ": they agree up to rounding" if agree else ": the two published tables disagree"
+    return f"Published mult-adds for alpha {width_mult:g} at {resolution} px: " + "; ".join(parts) + "."
+
+
+def _measure_grid(width_mult: float, resolution: int, quantity: str) -> Measurement:
+    point = measure_mobilenet(width_mult, resolution)
+    if quantity == "mult-adds":
+        return Measurement(round(point.mmacs, 2), point.how)
+    return Measurement(round(point.mparams, 3), f"parameters of cvcore's MobileNetV1 (separable, alpha {width_mult:g})")
+
+
+def _grid_source() -> str:
+    return f"{MOBILENET_TFSLIM_TABLE}: {MOBILENET_TFSLIM_SOURCE}; the paper's own rows: {CITATION}, Tables 4-7, 9, 10; course copy: {MOBILENET_SEEDS}"
+
+
+def grid_claims() -> tuple[Claim, ...]:
+    """The TF-slim table's 16 grid points (mult-adds) and its 4 widths (parameters) against cvcore's MobileNetV1."""
+    rows = []
+    for (width, resolution), (mmacs, _) in MOBILENET_TFSLIM_GRID.items():
+        rows.append(
+            Claim(KEY, MOBILENET_TFSLIM_TABLE, f"mult-adds, {_tfslim_name(width, resolution)}", mmacs, "million mult-adds",
+                  _grid_source(), functools.partial(_measure_grid, width, resolution, "mult-adds"), TFSLIM_MULT_ADDS_TOLERANCE,
+                  grid_note(width, resolution), exception=(width, resolution) in TFSLIM_EXCEPTIONS, convention=TFSLIM_CONVENTION)
+        )  # fmt: skip
+    for width in dict.fromkeys(w for w, _ in MOBILENET_TFSLIM_GRID):
+        mparams = MOBILENET_TFSLIM_GRID[(width, 224)][1]
+        rows.append(
+            Claim(KEY, MOBILENET_TFSLIM_TABLE, f"parameters, {_tfslim_name(width, 224).removesuffix('_224')} (every resolution)",
+                  mparams, "million parameters", _grid_source(), functools.partial(_measure_grid, width, 224, "parameters"),
+                  TFSLIM_PARAMS_TOLERANCE, "TF-slim gives parameters to 0.01 M; resolution does not change them.")
+        )  # fmt: skip
+    return tuple(rows)
 
 
 def claims() -> tuple[Claim, ...]:
@@ -146,9 +292,11 @@ def claims() -> tuple[Claim, ...]:
             rows.append(
                 Claim(KEY, row.table, f"{quantity}, {row.model}", value, unit, _source(row.table),
                       functools.partial(_measure, row, kind), tolerance, _note(row, kind),
-                      exception=(row.table, row.model, kind) in EXCEPTIONS)
+                      exception=(row.table, row.model, kind) in EXCEPTIONS,
+                      convention=PAPER_CONVENTION if kind == "mult-adds" else "",
+                      target=_target(row) if kind == "accuracy" else None)
             )  # fmt: skip
-    return tuple(rows)
+    return (*rows, *grid_claims())
 
 
 # --- the explorer: accuracy vs mult-adds, the paper's log-linear trade-off --------------------
@@ -226,8 +374,9 @@ def tradeoff_figure(point: MobileNetPoint):
     )  # fmt: skip
     tickvals, ticktext = log_ticks(*span)
     fig.update_xaxes(
-        type="log", title="million mult-adds (log scale)", range=list(area.x_range), tickvals=tickvals, ticktext=ticktext
-    )
+        type="log", title="million mult-adds, papers' convention (log scale)", range=list(area.x_range),
+        tickvals=tickvals, ticktext=ticktext,
+    )  # fmt: skip
     fig.update_yaxes(title="ImageNet top-1 accuracy (%)", range=list(TRADEOFF_Y_RANGE))
     fig.update_layout(
         height=60 + TRADEOFF_PLOT_PX[1] + 60, margin={"l": 60, "r": 20, "t": 60, "b": 60},
@@ -239,5 +388,5 @@ def tradeoff_figure(point: MobileNetPoint):
 def tradeoff_caption(point: MobileNetPoint) -> str:
     return (
         f"MobileNet accuracy vs mult-adds; the red line is alpha {point.width_mult:g} at {point.resolution}px, "
-        "measured with fvcore on cvcore's MobileNetV1."
+        "measured with fvcore on cvcore's MobileNetV1 in the papers' convention (conv + fc multiply-adds, as the paper counts)."
     )

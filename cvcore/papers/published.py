@@ -106,6 +106,26 @@ def mobilenet_row(table: str, model: str) -> MobileNetRow:
     return next(r for r in MOBILENET_TABLES if r.table == table and r.model == model)
 
 
+# Table 10 (Stanford Dogs, seed 004): the same MobileNets' million mult-adds, by (alpha, resolution).
+# Only the mult-adds are used (the grid cross-check below): its accuracies and parameters are for 120 dog classes.
+MOBILENET_TABLE10_MMACS = {(1.0, 224): 569, (0.75, 224): 325, (1.0, 192): 418, (0.75, 192): 239}
+
+# The 16 models of the paper's Fig. 4 and 5 (alpha in {1, 0.75, 0.5, 0.25} x resolution in {224, 192, 160, 128}):
+# the paper draws them but tabulates only some. The authors' TF-slim release tabulates all 16 ("Million MACs",
+# "Million Parameters"), with the checkpoints trained in 2018: tensorflow/models, research/slim/nets/mobilenet_v1.md
+# (read at commit 02c04f49a188ba9a515100a3375a6359f3fffef1). Not in the course material.
+MOBILENET_TFSLIM_TABLE = "TF-slim table"  # short: a printed table column holds it; the source names the file
+MOBILENET_TFSLIM_SOURCE = (
+    "the authors' TF-slim model table, tensorflow/models research/slim/nets/mobilenet_v1.md (github.com/tensorflow/models)"
+)
+MOBILENET_TFSLIM_GRID = {  # (alpha, resolution) -> (million MACs, million parameters)
+    (1.0, 224): (569, 4.24), (1.0, 192): (418, 4.24), (1.0, 160): (291, 4.24), (1.0, 128): (186, 4.24),
+    (0.75, 224): (317, 2.59), (0.75, 192): (233, 2.59), (0.75, 160): (162, 2.59), (0.75, 128): (104, 2.59),
+    (0.5, 224): (150, 1.34), (0.5, 192): (110, 1.34), (0.5, 160): (77, 1.34), (0.5, 128): (49, 1.34),
+    (0.25, 224): (41, 0.47), (0.25, 192): (34, 0.47), (0.25, 160): (21, 0.47), (0.25, 128): (14, 0.47),
+}  # fmt: skip
+
+
 # --- Paszke et al. 2016, "ENet" ---------------------------------------------------------------
 
 ENET_SEEDS = "seed 000 Part II (Table 1)"

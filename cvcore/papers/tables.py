@@ -73,6 +73,7 @@ def claims_table(rows: Sequence[ClaimRow], caption: str = "", as_text: bool = Fa
             "note": r.note,
             "source": r.source,
             "measured_with": r.measured_with,
+            "convention": r.convention,
         }
         for r in rows
     ]
@@ -85,6 +86,35 @@ def claims_table(rows: Sequence[ClaimRow], caption: str = "", as_text: bool = Fa
         records, columns, {**LABELS, "measured": header}, caption, sources=sorted({r.source for r in rows}),
         latex_columns=[c for c in LATEX_COLUMNS if c in columns or c in ("quantity_unit", "verdict")],
         note_columns=("note",),  # long explanations: marks in the column, the texts under the table
+    )  # fmt: skip
+
+
+REPRODUCTION_COLUMNS = ["table", "quantity", "claim", "model", "measured", "ci_low", "ci_high", "delta", "inside", "images", "dataset", "note"]
+REPRODUCTION_LABELS = {
+    "model": "your model", "measured": "measured (yours)", "ci_low": "95% CI low", "ci_high": "95% CI high",
+    "delta": "delta (points)", "inside": "claim inside the CI",
+}  # fmt: skip
+
+
+def reproduction_table(rows: Sequence, caption: str = "") -> Table:
+    """The user's reproductions (:class:`cvcore.papers.reproductions.ReproductionRow`) beside the claims."""
+    records = [
+        {
+            "table": r.table, "quantity": r.quantity, "claim": r.claim, "unit": r.unit, "model": r.model, "measured": r.measured,
+            "ci_low": r.ci_low, "ci_high": r.ci_high, "delta": r.delta,
+            "inside": {True: "yes", False: "no", None: "no interval"}[r.claim_inside_ci], "images": r.images,
+            "dataset": r.dataset, "note": r.note,
+        }
+        for r in rows
+    ]  # fmt: skip
+    caption = caption or (
+        "Your models, evaluated by cvlens on your data, beside the paper's claim (same unit); "
+        "95% percentile-bootstrap interval over images; delta = measured - claim."
+    )
+    return Table(
+        records, REPRODUCTION_COLUMNS, REPRODUCTION_LABELS, caption, sources=sorted({r.source for r in rows}),
+        latex_columns=[c for c in REPRODUCTION_COLUMNS if c not in ("images", "dataset")],  # the note says both
+        note_columns=("note",),  # the protocol's difference, the same for many rows: marks, the text under the table
     )  # fmt: skip
 
 

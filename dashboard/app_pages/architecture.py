@@ -1,4 +1,5 @@
-"""Architecture: a model's per-layer table by stage, like the papers' Table 1, and a diff with another model.
+"""Architecture: a model's topology graph, per-layer table by stage (like the papers' Table 1), a diff with
+another model (tables and both graphs side by side) and the effective receptive field of a layer.
 
 At the model's default input size the stored analysis is read (instant); at any other
 size the model is traced once (``cvcore.analysis.stages.architecture``) and cached.
@@ -6,14 +7,24 @@ size the model is traced once (``cvcore.analysis.stages.architecture``) and cach
 
 import streamlit as st
 
+from cvcore.analysis.conventions import (
+    ALL_OPS_CONVENTION,
+    GMACS_ALL_OPS_LABEL,
+    GMACS_LABEL,
+    GMACS_TORCH_LABEL,
+    PAPERS_CONVENTION,
+    TORCH_CONVENTION,
+)
 from cvcore.analysis.paper_names import depth
 from cvcore.analysis.stages import architecture, diff_stages, stage_diff_table, stage_layer_table, stage_summary_table
 from cvcore.analysis.tables import complexity_table, format_field, layer_table, reconciliation_table
 from cvcore.formatting import format_shape
+from cvcore.input_sizes import InputSizeError
 from cvcore.registry import get_spec, model_names
 from dashboard import state
-from dashboard.common import user_errors
+from dashboard.common import as_text, user_errors
 from dashboard.export import download_table, show_table, table_frame
+from dashboard.graph_sections import show_effective_field, show_graph, show_graph_pair
 
 DEFAULT_MODEL = "resnet18"
 MAX_SIDE = 1024  # larger inputs take minutes to trace on a 2-core machine
@@ -25,11 +36,16 @@ def cached_architecture(name: str, input_size: tuple[int, int]):
 
 
 def load(name: str, input_size: tuple[int, int]):
+    """The architecture at ``input_size``; a size the model does not accept is explained (a warning), not traced."""
     spec = get_spec(name)
     if input_size == spec.input_size:
         return cached_architecture(name, input_size)  # stored analysis: no spinner needed
     with st.spinner(f"Tracing {spec.display_name} at {input_size[0]}x{input_size[1]}…"):
-        return cached_architecture(name, input_size)
+        try:
+            return cached_architecture(name, input_size)
+        except InputSizeError as exc:  # a foreseeable setting, not a failure: say which sizes work
+            st.warning(as_text(exc), icon="📐")
+            return None
 
 
 def reset_input_size() -> None:
@@ -86,8 +102,9 @@ st.caption(
 )
 with st.container(horizontal=True):
     st.metric("Parameters", f"{c.params / 1e6:.2f} M")
-    st.metric("GMACs (fvcore)", f"{c.gmacs:.3f}")
-    st.metric("GMACs (torch counter ÷ 2)", f"{c.torch_gmacs:.3f}")
+    st.metric(GMACS_LABEL, f"{c.gmacs:.3f}", help=PAPERS_CONVENTION)
+    st.metric(GMACS_ALL_OPS_LABEL, f"{c.gmacs_all_ops:.3f}", help=ALL_OPS_CONVENTION)
+    st.metric(GMACS_TORCH_LABEL, f"{c.torch_gmacs:.3f}", help=TORCH_CONVENTION)
     st.metric(
         "Depth (as the paper counts)" if model_depth.papers_convention else "Conv + fc layers",
         model_depth.main_path,
@@ -95,6 +112,8 @@ with st.container(horizontal=True):
     )
     st.metric("Modules", len(arch.layers), help="Every module the analysis lists: batch norm, activations, pooling too.")
     st.metric("Stages", len(stages))
+
+graph = show_graph(name, spec.display_name, size, arch)
 
 st.subheader("By stage")
 show_table(
@@ -114,7 +133,7 @@ st.caption(
 )
 for stage in stages:
     rf = format_field(stage.receptive_field) or "?"
-    label = f"**{stage.name}** · {stage.structure} · {stage.params:,} params · {stage.gmacs:.4f} GMACs · out {shape_text(stage.output_shape)} · RF {rf}"
+    label = f"**{stage.name}** · {stage.structure} · {stage.params:,} params · {stage.gmacs:.4f} {GMACS_LABEL} · out {shape_text(stage.output_shape)} · RF {rf}"
     with st.expander(label):
         table = stage_layer_table(stage, expand_repeats=expand)
         st.dataframe(table_frame(table), hide_index=True)
@@ -124,7 +143,7 @@ download_table(layer_table(arch.layers, c), file_stem=f"{name}_{size[0]}x{size[1
 st.subheader("What fvcore could not count")
 if c.uncounted_ops:
     st.warning(
-        "fvcore has no handler for these operators, so their work is missing from its GMACs: "
+        "fvcore has no handler for these operators, so their work is missing from both GMACs figures: "
         + ", ".join(f"`{op}` x{n}" for op, n in sorted(c.uncounted_ops.items()))
     )
 else:
@@ -133,7 +152,8 @@ show_table(complexity_table(c), file_stem=f"{name}_{size[0]}x{size[1]}_totals", 
 
 st.subheader("fvcore against torch's FLOP counter")
 st.caption(
-    "Both tools' counts by operator type, in GMACs (torch counts 2 FLOPs per multiply-add: halved here), and why they differ."
+    "Both tools' counts by operator type, in GMACs (torch counts 2 FLOPs per multiply-add: halved here), and why they differ. "
+    "The rows marked as in the papers' convention make up the headline GMACs; all rows make up fvcore's all-ops total."
 )
 show_table(reconciliation_table(c), file_stem=f"{name}_{size[0]}x{size[1]}_reconciliation", key=state.ARCH_RECONCILIATION)
 
@@ -156,9 +176,12 @@ if other:
     with user_errors():
         other_arch = load(other, size)
     if other_arch is not None:
+        show_graph_pair(name, other, (spec.display_name, other_spec.display_name), size, (arch, other_arch))
         diffs = diff_stages(stages, other_arch.stages(merge_sequential=merge))
         show_table(
             stage_diff_table(diffs, spec.display_name, other_spec.display_name, spec.family, other_spec.family),
             file_stem=f"{name}_vs_{other}_{size[0]}x{size[1]}",
             key=state.ARCH_DIFF,
         )
+
+show_effective_field(name, spec, size, graph)

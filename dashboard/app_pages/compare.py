@@ -10,7 +10,7 @@ from cvcore import compare
 from cvcore.errors import CvlensError
 from cvcore.registry import get_spec, list_weights, model_names
 from dashboard import state
-from dashboard.common import remember_choices, restore_choices, user_errors
+from dashboard.common import as_text, remember_choices, restore_choices, user_errors
 from dashboard.export import show_figure, show_table
 
 TASKS = ("classification", "segmentation")
@@ -180,7 +180,7 @@ if st.button("Measure latency of the selected models", key=state.COMPARE_MEASURE
     measure_selected([n for n in selected if n not in latencies])
     st.rerun()
 for name, message in st.session_state.get(state.COMPARE_LATENCY_ERRORS, {}).items():
-    st.error(f"{display_name(name)}: {message}")
+    st.error(as_text(f"{display_name(name)}: {message}"))
 if latencies:
     from cvcore.latency import latency_table  # torch is loaded by now: it measured these
 

@@ -10,7 +10,8 @@ import streamlit as st
 PAGES = (
     (
         "app_pages/models.py",
-        "Every model in the catalogue: measured parameters and GMACs, published accuracy with sources, offline weights.",
+        "Every model in the catalogue: measured parameters and GMACs (papers' convention and fvcore's all-ops total), "
+        "published accuracy with sources, offline weights.",
     ),
     ("app_pages/compare.py", "Accuracy against compute (Canziani et al. 2016), the Pareto front, deltas against a baseline."),
     (
@@ -23,6 +24,7 @@ PAGES = (
         "Segment your own photos with several models side by side; scores against a ground-truth mask.",
     ),
     ("app_pages/saliency.py", "What a classifier looks at (Captum), with deletion/insertion faithfulness against random maps."),
+    ("app_pages/your_models.py", "Import the model you trained (state dict, checkpoint, safetensors, ONNX): every page can then use it."),
 )
 
 st.title("cvlens")

@@ -6,8 +6,10 @@ stored fvcore analysis), so the page never builds a model.
 
 import streamlit as st
 
-from cvcore.catalogue import catalogue_rows
+from cvcore.analysis.conventions import ALL_OPS_CONVENTION, PAPERS_CONVENTION
+from cvcore.catalogue import catalogue_rows, mine_table
 from cvcore.compare import CATALOGUE_LABELS, catalogue_table, filter_catalogue
+from cvcore.user_models import store_version
 from dashboard import state
 from dashboard.common import remember_choices, restore_choices
 from dashboard.export import show_table
@@ -15,20 +17,22 @@ from dashboard.export import show_table
 TASKS = ("classification", "segmentation")
 
 
-@st.cache_data(ttl=30, max_entries=1, show_spinner=False)
-def cached_catalogue_rows():
-    # Short ttl: "weights here" must follow a `cvcore weights fetch` run while the server is up.
+@st.cache_data(ttl=30, max_entries=2, show_spinner=False)
+def cached_catalogue_rows(user_models_version: tuple[int, int]):
+    # Short ttl: "weights here" must follow a `cvcore weights fetch` run while the server is up;
+    # the version key: a model imported (page or CLI) shows at once.
     return catalogue_rows()
 
 
 st.title("Models")
 st.caption(
     "Every model in the catalogue. Click a column header to sort (again to reverse): the CSV and LaTeX downloads keep "
-    "the order. Params and GMACs are measured by cvlens; "
-    "accuracy, published GMACs and file sizes come from the cited source (see the caption under the table)."
+    "the order. Params and GMACs are measured by cvlens, in two conventions: the papers' (convolutions, linear layers, "
+    "matrix products, attention) and fvcore's all-operator total; accuracy, published GMACs and file sizes come from "
+    "the cited source (see the caption under the table). Models marked ★ yours are the ones you imported (page: Your models)."
 )
 
-rows = cached_catalogue_rows()
+rows = cached_catalogue_rows(store_version())
 years = sorted({r.year for r in rows})
 
 # Streamlit forgets widget values when the user visits another page: restore the filters from a kept copy.
@@ -42,6 +46,10 @@ with st.container(horizontal=True):
     search = st.text_input("Search", key=state.MODELS_SEARCH, placeholder="name, family or paper title")
 remember_choices(kept, filters)
 
+mine = [r for r in rows if r.yours]
+if mine:
+    with st.expander(f"Your models ({len(mine)}): what cvlens measured", expanded=True):
+        show_table(mine_table(mine), file_stem="cvlens_your_models", key=state.MODELS_MINE)
 shown = filter_catalogue(rows, task=task, families=families, years=year_range, search=search)
 if not shown:
     st.info("No model matches these filters.")
@@ -60,7 +68,13 @@ else:
             labels["year"]: st.column_config.NumberColumn(labels["year"], format="%d"),
             labels["mparams"]: st.column_config.NumberColumn(labels["mparams"], help="Measured: parameters of the built model."),
             labels["gmacs"]: st.column_config.NumberColumn(
-                labels["gmacs"], help="Measured with fvcore at the model's input size (1 multiply-add = 1)."
+                labels["gmacs"], help=f"Measured at the model's input size: {PAPERS_CONVENTION}."
+            ),
+            labels["gmacs_all_ops"]: st.column_config.NumberColumn(
+                labels["gmacs_all_ops"], help=f"Measured at the model's input size: {ALL_OPS_CONVENTION}."
+            ),
+            labels["published_gmacs"]: st.column_config.NumberColumn(
+                labels["published_gmacs"], help="As the cited source counts them (torchvision's _ops, a paper's table)."
             ),
         },
         height=min(38 + 35 * len(shown), 700),

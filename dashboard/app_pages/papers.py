@@ -7,11 +7,22 @@ parameters, drawn against the paper's accuracy vs mult-adds points.
 
 import streamlit as st
 
+from cvcore.analysis.conventions import ALL_OPS_CONVENTION, GMACS_ALL_OPS_LABEL, GMACS_LABEL, PAPERS_CONVENTION
 from cvcore.analysis.tables import layer_table
 from cvcore.papers.claims import Status
-from cvcore.papers.mobilenet import TRADEOFF_SOURCES, accuracy_on_trend, measure_mobilenet, tradeoff_caption, tradeoff_figure
+from cvcore.papers.dilated import KEY as DILATED_KEY
+from cvcore.papers.dilated import SOURCE as SOURCE_DILATED
+from cvcore.papers.mobilenet import (
+    TRADEOFF_SOURCES,
+    accuracy_on_trend,
+    measure_mobilenet,
+    published_at,
+    tradeoff_caption,
+    tradeoff_figure,
+)
 from cvcore.papers.registry import PAPERS, get_paper, paper_layers, paper_rows, status_counts
-from cvcore.papers.tables import claims_table
+from cvcore.papers.reproductions import reproduction_rows
+from cvcore.papers.tables import claims_table, reproduction_table
 from dashboard import state
 from dashboard.common import remember_choices, restore_choices, user_errors
 from dashboard.export import download_table, show_figure, show_table
@@ -64,17 +75,31 @@ def show_claims(key: str) -> None:
         )
         with st.expander("How each value was measured"):
             st.dataframe(
-                [{"quantity": r.quantity, "measured with": r.measured_with, "source": r.source} for r in in_table],
+                [
+                    {"quantity": r.quantity, "measured with": r.measured_with, "convention": r.convention, "source": r.source}
+                    for r in in_table
+                ],
                 hide_index=True,
             )
     st.caption("Every row of this paper in one file:")
     download_table(claims_table(rows), file_stem=f"{key}_claims", key=state.PAPERS_ALL)
 
 
+def show_reproductions(key: str) -> None:
+    """The user's evaluated models of this paper's architectures, beside its accuracy claims."""
+    rows = reproduction_rows(key)
+    if not rows:
+        return
+    st.subheader("Your reproductions")
+    show_table(reproduction_table(rows), file_stem=f"{key}_reproductions", key=state.PAPERS_REPRODUCTIONS,
+               column_config={"note": st.column_config.TextColumn(width="large")})  # fmt: skip
+
+
 def show_explorer() -> None:
     st.subheader("Explorer: width multiplier α and resolution ρ")
     st.caption(
-        "Mult-adds and parameters are measured now on cvcore's MobileNetV1 (fvcore, conv + fc, as the paper counts). "
+        "Mult-adds and parameters are measured now on cvcore's MobileNetV1 (fvcore, in the papers' convention: conv + fc, "
+        "as the paper counts). "
         "Accuracy cannot be measured here (no trained MobileNetV1 weights): the points are the paper's."
     )
     sliders = {state.PAPERS_WIDTH: 1.0, state.PAPERS_RESOLUTION: 224}
@@ -90,10 +115,13 @@ def show_explorer() -> None:
     if point is None:
         return
     with st.container(horizontal=True):
-        st.metric("GMACs (conv + fc)", f"{point.mmacs / 1000:.3f}")
-        st.metric("Million mult-adds", f"{point.mmacs:.1f}")
+        st.metric(GMACS_LABEL, f"{point.mmacs / 1000:.3f}", help=PAPERS_CONVENTION)
+        st.metric("Million mult-adds (papers' convention)", f"{point.mmacs:.1f}")
         st.metric("Parameters", f"{point.mparams:.2f} M")
-        st.metric("fvcore total GMACs", f"{point.fvcore_total_mmacs / 1000:.3f}", help="Also counts batch norm and pooling.")
+        st.metric(GMACS_ALL_OPS_LABEL, f"{point.mmacs_all_ops / 1000:.3f}", help=ALL_OPS_CONVENTION)
+    published = published_at(point.width_mult, point.resolution)
+    if published:
+        st.caption(published)
     st.caption(
         f"On the paper's log-linear trend, {point.mmacs:.0f} M mult-adds sits at about "
         f"{accuracy_on_trend(point.mmacs):.1f}% top-1 — read off the fitted line, not a measurement."
@@ -105,6 +133,48 @@ def show_explorer() -> None:
         key=state.PAPERS_TRADEOFF,
         sources=TRADEOFF_SOURCES,
     )
+
+
+@st.cache_data(max_entries=2, show_spinner=False)
+def cached_erf_examples():
+    from cvcore.papers.dilated import erf_examples
+
+    return erf_examples()
+
+
+def show_erf_example() -> None:
+    """One click: the effective receptive fields of Table 1's context network and of two dilation stacks."""
+    from cvcore.analysis.erf import CITATION, erf_figure, erf_table
+    from cvcore.papers.dilated import GRIDDING_STACKS
+
+    st.subheader("Effective receptive field: does the unit see its whole field?")
+    st.caption(
+        f"The gradient of the centre unit with respect to the input, averaged over the bundled photos ({CITATION}): "
+        f"the context network's last 3x3 layer (random init, ReLUs), then stacks of 3x3 convolutions dilated "
+        f"{' and '.join(GRIDDING_STACKS)} with equal positive weights and no activations, so only the structure shows. "
+        "2-2-2 leaves a grid of pixels it never reaches (gridding); 1-2-5 reaches every pixel of its field."
+    )
+    if st.button("Show the effective receptive fields", key=state.PAPERS_ERF_RUN, icon=":material/blur_on:"):
+        st.session_state[state.PAPERS_ERF_SHOWN] = True
+    if not st.session_state.get(state.PAPERS_ERF_SHOWN):
+        return
+    examples = None
+    with user_errors(), st.spinner("Backward passes through the three networks…"):
+        examples = cached_erf_examples()
+    if examples is None:
+        return
+    results, labels = list(examples.values()), list(examples)
+    show_figure(
+        erf_figure(results, labels),
+        file_stem="dilated_effective_receptive_fields",
+        caption="White: theoretical receptive field (Table 1 for the context network); cyan: squares holding 50% and 90% of the gradient mass.",
+        key=f"{state.PAPERS_ERF}.figure",
+        sources=[CITATION, SOURCE_DILATED],
+    )
+    table = erf_table(results, "Dilated convolutions")
+    for row, label in zip(table.rows, labels):
+        row["weights"] = label
+    show_table(table, file_stem="dilated_effective_receptive_fields", key=f"{state.PAPERS_ERF}.table")
 
 
 def show_layers(key: str) -> None:
@@ -134,7 +204,11 @@ entry = get_paper(key)
 st.markdown((f"[{entry.title}]({entry.link})" if entry.link else entry.title) + f" · course material: `{entry.course_material}`")
 with user_errors():
     show_claims(key)
+with user_errors():
+    show_reproductions(key)
 if key == "mobilenet":
     show_explorer()
+if key == DILATED_KEY:
+    show_erf_example()
 with user_errors():
     show_layers(key)

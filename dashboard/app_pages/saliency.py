@@ -31,29 +31,36 @@ from cvcore.attribution import (
 from cvcore.attribution.tables import FAITHFULNESS_SOURCE, faithfulness_table, top5_table
 from cvcore.classify import classify
 from cvcore.errors import CvlensError
-from cvcore.images import ACCEPTED_EXTENSIONS, decode_image, encode_png
+from cvcore.images import ACCEPTED_EXTENSIONS, MAX_UPLOAD_MB, encode_png
+from cvcore.input_sizes import check_input_size
 from cvcore.registry import Task, get_spec, list_models
 from cvcore.samples import list_samples
+from cvcore.user_models import store_version
 from cvcore.weights import weight_status
 from dashboard import state
-from dashboard.common import cached_model, pick_sample, remember_choices, restore_choices, user_errors
+from dashboard.common import (
+    as_text,
+    cached_model,
+    decoded_photo,
+    model_slot,
+    model_title,
+    pick_sample,
+    remember_choices,
+    session_cache,
+    starting_values,
+    user_errors,
+)
 from dashboard.export import safe_stem, show_figure, show_table
 
 MAX_MODELS = 3
 DEFAULT_MODEL = "efficientnet_lite0"
 DEFAULT_METHODS = ["grad_cam", "saliency"]
 TOP1 = -1  # target option: each model's own top-1 class
-MAX_STORED_RESULTS = 60  # maps per session; the oldest go first
 
 
-@st.cache_data(max_entries=16, show_spinner=False)
-def decode(data: bytes):
-    """The upload as an RGB image; raises ImageDecodeError (not cached) for files that are not images."""
-    return decode_image(data).image
-
-
-@st.cache_data(max_entries=1, ttl=60, show_spinner=False)  # weights fetched meanwhile appear within a minute
-def trained_classifiers() -> list[str]:
+@st.cache_data(max_entries=2, ttl=60, show_spinner=False)  # weights fetched meanwhile appear within a minute
+def trained_classifiers(models_version: tuple[int, int]) -> list[str]:
+    """Classifiers that can run here; keyed by the user's model store, so an import shows at once."""
     return [s.name for s in list_models(Task.CLASSIFICATION) if weight_status(s.name).available]
 
 
@@ -67,32 +74,46 @@ def shared_baselines(digest: str, name: str, goal: int, random_maps: int) -> dic
 
 
 def choose_photo() -> tuple[str, bytes] | None:
+    sources = ["sample", "upload"]
     source = st.radio(
-        "Photo", ["sample", "upload"], key=state.SAL_SOURCE, horizontal=True,
+        "Photo", sources, index=sources.index(start[state.SAL_SOURCE]), key=state.SAL_SOURCE, horizontal=True,
         format_func={"sample": "Bundled sample", "upload": "Upload a photo"}.get,
     )  # fmt: skip
     if source == "sample":
-        return pick_sample(state.SAL_SAMPLE)
+        return pick_sample(state.SAL_SAMPLE, start[state.SAL_SAMPLE])
     returning = state.SAL_UPLOAD not in st.session_state  # first draw since the user came back to this page
-    upload = st.file_uploader("Photo (JPEG, PNG, WebP, BMP, TIFF, GIF)", type=list(ACCEPTED_EXTENSIONS), key=state.SAL_UPLOAD)
+    upload = st.file_uploader(
+        "Photo (JPEG, PNG, WebP, BMP, TIFF, GIF)", type=list(ACCEPTED_EXTENSIONS), key=state.SAL_UPLOAD, max_upload_size=MAX_UPLOAD_MB
+    )
+    kept_upload = session_cache(state.SAL_KEPT_UPLOAD)  # in the session's byte budget, with its results
     if upload or not returning:  # what the uploader holds, including the user removing the photo
-        st.session_state[state.SAL_KEPT_UPLOAD] = (upload.name, upload.getvalue()) if upload else None
-    kept = st.session_state.get(state.SAL_KEPT_UPLOAD)
-    if kept and not upload:
-        st.caption(f"Showing {kept[0]}, uploaded before you left this page.")
+        current, previous = ((upload.name, upload.getvalue()) if upload else None), kept_upload.get("file")
+        if current is None:
+            kept_upload.clear()
+        elif previous is None or (previous[0], len(previous[1])) != (current[0], len(current[1])):
+            kept_upload.put("file", current)  # re-kept only when it changes, so it does not push results out
+        return current
+    kept = kept_upload.get("file")
+    if kept:
+        st.caption(as_text(f"Showing {kept[0]}, uploaded before you left this page."))
     return kept
 
 
 def top5(digest: str, image, names: list[str]) -> dict:
     """Each model's Classification (or its error message), stored per photo."""
-    stored: dict = st.session_state.setdefault(state.SAL_CLASSIFY, {})
+    stored = session_cache(state.SAL_CLASSIFY)
+    classes = {}
     for name in names:
-        if (digest, name) not in stored:
-            try:
-                stored[(digest, name)] = classify(cached_model(name), image, get_spec(name), k=5)
-            except CvlensError as exc:
-                stored[(digest, name)] = str(exc)
-    return {name: stored[(digest, name)] for name in names}
+        if (digest, name) in stored:
+            classes[name] = stored[(digest, name)]
+            continue
+        try:
+            with model_slot():
+                classes[name] = classify(cached_model(name), image, get_spec(name), k=5)
+        except CvlensError as exc:
+            classes[name] = str(exc)
+        stored[(digest, name)] = classes[name]
+    return classes
 
 
 def cell_key(digest: str, name: str, method: str, goal: int, layer: str, random_maps: int = DEFAULT_RANDOM_MAPS) -> tuple:
@@ -105,7 +126,7 @@ def run_maps(
     digest: str, image, names: list[str], methods: list[str], target: int, classes: dict, layer: str, random_maps: int
 ) -> None:
     """Compute the (model, method) cells not stored yet, one explain_photo call per model, with a progress bar."""
-    results: dict = st.session_state.setdefault(state.SAL_RESULTS, {})
+    results = session_cache(state.SAL_RESULTS)  # the session's byte budget; the least recently shown go first
     todo = {}
     for name in names:
         if isinstance(classes[name], str):
@@ -125,16 +146,15 @@ def run_maps(
 
         for method in missing:  # one call per method, so that one failing method does not hide the others
             try:
-                report = explain_photo(
-                    cached_model(name), spec, image, [method], target=goal, layer=layer or None, progress=progress,
-                    random_maps=random_maps, baselines=shared_baselines(digest, name, goal, random_maps),
-                )  # fmt: skip
+                with model_slot():
+                    report = explain_photo(
+                        cached_model(name), spec, image, [method], target=goal, layer=layer or None, progress=progress,
+                        random_maps=random_maps, baselines=shared_baselines(digest, name, goal, random_maps),
+                    )  # fmt: skip
                 results[cell_key(digest, name, method, goal, layer, random_maps)] = (report.results[0], report.image)
             except CvlensError as exc:
                 results[cell_key(digest, name, method, goal, layer, random_maps)] = str(exc)
     bar.empty()
-    while len(results) > MAX_STORED_RESULTS:
-        results.pop(next(iter(results)))
 
 
 def show_top5(stem: str, names: list[str], classes: dict) -> None:
@@ -143,7 +163,7 @@ def show_top5(stem: str, names: list[str], classes: dict) -> None:
         with column:
             result = classes[name]
             if isinstance(result, str):
-                st.error(result)
+                st.error(as_text(result))
                 continue
             show_table(top5_table(result, get_spec(name).display_name), f"{stem}_{name}_top5", f"{state.SAL_TABLES}.{name}.top5")
 
@@ -154,6 +174,8 @@ def cell_caption(result) -> str:
     parts = [f"{a.time_ms:.0f} ms · {h}x{w} map" + (f" · layer {a.layer}" if a.layer else "")]
     if result.verdicts is not None:
         parts += [v.describe() for v in result.verdicts]
+    if a.completeness:
+        parts.append(a.completeness.describe())
     return "  \n".join(parts)
 
 
@@ -161,9 +183,11 @@ def show_grid(
     stem: str, digest: str, names: list[str], methods: list[str], target: int, classes: dict, layer: str, random_maps: int
 ) -> dict:
     """Methods as rows, models as columns; returns the computed cells for the curves."""
-    opacity = st.slider("Overlay opacity", 0.0, 1.0, step=0.05, key=state.SAL_OPACITY)
-    absolute = st.toggle("Magnitudes only (show signed maps as absolute values)", key=state.SAL_ABSOLUTE)
-    results: dict = st.session_state.get(state.SAL_RESULTS, {})
+    opacity = st.slider("Overlay opacity", 0.0, 1.0, value=start[state.SAL_OPACITY], step=0.05, key=state.SAL_OPACITY)
+    absolute = st.toggle(
+        "Magnitudes only (show signed maps as absolute values)", value=start[state.SAL_ABSOLUTE], key=state.SAL_ABSOLUTE
+    )
+    results = session_cache(state.SAL_RESULTS)
     done = {}
     header = st.columns(MAX_MODELS)  # fixed width: one model does not get a screen-wide map
     for column, name in zip(header, names):
@@ -182,16 +206,16 @@ def show_grid(
                     st.info("Not computed yet.")
                     continue
                 if isinstance(cell, str):
-                    st.error(cell)
+                    st.error(as_text(cell))
                     continue
                 result, view = cell
                 a = result.attribution
                 sign = Sign.ABSOLUTE if absolute else a.sign
                 picture = with_colorbar(overlay(view, a.values, sign, alpha=opacity), sign)
                 st.image(picture, caption=f"target: {get_spec(name).categories[goal]} ({goal})", width="stretch")
-                st.caption(cell_caption(result))
+                st.caption(as_text(cell_caption(result)))  # carries the layer name the user typed
                 for note in a.notes:
-                    st.caption(f"⚠️ {note}")
+                    st.caption(f"⚠️ {as_text(note)}")
                 st.download_button(
                     "PNG", lambda picture=picture: encode_png(picture), f"{safe_stem(f'{stem}_{name}_{method}_{goal}')}.png", mime="image/png",
                     key=f"{state.SAL_DOWNLOADS}.{name}.{method}", on_click="ignore", icon=":material/download:",
@@ -231,13 +255,16 @@ def attribution_tab(stem: str, digest: str, image, names: list[str]) -> None:
     if first is None:
         return
     categories = get_spec(names[0]).categories
+    targets = [TOP1, *range(len(categories))]
     target = st.selectbox(
-        "Target class", [TOP1, *range(len(categories))], key=state.SAL_TARGET,
+        "Target class", targets, index=targets.index(start[state.SAL_TARGET]) if start[state.SAL_TARGET] in targets else 0,
+        key=state.SAL_TARGET,
         format_func=lambda i: "Top-1 of each model" if i == TOP1 else f"{categories[i]} ({i})",
         help="The class whose score the maps explain. Default: each model's own top-1.",
     )  # fmt: skip
+    known = [m.name for m in list_methods()]
     methods = st.multiselect(
-        "Methods", [m.name for m in list_methods()], key=state.SAL_METHODS,
+        "Methods", known, default=[m for m in start[state.SAL_METHODS] if m in known], key=state.SAL_METHODS,
         format_func=lambda n: f"{get_method(n).display_name} ({get_method(n).cost.value})",
     )  # fmt: skip
     if not methods:
@@ -246,11 +273,12 @@ def attribution_tab(stem: str, digest: str, image, names: list[str]) -> None:
     layer = ""
     if any(get_method(m).needs_layer for m in methods):
         layer = st.text_input(
-            "Grad-CAM layer (blank: each family's last conv stage)", key=state.SAL_LAYER, placeholder="e.g. stages.5",
+            "Grad-CAM layer (blank: each family's last conv stage)", value=start[state.SAL_LAYER], key=state.SAL_LAYER,
+            placeholder="e.g. stages.5",
             help="A dotted module path inside the model, as in the Architecture page's layer table.",
         ).strip()  # fmt: skip
     random_maps = st.slider(
-        "Random maps for the baseline", 1, MAX_RANDOM_MAPS, key=state.SAL_RANDOM_MAPS,
+        "Random maps for the baseline", 1, MAX_RANDOM_MAPS, value=start[state.SAL_RANDOM_MAPS], key=state.SAL_RANDOM_MAPS,
         help=f"Each map's scores are compared with the mean and spread of this many random maps of its resolution "
         f"(a verdict needs at least {MIN_RANDOM_MAPS_FOR_VERDICT}; {DEFAULT_RANDOM_MAPS} keep the 95% bound within 20% of "
         "its limit). Each random map costs 2 x 21 forward passes, once per photo, model, class and map resolution.",
@@ -289,15 +317,17 @@ def features_tab(names: list[str]) -> None:
         )  # fmt: skip
         steps = st.slider("Steps", 10, 200, 40, 10, key=state.SAL_FV_STEPS)
         size = st.select_slider("Size (px)", [64, 96, 128, 160, 224], value=128, key=state.SAL_FV_SIZE)
-        stored: dict = st.session_state.setdefault(state.SAL_FV_RESULTS, {})
+        stored = session_cache(state.SAL_FV_RESULTS)
         key = (name, target, steps, size)
         if st.button("Run class maximisation", key=state.SAL_FV_RUN) and key not in stored:
+            check_input_size(spec, (size, size))  # ViT takes 224 px only: say so instead of its AssertionError
             bar = st.progress(0.0, text="Optimising the input…")
             p = spec.preprocessing
-            stored[key] = maximize_class(
-                model, target, mean=p.mean, std=p.std, size=(size, size), steps=steps,
-                progress=lambda f: bar.progress(f, text=f"Optimising the input… {f:.0%}"),
-            )  # fmt: skip
+            with model_slot():
+                stored[key] = maximize_class(
+                    model, target, mean=p.mean, std=p.std, size=(size, size), steps=steps,
+                    progress=lambda f: bar.progress(f, text=f"Optimising the input… {f:.0%}"),
+                )  # fmt: skip
             bar.empty()
         if key in stored:
             result = stored[key]
@@ -320,7 +350,7 @@ st.caption(
     "and the lecture's feature visualisations."
 )
 
-choices = trained_classifiers()
+choices = trained_classifiers(store_version())
 widget_defaults = {
     state.SAL_SOURCE: "sample",
     state.SAL_SAMPLE: list_samples()[0].file,
@@ -332,20 +362,19 @@ widget_defaults = {
     state.SAL_ABSOLUTE: False,
     state.SAL_RANDOM_MAPS: DEFAULT_RANDOM_MAPS,
 }
-kept_choices = restore_choices(state.SAL_KEPT, widget_defaults)
-# A kept model whose weights have since gone is no longer an option.
-st.session_state[state.SAL_MODELS] = [n for n in st.session_state[state.SAL_MODELS] if n in choices]
+kept_choices, start = starting_values(state.SAL_KEPT, widget_defaults)  # drawn with, never written to session state
 photo = choose_photo()
 names = st.multiselect(
     f"Models (up to {MAX_MODELS}; classifiers whose trained weights are on this machine)", choices,
+    default=[n for n in start[state.SAL_MODELS] if n in choices][:MAX_MODELS],  # a model whose weights went is no option
     max_selections=MAX_MODELS, key=state.SAL_MODELS,
-    format_func=lambda n: get_spec(n).display_name,
+    format_func=model_title,
 )  # fmt: skip
 
 image = None
 if photo is not None:
     with user_errors():
-        image = decode(photo[1])
+        image = decoded_photo(photo[1])[0].image
 if photo is None:
     st.info("Upload a photo or pick a bundled sample.")
 elif image is None:

@@ -8,36 +8,47 @@ and loses nothing. Models come from the process-wide cache and are only read.
 from __future__ import annotations
 
 import hashlib
-import time
 
 import streamlit as st
 
 from cvcore.errors import CvlensError
-from cvcore.images import ACCEPTED_EXTENSIONS, decode_image, encode_png
+from cvcore.images import ACCEPTED_EXTENSIONS, MAX_UPLOAD_MB, encode_png
+from cvcore.memory import MB
 from cvcore.registry import get_spec
 from cvcore.samples import list_samples
 from cvcore.segmentation import (
     COARSE_KIND,
-    DEFAULT_MODELS,
     SegmentationResult,
+    default_models,
     disagreement,
     disagreement_image,
     is_coarse,
     label_mask_png,
     model_choices,
     overlay,
+    runnable_first,
     segment,
     wipe,
 )
 from cvcore.segmentation_tables import TIMING_LABELS, class_iou_table, legend_table, scores_table, timings_table
 from cvcore.voc import read_label_mask, score
-from cvcore.weights import weight_status
+from cvcore.weights import WeightState, missing_weights_note, weight_status
 from dashboard import state
-from dashboard.common import cached_model, pick_sample, remember_choices, restore_choices
+from dashboard.common import (
+    as_text,
+    cached_model,
+    decoded_photo,
+    model_slot,
+    model_title,
+    pick_sample,
+    remember_choices,
+    session_cache,
+    starting_values,
+)
 from dashboard.export import safe_stem, show_table
 
 MAX_MODELS = 4
-MAX_STORED_RESULTS = 24  # per session; the oldest go first
+UPLOADS_KEY = "files"  # the one entry of the kept-uploads cache: [(name, bytes)] in the uploader's order
 # A table wider than its frame scrolls, and a right-aligned number cut at the edge loses its first digits:
 # the model stays pinned and numbers get the decimals they have (cvcore.segmentation_tables rounds them).
 PINNED_MODEL = {"model": st.column_config.TextColumn("model", pinned=True)}
@@ -45,44 +56,67 @@ MS_COLUMN = st.column_config.NumberColumn(format="%.1f")
 PCT_COLUMN = st.column_config.NumberColumn(format="%.2f")
 
 
-@st.cache_data(max_entries=16, show_spinner=False)
-def decode(data: bytes) -> tuple:
-    """(RGB image, decode time in ms); raises ImageDecodeError (not cached) for bad uploads."""
-    start = time.perf_counter()
-    decoded = decode_image(data)
-    return decoded.image, 1e3 * (time.perf_counter() - start), decoded.downscaled
-
-
 def model_label(name: str) -> str:
-    spec = get_spec(name)
-    if is_coarse(name):
+    spec = get_spec(name, metadata_only=True)
+    status = weight_status(spec)
+    if status.state is WeightState.MISSING:
+        return f"{model_title(name)} — weights not on this machine"
+    if status.state is WeightState.DAMAGED:
+        return f"{model_title(name)} — weights damaged"
+    if is_coarse(spec):
         return f"{spec.display_name} — coarse map from a classifier (offline)"
-    return spec.display_name + ("" if weight_status(name).available else " — weights not on this machine")
+    return model_title(name)
 
 
-def choose_photos() -> list[tuple[str, bytes]]:
+def choose_photos(start: dict) -> list[tuple[str, bytes]]:
     """(name, bytes) of the photos to segment: one bundled sample or the user's uploads."""
+    sources = ["sample", "upload"]
     source = st.radio(
-        "Photo", ["sample", "upload"], key=state.SEG_SOURCE, horizontal=True,
+        "Photo", sources, index=sources.index(start[state.SEG_SOURCE]), key=state.SEG_SOURCE, horizontal=True,
         format_func={"sample": "Bundled sample", "upload": "Upload photos"}.get,
     )  # fmt: skip
     if source == "sample":
-        return [pick_sample(state.SEG_SAMPLE)]
+        return [pick_sample(state.SEG_SAMPLE, start[state.SEG_SAMPLE])]
     returning = state.SEG_UPLOADS not in st.session_state  # first draw since the user came back to this page
     uploads = st.file_uploader(
         "Photos (JPEG, PNG, WebP, BMP, TIFF, GIF)",
         type=list(ACCEPTED_EXTENSIONS),
         accept_multiple_files=True,
         key=state.SEG_UPLOADS,
+        max_upload_size=MAX_UPLOAD_MB,
     )
+    kept_uploads = session_cache(state.SEG_KEPT_UPLOADS)  # in the session's byte budget, with its results
     if uploads or not returning:  # what the uploader holds, including the user emptying it
-        st.session_state[state.SEG_KEPT_UPLOADS] = [(u.name, u.getvalue()) for u in uploads or []]
-    kept = st.session_state.get(state.SEG_KEPT_UPLOADS, [])
-    if kept and not uploads:
-        st.caption(f"Showing the {len(kept)} photo(s) uploaded before you left this page: {', '.join(n for n, _ in kept)}.")
+        files = within_budget([(u.name, u.getvalue()) for u in uploads or []], kept_uploads.budget_bytes)
+        if [(n, len(d)) for n, d in files] != [(n, len(d)) for n, d in kept_uploads.get(UPLOADS_KEY, [])]:
+            kept_uploads.put(UPLOADS_KEY, files)  # re-kept only when they change, so they do not push results out
+        return files
+    kept = kept_uploads.get(UPLOADS_KEY, [])
+    if kept:
+        st.caption(
+            as_text(f"Showing the {len(kept)} photo(s) uploaded before you left this page: {', '.join(n for n, _ in kept)}.")
+        )
         if st.button("Forget them", key=state.SEG_FORGET_UPLOADS):
-            st.session_state[state.SEG_KEPT_UPLOADS] = []
+            kept_uploads.clear()
             st.rerun()
+    return kept
+
+
+def within_budget(files: list[tuple[str, bytes]], budget_bytes: int) -> list[tuple[str, bytes]]:
+    """The uploads, in order, as long as they fit in the session's budget; one message for those left out."""
+    total, kept = 0, []
+    for name, data in files:
+        total += len(data)
+        if total > budget_bytes // 2:  # the other half is for their results
+            left = [n for n, _ in files[len(kept) :]]
+            st.warning(
+                as_text(
+                    f"{len(left)} photo(s) left out ({', '.join(left)}): together the uploads pass this server's "
+                    f"{budget_bytes // 2 // MB} MB per session. Remove some photos to work on the others."
+                )
+            )
+            break
+        kept.append((name, data))
     return kept
 
 
@@ -91,34 +125,39 @@ def decode_all(files: list[tuple[str, bytes]]) -> list[tuple[str, str, object, f
     photos = []
     for name, data in files:
         try:
-            image, decode_ms, downscaled = decode(data)
+            decoded, decode_ms = decoded_photo(data)
         except CvlensError as exc:
-            st.error(f"{name}: {exc}")
+            st.error(as_text(f"{name}: {exc}"))
             continue
-        if downscaled:
-            st.caption(f"{name} was downscaled to {image.width}x{image.height} for inference.")
+        image = decoded.image
+        if decoded.downscaled:
+            st.caption(as_text(f"{name} was downscaled to {image.width}x{image.height} for inference."))
         photos.append((name, hashlib.sha256(data).hexdigest()[:16], image, decode_ms))
     return photos
 
 
 def run_models(digest: str, image, decode_ms: float, models: list[str]) -> dict[str, SegmentationResult | str]:
-    """Each model's result (or its error message) on one photo, computing only what is not stored yet."""
-    results: dict = st.session_state.setdefault(state.SEG_RESULTS, {})
-    todo = [m for m in models if (digest, m) not in results]
+    """Each model's result (or its error message) on one photo, computing only what is not stored yet.
+
+    One model's failure (damaged weights, a refused photo) is its own message; the others' results stay.
+    """
+    stored = session_cache(state.SEG_RESULTS)  # the session's byte budget; the least recently shown go first
+    results = {m: stored[(digest, m)] for m in models if (digest, m) in stored}
+    todo = [m for m in models if m not in results]
     if todo:
         with st.status(f"Running {len(todo)} model(s)…", expanded=True) as status:
             bar = st.progress(0.0)
             for i, name in enumerate(todo):
                 status.update(label=f"{get_spec(name).display_name}: loading and running ({i + 1}/{len(todo)})")
                 try:
-                    results[(digest, name)] = segment(image, name, model=cached_model(name), decode_ms=decode_ms)
+                    with model_slot():
+                        results[name] = segment(image, name, model=cached_model(name), decode_ms=decode_ms)
                 except CvlensError as exc:
-                    results[(digest, name)] = str(exc)  # e.g. WeightsMissingError with the fetch/import command
+                    results[name] = str(exc)  # e.g. WeightsDamagedError naming the file and the fetch command
+                stored[(digest, name)] = results[name]
                 bar.progress((i + 1) / len(todo))
             status.update(label="Done", state="complete", expanded=False)
-        while len(results) > MAX_STORED_RESULTS:
-            results.pop(next(iter(results)))
-    return {m: results[(digest, m)] for m in models}
+    return {m: results[m] for m in models}
 
 
 def show_overlays(image, results: dict, opacity: float) -> None:
@@ -127,7 +166,7 @@ def show_overlays(image, results: dict, opacity: float) -> None:
         with column:
             st.markdown(f"**{get_spec(name).display_name}**")
             if isinstance(result, str):
-                st.error(result)
+                st.error(as_text(result))
                 continue
             st.image(overlay(image, result, opacity), width="stretch")
             if result.is_coarse:
@@ -198,7 +237,7 @@ def show_disagreement(image, done: dict) -> None:
     try:
         d = disagreement(done[a], done[b])
     except CvlensError as exc:
-        st.info(str(exc))
+        st.info(as_text(exc))
         return
     st.metric("Pixels labelled differently", f"{100 * d.fraction:.1f}%")
     picture, _ = st.columns([3, 1])
@@ -206,7 +245,9 @@ def show_disagreement(image, done: dict) -> None:
 
 
 def show_ground_truth(done: dict) -> None:
-    mask_file = st.file_uploader("Ground-truth mask (VOC palette PNG of this photo)", type=["png"], key=state.SEG_MASK_UPLOAD)
+    mask_file = st.file_uploader(
+        "Ground-truth mask (VOC palette PNG of this photo)", type=["png"], key=state.SEG_MASK_UPLOAD, max_upload_size=MAX_UPLOAD_MB
+    )
     scorable = {n: r for n, r in done.items() if not r.is_coarse}
     if mask_file is None:
         return
@@ -218,7 +259,7 @@ def show_ground_truth(done: dict) -> None:
         try:
             scored.append((result, score(result, read_label_mask(mask_file.getvalue(), len(result.categories)))))
         except CvlensError as exc:
-            st.error(str(exc))
+            st.error(as_text(exc))
             return
     show_table(
         scores_table(scored), "ground_truth_scores", f"{state.SEG_TABLES}.ground_truth",
@@ -236,22 +277,27 @@ st.caption(
     "every position of the last feature map — a coarse class map from a classifier, not a trained segmenter."
 )
 
-choices = model_choices()
+choices = runnable_first(model_choices())  # "Select all" takes options in order: models that run come first
 # Streamlit forgets widget values when the user visits another page: restore them from a kept copy.
 widget_defaults = {
     state.SEG_SOURCE: "sample",
     state.SEG_SAMPLE: list_samples()[0].file,
-    state.SEG_MODELS: [m for m in DEFAULT_MODELS if m in choices],
+    state.SEG_MODELS: default_models(),
     state.SEG_OPACITY: 0.5,
 }
-kept_choices = restore_choices(state.SEG_KEPT, widget_defaults)
+kept_choices, start = starting_values(state.SEG_KEPT, widget_defaults)  # drawn with, never written to session state
 
-files = choose_photos()
+files = choose_photos(start)
 models = st.multiselect(
-    f"Models (up to {MAX_MODELS})", choices, max_selections=MAX_MODELS, key=state.SEG_MODELS, format_func=model_label
-)
-opacity = st.slider("Overlay opacity", 0.0, 1.0, step=0.05, key=state.SEG_OPACITY)
+    f"Models (up to {MAX_MODELS})", choices, default=[m for m in start[state.SEG_MODELS] if m in choices][:MAX_MODELS],
+    max_selections=MAX_MODELS, key=state.SEG_MODELS, format_func=model_label,
+)  # fmt: skip
+opacity = st.slider("Overlay opacity", 0.0, 1.0, value=start[state.SEG_OPACITY], step=0.05, key=state.SEG_OPACITY)
 remember_choices(kept_choices, widget_defaults)
+note = missing_weights_note(models)  # one calm note for every chosen model without weights; they are not run
+if note:
+    st.info(as_text(note), icon="📦")
+models = [m for m in models if weight_status(m).state is not WeightState.MISSING]
 
 photos = decode_all(files)
 if not files:
@@ -259,7 +305,7 @@ if not files:
 elif not photos:
     st.warning("None of the uploaded files could be read; fix or replace them above.")
 elif not models:
-    st.info("Choose at least one model.")
+    st.info("Choose at least one model whose weights are on this machine." if note else "Choose at least one model.")
 else:
     if len(photos) > 1:
         index = st.selectbox("Photo shown", range(len(photos)), key=state.SEG_PHOTO, format_func=lambda i: photos[i][0])

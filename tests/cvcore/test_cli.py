@@ -20,6 +20,19 @@ def test_models_json_lists_the_catalogue(capsys):
     assert {"name", "task", "family", "year", "params", "gmacs", "metrics", "source"} <= set(rows[0])
     resnet50 = next(r for r in rows if r["name"] == "resnet50")
     assert resnet50["metrics"]["acc@1"] > 75 and "torchvision" in resnet50["source"]
+    # Every multiply-add figure says what it counts.
+    assert {"gmacs", "gmacs_all_ops", "published_gmacs"} <= set(resnet50) and set(resnet50["conventions"]) == {
+        "gmacs", "gmacs_all_ops", "published_gmacs"
+    }  # fmt: skip
+    assert resnet50["conventions"]["gmacs"].startswith("papers' convention")
+    assert "'_ops'" in resnet50["conventions"]["published_gmacs"] and resnet50["published_gmacs_source"]
+
+
+def test_models_table_headers_name_the_conventions_and_the_segmentation_data(capsys):
+    code, out, _ = run(capsys, "models", "--format", "csv")
+    header = out.splitlines()[0]
+    assert code == 0 and "GMACs (papers' convention)" in header and "GMACs (all ops, fvcore)" in header
+    assert "mIoU (%, COCO val2017, VOC labels)" in header
 
 
 def test_models_filters_by_task(capsys):
@@ -31,14 +44,17 @@ def test_analyze_json_with_layers(capsys):
     code, out, _ = run(capsys, "analyze", "resnet18", "--input-size", "160", "160", "--per-layer", "--format", "json")
     data = json.loads(out)
     assert code == 0 and data["name"] == "resnet18" and data["input_size"] == [160, 160]
-    assert {"params", "gmacs", "torch_flops", "uncounted_ops", "layers"} <= set(data)
+    assert {"params", "gmacs", "gmacs_all_ops", "torch_flops", "uncounted_ops", "layers", "conventions"} <= set(data)
     assert data["torch_gflops"] > 0 and len(data["layers"]) > 40
     assert sum(r["gmacs"] for r in data["layers"]) == pytest.approx(data["gmacs"], rel=1e-9)
+    assert sum(r["gmacs_all_ops"] for r in data["layers"]) == pytest.approx(data["gmacs_all_ops"], rel=1e-9)
+    assert set(data["conventions"]) == {"gmacs", "gmacs_all_ops", "torch_gmacs"}
+    assert data["gmacs"] == pytest.approx(data["torch_gmacs"], rel=1e-6) and data["gmacs"] < data["gmacs_all_ops"]
 
 
 def test_analyze_latex(capsys):
     code, out, _ = run(capsys, "analyze", "squeezenet1_1", "--format", "latex")
-    assert code == 0 and out.count(r"\caption{") == 2  # totals and reconciliation
+    assert code == 0 and out.count(r"\caption") == 2  # totals and reconciliation (\caption[short]{full} or \caption{full})
 
 
 def test_unknown_model_is_a_message_not_a_traceback(capsys):
@@ -52,8 +68,18 @@ def test_compare_prints_deltas_and_writes_a_captioned_offline_chart(capsys, tmp_
     rows = [line for line in out.splitlines() if line and not line.startswith("#")]
     assert code == 0 and len(rows) == 4 and rows[1].startswith("ResNet-18 (baseline),")
     assert rows[2].endswith(",yes") and rows[3].endswith(",yes")  # ResNet-18 is dominated by MobileNet-v2
-    page = html.read_text()
-    assert "Generated with cvlens" in page and "<script src=\"http" not in page  # plotly.js embedded: works offline
+    page = html.read_text().replace("\\u003cbr\\u003e", " ")  # the caption is wrapped into lines (<br>) in the figure
+    assert "Generated with cvlens" in page and '<script src="http' not in page  # plotly.js embedded: works offline
+
+
+def test_compare_json_says_where_each_multiply_add_figure_comes_from(capsys):
+    code, out, _ = run(capsys, "compare", "resnet18", "mobilenet_v2", "--format", "json")
+    rows = json.loads(out)
+    assert code == 0 and len(rows) == 2
+    for r in rows:
+        assert "papers' convention" in r["gmacs_source"] or "'_ops'" in r["gmacs_source"]
+    code, out, _ = run(capsys, "compare", "resnet18", "mobilenet_v2", "--x", "gmacs_all_ops", "--format", "csv")
+    assert code == 0 and "GMACs (all ops, fvcore)" in out.splitlines()[0] and "_source" not in out
 
 
 def test_compare_weights_like_for_like_by_default_or_as_chosen(capsys):

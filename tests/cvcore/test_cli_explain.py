@@ -1,8 +1,10 @@
 import json
 
+import pytest
 from PIL import Image
 
 from cvcore.cli import main
+from cvcore.cli.explain import _record_lines
 from cvcore.samples import get_sample
 
 
@@ -26,7 +28,20 @@ def test_explain_json_and_png(tmp_path, capsys):
     assert "Grad-CAM" in html and "random 7x7" in html and f"deletion {record['deletion_auc']:.3f}" in html
     assert "Insertion (higher area is better)" in html  # the insertion curve beside the deletion curve
     assert record["random_maps"] == 1 and record["deletion_verdict"].startswith("too few random maps")
-    assert "Generated with cvlens" in html and "<script src=\"http" not in html  # plotly.js embedded: works offline
+    assert "Generated with cvlens" in html and '<script src="http' not in html  # plotly.js embedded: works offline
+
+
+def test_explain_reports_captums_convergence_delta_for_path_methods(capsys):
+    argv = ["--device", "cpu", "explain", str(get_sample("coffee").path), "--method", "gradient_shap", "--steps", "2",
+            "--random-maps", "1"]  # fmt: skip
+    assert main([*argv, "--format", "json"]) == 0
+    record = json.loads(capsys.readouterr().out)
+    c = record["completeness"]
+    assert c["samples"] == 16 and c["tolerance"] == 0.05
+    assert c["attribution_sum"] - c["output_difference"] == pytest.approx(c["convergence_delta"], abs=1e-5)
+    assert c["within_tolerance"] == (c["relative"] <= 0.05)
+    text = "\n".join(_record_lines(record))  # the lines --format table prints under its tables for the same record
+    assert "Captum's convergence delta" in text and ("Completeness not met" in text) is not c["within_tolerance"]
 
 
 def test_explain_table(capsys):
@@ -57,5 +72,10 @@ def test_explain_errors_are_one_line(tmp_path, capsys):
     assert "Unknown attribution method" in capsys.readouterr().err
     assert main(["explain", str(get_sample("chelsea").path), "--out", str(tmp_path / "x.jpg")]) == 2
     assert ".png" in capsys.readouterr().err
-    assert main(["--device", "cpu", "explain", str(get_sample("chelsea").path), "--random-maps", "100000"]) == 2
-    assert "between 0 and 99" in capsys.readouterr().err  # refused before any work
+
+
+def test_grad_cam_on_the_classifier_says_which_layers_give_a_map(capsys):
+    assert main(["explain", str(get_sample("chelsea").path), "--layer", "classifier", "--steps", "2", "--random-maps", "1"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert "Layer 'classifier' gives a 1x1000 output, not a spatial map" in err and "head" in err

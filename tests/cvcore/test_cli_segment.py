@@ -94,4 +94,8 @@ def test_evaluate_on_a_voc_folder(tmp_path, torch_home, capsys):
 
 def test_evaluate_bad_folder(tmp_path, capsys):
     assert main(["evaluate", "--model", "efficientnet_lite0", "--data", str(tmp_path)]) == 2
-    assert "ImageNet" in capsys.readouterr().err
+    assert "holds no images" in capsys.readouterr().err
+    make_voc(tmp_path / "voc", count=1)  # a classifier cannot be scored against VOC's masks
+    assert main(["evaluate", "--model", "efficientnet_lite0", "--data", str(tmp_path / "voc")]) == 2
+    err = capsys.readouterr().err
+    assert "classification model (1000 classes)" in err and "needs a segmentation model" in err and "Traceback" not in err

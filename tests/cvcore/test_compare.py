@@ -58,13 +58,15 @@ def test_default_seed_models_are_in_the_catalogue_with_published_accuracy():
 
 def test_measured_numbers_win_over_published_and_say_so():
     spec = get_spec("resnet18")
-    measured = Complexity("resnet18", (224, 224), 11_689_512, 11_689_512, 1.819, 3.6, {})
+    measured = Complexity("resnet18", (224, 224), 11_689_512, 11_689_512, 1.814, 1.819, 3.6, {})
     point = compare.point_for(spec, measured)
-    assert point.quantities["gmacs"].measured and point.value("gmacs") == 1.819
+    assert point.quantities["gmacs"].measured and point.value("gmacs") == 1.814 and point.value("gmacs_all_ops") == 1.819
+    assert "papers' convention" in point.quantities["gmacs"].source and "all-operator" in point.quantities["gmacs_all_ops"].source
     assert point.value("mparams") == pytest.approx(11.689512)
     published = compare.point_for(spec, None)
     assert not published.quantities["gmacs"].measured
     assert published.value("gmacs") == spec.gmacs.value and spec.gmacs.source in published.quantities["gmacs"].source
+    assert published.value("gmacs_all_ops") is None  # nobody publishes fvcore's all-ops total
     assert point.quantities["acc@1"].source == spec.metrics["acc@1"].source
     assert "_file_size" in point.quantities["file_size_mb"].source
 
@@ -121,9 +123,22 @@ def test_every_catalogue_model_gets_a_point():
 
 def test_chart_caption_names_both_axes_and_keeps_units():
     chart = compare.chart_data(compare.model_points(["resnet18", "resnet50.IMAGENET1K_V1"]), x="gmacs", y="acc@1")
-    assert (
-        chart.caption == "ImageNet top-1 accuracy (%) against multiply-adds (GMACs); bubble area = parameters; colour = family."
+    assert chart.caption.startswith(
+        "ImageNet top-1 accuracy (%) against multiply-adds (GMACs, papers' convention); bubble area = parameters; "
+        "colour = family. GMACs in the papers' convention count convolutions, linear layers, matrix products and attention"
     )
+    by_size = compare.chart_data(compare.model_points(["resnet18", "resnet50.IMAGENET1K_V1"]), x="mparams", y="acc@1")
+    assert by_size.caption == "ImageNet top-1 accuracy (%) against parameters (millions); bubble area = parameters; colour = family."
+
+
+def test_every_gmacs_header_and_axis_names_its_convention():
+    assert compare.X_AXES["gmacs"].short == "GMACs (papers' convention)" and "papers' convention" in compare.X_AXES["gmacs"].label
+    assert compare.X_AXES["gmacs_all_ops"].short == "GMACs (all ops, fvcore)"
+    headers = [h for k, h in compare.CATALOGUE_LABELS.items() if "gmacs" in k]
+    assert headers == ["GMACs (papers' convention)", "GMACs (all ops, fvcore)", "GMACs (published, the source's count)"]
+    # torchvision's segmentation scores are measured on COCO val2017 with VOC's classes, not on VOC 2012 val.
+    for key in ("miou", "pixel_acc"):
+        assert "COCO val2017, VOC labels" in compare.CATALOGUE_LABELS[key] and "COCO val2017" in compare.Y_AXES[key].short
 
 
 def test_mixed_recipes_are_marked_on_the_chart_the_caption_and_the_deltas():

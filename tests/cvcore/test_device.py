@@ -17,7 +17,7 @@ def test_environment_and_argument_override(monkeypatch):
 
 
 def test_bad_device_is_a_typed_error(monkeypatch):
-    with pytest.raises(InvalidInputError, match="Not a device"):
+    with pytest.raises(InvalidInputError, match="Unknown device"):
         resolve_device("gpu-please")
     if not torch.cuda.is_available():
         with pytest.raises(InvalidInputError, match="CUDA is not available"):

@@ -102,7 +102,7 @@ def test_every_accepted_format_decodes_to_rgb(fmt):
 
 
 def test_16_bit_png_is_scaled_not_clipped():
-    ramp = np.linspace(0, 65535, 256, dtype=np.float64).round().astype(np.uint16)[None, :].repeat(4, axis=0)
+    ramp = np.linspace(0, 65535, 256, dtype=np.float64).round().astype(np.uint16)[None, :].repeat(32, axis=0)
     decoded = decode_image(encode(Image.fromarray(ramp), "PNG"))
     grey = np.asarray(decoded.image)[0, :, 0].astype(int)
     assert decoded.mode in ("I;16", "I")
@@ -205,3 +205,45 @@ def test_every_mode_becomes_rgb(image, expected):
     rgb = to_rgb(image)
     assert rgb.mode == "RGB"
     assert tuple(np.asarray(rgb)[0, 0]) == expected
+
+
+# --- large photos: downscaled first, within bounded memory ---------------------------------------------
+
+
+@pytest.mark.parametrize("mode", ["RGB", "P", "RGBA", "L", "I;16"])
+def test_banded_reduction_equals_converting_the_whole_image_first(mode, monkeypatch):
+    from cvcore.images import _reduce_in_bands
+
+    rng = np.random.default_rng(0)
+    pixels = rng.integers(0, 255, (301, 257, 3), dtype=np.uint8)
+    image = Image.fromarray(pixels).convert(mode) if mode != "I;16" else Image.fromarray(pixels[..., 0].astype(np.uint16) * 257)
+    if mode == "P":
+        image.info["transparency"] = 3  # composited over white, pixel by pixel
+    monkeypatch.setattr("cvcore.images.BAND_PIXELS", 2**10)  # bands of a few rows: many band boundaries
+    assert np.array_equal(np.asarray(_reduce_in_bands(image, 3)), np.asarray(to_rgb(image).reduce(3)))
+
+
+def test_a_big_png_is_downscaled_and_turned_upright_like_a_small_one():
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    image = two_colour((5000, 2500))
+    decoded = decode_image(encode(image, "PNG", exif=exif.tobytes(), compress_level=1))
+    assert decoded.size == (1024, 2048) and decoded.downscaled and decoded.exif_rotated
+    top, bottom = np.asarray(decoded.image)[10, 512], np.asarray(decoded.image)[-10, 512]
+    assert tuple(top) == (255, 0, 0) and tuple(bottom) == (0, 0, 255)  # the stored left half ends up on top
+
+
+def test_the_decompression_bomb_message_is_cvlens_own():
+    with pytest.raises(ImageDecodeError) as info:
+        decode_image(png_header_only(30_000, 30_000))
+    message = str(info.value)
+    assert "900 megapixels" in message and "up to 64 megapixels" in message
+    assert "DOS" not in message and "decompression bomb" not in message and "exceeds limit" not in message
+
+
+def test_strips_are_refused_from_the_header_with_the_photo_own_size():
+    from cvcore.input_sizes import InputTooLargeError
+
+    with pytest.raises(InputTooLargeError, match="The photo is 1x5000 px"):
+        decode_image(encode(Image.new("RGB", (1, 5000)), "PNG"))
+    assert decode_image(encode(Image.new("RGB", (1, 5000)), "PNG"), max_aspect=None).size == (1, 2048)

@@ -76,6 +76,7 @@ def test_symbols_become_latex_commands():
         r"64\ensuremath{\times}112\ensuremath{\times}112 \& 5\% of \$x\_1\$ \#1 \{a\} \textasciitilde{}b\textasciicircum{}"
     )
     assert latex_escape("Число параметров") == "Chislo parametrov"  # pdflatex's default fonts have no Cyrillic
+    assert latex_escape("top-1 [95% CI]") == r"top-1 {[}95\% CI{]}"  # never an optional argument of \\ or \caption[]
 
 
 def test_every_character_becomes_ascii():
@@ -105,6 +106,8 @@ def test_columns_left_out_of_print():
     assert "here" not in tex and "/home/me" not in tex and "empty" not in tex  # machine-specific and empty columns
     assert r"\ensuremath{-}1.25" in tex and "2.00" in tex and "---" in tex  # a minus sign; one column, one decimal count
     assert to_latex(Table([{"x": 1}], latex_columns=["x"], caption="c"), label="tab:x").count(r"\label{tab:x}") == 1
+    counts = to_latex(_toy([{"quantity": "parameters", "value": 1235496}, {"quantity": "GMACs", "value": 0.3492}]))
+    assert "1,235,496 " in counts and "0.3492" in counts and ".0000" not in counts  # a count among floats stays whole
 
 
 @needs_pdflatex
@@ -227,6 +230,60 @@ def _saliency():
     }
 
 
+def _graph():
+    from cvcore.analysis.erf import catalogue_erf, erf_table
+    from cvcore.analysis.graph import catalogue_graph
+    from cvcore.analysis.graph_view import difference_table, fold, graph_differences, view_table
+    from cvcore.registry import get_spec
+
+    plain, resnet = catalogue_graph(get_spec("plain34")), catalogue_graph(get_spec("resnet34"))
+    erf = catalogue_erf(get_spec("resnet18"), "layer1", weights=("random",), input_size=(64, 64))
+    return {
+        "Architecture: graph nodes, ResNet-34": view_table(fold(resnet, 1)),
+        "Architecture: graph differences, plain-34 / ResNet-34": difference_table(
+            graph_differences(plain, resnet), "plain-34", "ResNet-34"
+        ),
+        "Architecture: effective receptive field": erf_table(erf.results, "ResNet-18"),
+    }
+
+
+def _yours():
+    """A user's ResNet-18 (random weights), evaluated on 8 photos of two classes, in a cvlens home of its own."""
+    import tempfile
+
+    import torch
+    import torchvision
+    from PIL import Image
+
+    from cvcore.catalogue import catalogue_rows, mine_table
+    from cvcore.evaluation import BootstrapSettings, evaluate, open_dataset, save_evaluation
+    from cvcore.evaluation.report import class_table, headline_table
+    from cvcore.papers.reproductions import reproduction_rows
+    from cvcore.papers.tables import reproduction_table
+    from cvcore.samples import get_sample
+    from cvcore.user_models import ImportOptions, import_model
+    from cvcore.weights import load_model
+
+    with tempfile.TemporaryDirectory() as folder, pytest.MonkeyPatch.context() as patch:
+        root = Path(folder)
+        patch.setenv("CVLENS_HOME", str(root / "home"))
+        torch.manual_seed(0)
+        torch.save(torchvision.models.resnet18().state_dict(), root / "r18.pth")
+        spec = import_model(root / "r18.pth", "my_r18", ImportOptions(arch="resnet18", dataset="my ImageNet subset"))
+        for sample, label in (("chelsea", "tabby"), ("coffee", "espresso")):
+            (root / "val" / label).mkdir(parents=True)
+            for i in range(4):
+                Image.open(get_sample(sample).path).convert("RGB").rotate(5 * i).save(root / "val" / label / f"{i}.png")
+        ev = evaluate(load_model(spec, device="cpu"), spec, open_dataset(root / "val", spec), bootstrap=BootstrapSettings(200))
+        save_evaluation(ev)
+        return {
+            "Your models: the list": mine_table(catalogue_rows(mine=True)),
+            "Papers: your reproductions": reproduction_table(reproduction_rows("resnet")),
+            "Your models: evaluation": headline_table(ev),
+            "Your models: per class": class_table(ev),
+        }
+
+
 CLI_LATEX = {
     "CLI: analyze --per-layer": ["--device", "cpu", "analyze", "lenet5", "--per-layer"],
     "CLI: analyze --stages --diff": ["analyze", "resnet18", "--stages", "--diff", "resnet50"],
@@ -235,6 +292,8 @@ CLI_LATEX = {
     "CLI: papers": ["papers"],
     "CLI: papers resnet": ["papers", "resnet"],
     "CLI: papers all": ["papers", "all"],
+    "CLI: graph --compare": ["graph", "plain34", "--compare", "resnet34"],
+    "CLI: analyze --erf": ["analyze", "resnet18", "--erf", "layer1", "--input-size", "64", "64", "--weights", "random"],
 }
 
 
@@ -265,6 +324,11 @@ BUILDERS = {
         "cvcore.segmentation_tables.scores_table", "cvcore.segmentation_tables.class_iou_table",
     },
     _saliency: {"cvcore.attribution.tables.top5_table", "cvcore.attribution.tables.faithfulness_table"},
+    _graph: {"cvcore.analysis.graph_view.view_table", "cvcore.analysis.graph_view.difference_table", "cvcore.analysis.erf.erf_table"},
+    _yours: {
+        "cvcore.catalogue.mine_table", "cvcore.papers.tables.reproduction_table", "cvcore.evaluation.report.headline_table",
+        "cvcore.evaluation.report.class_table",
+    },
 }  # fmt: skip
 
 

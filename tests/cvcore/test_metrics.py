@@ -7,8 +7,8 @@ import pytest
 import torch
 from torchmetrics.classification import MulticlassAccuracy, MulticlassConfusionMatrix, MulticlassJaccardIndex
 
-from cvcore.errors import InvalidInputError
-from cvcore.metrics import IGNORE_INDEX, confusion_matrix, metrics_from_confusion, segmentation_metrics
+from cvcore.errors import CvlensError, InvalidInputError
+from cvcore.metrics import IGNORE_INDEX, NoLabelledPixelsError, confusion_matrix, metrics_from_confusion, segmentation_metrics
 
 
 def random_maps(seed: int, num_classes: int, shape=(37, 53), ignore_share=0.1, agreement=0.6):
@@ -63,7 +63,13 @@ def test_matches_torchmetrics_when_classes_are_missing():
     # Only classes 0..4 of 21 occur: torchmetrics' macro average counts the absent ones as 0, ours leaves them out.
     truth, prediction = random_maps(7, 5)
     ours = segmentation_metrics(truth, prediction, 21)
-    iou = MulticlassJaccardIndex(21, average="none", ignore_index=IGNORE_INDEX)(torch.from_numpy(prediction), torch.from_numpy(truth)).double().numpy()
+    iou = (
+        MulticlassJaccardIndex(21, average="none", ignore_index=IGNORE_INDEX)(
+            torch.from_numpy(prediction), torch.from_numpy(truth)
+        )
+        .double()
+        .numpy()
+    )
     assert ours.present_classes == [str(i) for i in range(5)]
     assert abs(ours.mean_iou - iou[:5].mean()) < 1e-6
 
@@ -85,6 +91,30 @@ def test_bad_inputs_are_typed_errors():
         metrics_from_confusion(np.eye(3), ["a", "b"])
 
 
-def test_nothing_counted_gives_nan_not_an_error():
-    m = segmentation_metrics(np.full((2, 2), 255), np.zeros((2, 2)), 3)
-    assert m.pixels == 0 and np.isnan(m.pixel_accuracy) and np.isnan(m.mean_iou)
+def test_an_all_ignore_mask_says_no_labelled_pixels_instead_of_nan():
+    with pytest.raises(NoLabelledPixelsError, match="No labelled pixels"):
+        segmentation_metrics(np.full((2, 2), IGNORE_INDEX), np.zeros((2, 2)), 3)
+    with pytest.raises(NoLabelledPixelsError):
+        metrics_from_confusion(np.zeros((3, 3), dtype=np.int64))
+    assert issubclass(NoLabelledPixelsError, CvlensError)
+
+
+@pytest.mark.parametrize(
+    ("truth", "prediction", "message"),
+    [
+        (np.array([[0.0, 1.7]]), np.array([[0, 1]]), "ground truth contains 1.7 at position 0, 1"),  # was truncated to 1
+        (np.array([[0, 1]]), np.array([[np.nan, 1.0]]), "prediction contains NaN at position 0, 0"),  # was label -2**63
+        (np.array([[0, 1]]), np.array([[np.inf, 1.0]]), "prediction contains inf"),
+        (np.array(["0", "1"]), np.array([0, 1]), "integer class labels"),
+    ],
+)
+def test_non_integer_labels_are_refused_not_truncated(truth, prediction, message):
+    with pytest.raises(InvalidInputError, match=message):
+        segmentation_metrics(truth, prediction, 3)
+
+
+def test_whole_number_floats_are_labels():
+    # A float map that holds only whole numbers (a mask read as float) scores like its integer twin.
+    truth, prediction = random_maps(3, 21)
+    as_float = segmentation_metrics(truth.astype(np.float32), prediction.astype(np.float64), 21)
+    np.testing.assert_array_equal(as_float.confusion, segmentation_metrics(truth, prediction, 21).confusion)

@@ -246,7 +246,7 @@ def reduced_transform(monkeypatch, short_side: int):
     """The weights' own transform with a smaller resize, so that ResNet-50 segmenters stay fast in a unit test."""
     from torchvision.transforms import v2 as T
 
-    def transform_for(spec):
+    def transform_for(spec, resize_size=None, crop=None):  # the recipe's resize_size (520) is what gets replaced
         p = spec.preprocessing
         return T.Compose(
             [T.ToImage(), T.Resize(short_side, antialias=True), T.ToDtype(torch.float32, scale=True), T.Normalize(p.mean, p.std)]
@@ -352,3 +352,68 @@ def test_class_confidence_legend_and_pickling(small_photo, lraspp_random):
     copy = pickle.loads(pickle.dumps(result))  # session state may be serialised
     assert np.array_equal(copy.confidence, result.confidence) and copy.confidence_ms == result.confidence_ms
     assert copy.summary()["classes"] == result.summary()["classes"]
+
+
+# --- inputs the architecture does not take as they are --------------------------------------------
+
+
+class _RedOrGreen(torch.nn.Module):
+    """Class 1 where a pixel is greener than red, else 0, read ``shift`` pixels down and right of the output pixel.
+
+    ``shift`` > 0 is a valid (unpadded) convolution that loses ``shift`` pixels on every side,
+    like U-Net's; its labels are known without running cvlens: compare R and G at each pixel.
+    """
+
+    def __init__(self, shift: int):
+        super().__init__()
+        k = 3 if shift else 1
+        self.conv = torch.nn.Conv2d(3, 2, k, dilation=max(shift, 1), bias=False)
+        with torch.no_grad():
+            self.conv.weight.zero_()
+            self.conv.weight[0, 0, k // 2, k // 2] = 1.0  # class 0 scores R
+            self.conv.weight[1, 1, k // 2, k // 2] = 1.0  # class 1 scores G
+
+    def forward(self, x):
+        return self.conv(x)
+
+
+def _with_preprocessing(arch: str, short_side: int):
+    """The architecture-only entry as an imported model of it would be: with its own preprocessing."""
+    from cvcore.registry import Preprocessing
+
+    spec = get_spec(arch)
+    weights = dataclasses.replace(spec.weights, preprocessing=Preprocessing(short_side, short_side))
+    return dataclasses.replace(spec, weights=weights)
+
+
+def _expected_red_or_green(spec, photo) -> np.ndarray:
+    from cvcore.preprocess import transform_for
+
+    x = transform_for(spec, crop=False)(photo)  # the model's own input, before any padding
+    labels = (x[1] > x[0]).numpy().astype(np.uint8)
+    return np.asarray(Image.fromarray(labels).resize(photo.size, Image.Resampling.NEAREST))
+
+
+@pytest.mark.parametrize(("arch", "shift"), [("enet", 0), ("unet", 92)])
+def test_padded_inputs_label_the_photos_own_pixels(cat_photo, arch, shift):
+    """ENet takes multiples of 8 and U-Net (valid convolutions) loses 92 px a side: the photo is padded, the
+    output cropped back, and each pixel's label is the one computed at that very pixel."""
+    spec = _with_preprocessing(arch, 233)  # input sides 233 x 347: no multiple of 8
+    photo = cat_photo.resize((347, 233))
+    result = segment(photo, spec, model=_RedOrGreen(shift))
+    assert any("Input padded from" in note for note in result.notes), result.notes
+    assert result.labels.shape == (233, 347)
+    expected = _expected_red_or_green(spec, photo)
+    assert np.array_equal(result.labels, expected)  # a crop one pixel off leaves 0.2% of them wrong
+
+
+def test_enet_runs_on_a_photo_whose_sides_it_does_not_take(cat_photo):
+    torch.manual_seed(0)
+    spec = _with_preprocessing("enet", 203)
+    model = build_model("enet").eval()
+    photo = cat_photo.resize((301, 203))
+    with pytest.raises(RuntimeError):  # what the padding spares the user: torch's shape error
+        with torch.inference_mode():
+            model(torch.zeros(1, 3, 203, 301))
+    result = segment(photo, spec, model=model)
+    assert result.labels.shape == (203, 301) and result.labels.max() < len(spec.categories)

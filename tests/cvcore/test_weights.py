@@ -17,7 +17,13 @@ import pytest
 import torch
 
 from cvcore.cli import main
-from cvcore.errors import InvalidInputError, WeightsDownloadError, WeightsIntegrityError, WeightsMissingError
+from cvcore.errors import (
+    InvalidInputError,
+    WeightsDamagedError,
+    WeightsDownloadError,
+    WeightsIntegrityError,
+    WeightsMissingError,
+)
 from cvcore.registry import build_model, get_spec
 from cvcore.weights import (
     WeightState,
@@ -28,6 +34,7 @@ from cvcore.weights import (
     load_model,
     require_weights,
     resolve_names,
+    verify_weights,
     weight_sets,
     weight_status,
 )
@@ -41,6 +48,18 @@ def torch_home(tmp_path, monkeypatch):
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
     monkeypatch.setattr(torch.hub, "_hub_dir", None)  # in case anything called torch.hub.set_dir
     return tmp_path / "torch"
+
+
+def saved_state(path: Path, state) -> Path:
+    torch.save(state, path)
+    return path
+
+
+def named_by_its_hash(path: Path, name: str) -> Path:
+    """Rename ``path`` as torch.hub names files: ``<name>-<first 8 hex digits of its sha256>.pth``."""
+    named = path.with_name(f"{name}-{hashlib.sha256(path.read_bytes()).hexdigest()[:8]}.pth")
+    path.rename(named)
+    return named
 
 
 def write_checkpoint(name: str) -> tuple[Path, dict]:
@@ -145,11 +164,20 @@ def test_import_accepts_a_file_whose_name_carries_its_sha256(torch_home, tmp_pat
 
 
 def test_import_refuses_a_file_whose_hash_does_not_match_its_name(torch_home, tmp_path):
-    fake = tmp_path / get_spec(LRASPP).weights.file_name  # the exact expected name, wrong content
-    fake.write_bytes(b"not the real checkpoint")
+    fake = tmp_path / get_spec(LRASPP).weights.file_name  # the exact expected name and size, other content
+    torch.manual_seed(0)
+    torch.save(build_model(LRASPP).state_dict(), fake)
     with pytest.raises(WeightsIntegrityError, match="sha256 starts with"):
         import_weights([fake])
     assert not (checkpoint_dir() / fake.name).exists()
+
+
+def test_import_refuses_a_file_of_another_size_before_reading_it(torch_home, tmp_path, monkeypatch):
+    fake = tmp_path / get_spec(LRASPP).weights.file_name
+    fake.write_bytes(b"not the real checkpoint")
+    monkeypatch.setattr("cvcore.weights.sha256_of", lambda path: pytest.fail("hashed a file whose size already rules it out"))
+    with pytest.raises(WeightsIntegrityError, match=r"it is 0\.0 MB but torchvision's file is 12\.5 MB \(cut short"):
+        import_weights([fake])
 
 
 def test_import_refuses_a_name_torchvision_does_not_expect(torch_home, tmp_path):
@@ -160,8 +188,7 @@ def test_import_refuses_a_name_torchvision_does_not_expect(torch_home, tmp_path)
 
 
 def test_import_checks_every_file_before_copying_any(torch_home, tmp_path, monkeypatch):
-    good = tmp_path / f"good-{hashlib.sha256(b'a').hexdigest()[:8]}.pth"
-    good.write_bytes(b"a")
+    good = named_by_its_hash(saved_state(tmp_path / "staged.pth", build_model(LRASPP).state_dict()), LRASPP)
     monkeypatch.setattr("cvcore.weights.expected_file_names", lambda: {good.name: LRASPP})
     with pytest.raises(WeightsMissingError, match="No such file"):
         import_weights([good, tmp_path / "absent.pth"])
@@ -222,7 +249,7 @@ def test_cli_status_json_and_import(torch_home, capsys, tmp_path):
     bad = tmp_path / "resnet18-f37072fd.pth"
     bad.write_bytes(b"corrupt")
     assert main(["weights", "import", str(bad)]) == 2
-    assert "sha256" in capsys.readouterr().err
+    assert "44.7 MB" in capsys.readouterr().err
 
 
 # --- named sets ------------------------------------------------------------------------------------
@@ -292,3 +319,123 @@ def test_offline_fetch_of_a_set_lists_every_missing_file_and_the_users_command(t
     assert "`python -m cvcore weights fetch --set segmentation`" in err
     for name in weight_sets()["segmentation"]:
         assert get_spec(name).weights.file_name in err
+
+
+# --- damaged and forged checkpoints ---------------------------------------------------------------------
+
+
+def truncate(path: Path, size_bytes: int) -> None:
+    """What `truncate -s` does: an interrupted copy."""
+    with open(path, "r+b") as handle:
+        handle.truncate(size_bytes)
+
+
+def test_a_truncated_checkpoint_is_damaged_not_cached(torch_home):
+    path, _ = write_checkpoint(LRASPP)
+    truncate(path, 6 * 2**20)  # as in the issue: `truncate -s 6M` on the LR-ASPP file
+    status = weight_status(LRASPP)
+    assert status.state is WeightState.DAMAGED and not status.available
+    assert (
+        "6.0 MB but torchvision's file is 12.5 MB" in status.problem
+        and status.how_to_get == f"python -m cvcore weights fetch {LRASPP}"
+    )
+    with pytest.raises(WeightsDamagedError) as info:
+        load_model(LRASPP, device="cpu")
+    message = str(info.value)
+    assert str(path) in message and f"python -m cvcore weights fetch {LRASPP}" in message and "weights import" in message
+
+
+def test_a_checkpoint_damaged_inside_is_verified_when_it_fails_to_load(torch_home):
+    path, _ = write_checkpoint(LRASPP)
+    data = bytearray(path.read_bytes())
+    data[-200:] = bytes(200)  # same size, the zip's directory overwritten
+    path.write_bytes(bytes(data))
+    assert weight_status(LRASPP).state is WeightState.CACHED  # the cheap check cannot see it ...
+    with pytest.raises(WeightsDamagedError, match="its sha256 starts with") as info:
+        load_model(LRASPP, device="cpu")  # ... the load fails, so the file is verified and named
+    assert path.name in str(info.value) and "Traceback" not in str(info.value)
+
+
+def test_weights_of_the_wrong_shapes_are_damaged_not_a_runtime_error(torch_home):
+    path = checkpoint_dir() / get_spec(LRASPP).weights.file_name
+    path.parent.mkdir(parents=True)
+    state = build_model(LRASPP).state_dict()
+    state["classifier.low_classifier.weight"] = state["classifier.low_classifier.weight"][:10]
+    torch.save(state, path)
+    with pytest.raises(
+        WeightsDamagedError,
+        match=r"does not fit the architecture: 1 tensor of another shape \(classifier.low_classifier.weight is 10x40x1x1",
+    ):
+        load_model(LRASPP, device="cpu")
+
+
+def test_verify_reads_the_whole_file_and_flags_a_wrong_sha256(torch_home):
+    write_checkpoint(LRASPP)  # random init under torchvision's name: right size, other content
+    assert weight_status(LRASPP).state is WeightState.CACHED
+    verified = verify_weights(LRASPP)
+    assert verified.state is WeightState.DAMAGED and "sha256 starts with" in verified.problem
+
+
+def test_cli_status_says_damaged_and_the_segment_command_prints_one_line(torch_home, capsys, tmp_path):
+    path, _ = write_checkpoint(LRASPP)
+    truncate(path, 6 * 2**20)
+    assert main(["weights", "status", "--task", "segmentation", "--missing"]) == 0
+    out = capsys.readouterr().out
+    row = next(line for line in out.splitlines() if LRASPP in line)
+    assert "damaged" in row and "cached" not in row
+    assert main(["segment", str(ROOT / "assets/samples/chelsea.png"), "--model", LRASPP, "--out", str(tmp_path / "o.png")]) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "damaged" in err and "Traceback" not in err
+    assert not (tmp_path / "o.png").exists()
+
+
+def test_fetch_replaces_a_damaged_file(torch_home, monkeypatch):
+    path, _ = write_checkpoint(LRASPP)
+    truncate(path, 2**20)
+    downloads = []
+
+    def fake_download(spec, progress):
+        downloads.append(path.exists())
+        write_checkpoint(LRASPP)
+
+    monkeypatch.setattr("cvcore.weights._download", fake_download)
+    [result] = fetch([LRASPP], reachable=lambda url: True)
+    assert result.downloaded and downloads == [False]  # the damaged file was gone before torch.hub looked for it
+    assert weight_status(LRASPP).state is WeightState.CACHED
+
+
+def forged_checkpoint(tmp_path: Path, payload) -> Path:
+    """A torch.save file as large as LR-ASPP's, holding ``payload``, named with its own sha256 prefix (seconds to forge)."""
+    size = int(get_spec(LRASPP).weights.file_size_mb * 2**20)
+    staged = saved_state(tmp_path / "forged.pth", {"padding": torch.zeros(size // 4), "payload": payload})
+    return named_by_its_hash(staged, LRASPP)
+
+
+def test_import_refuses_a_forged_malicious_checkpoint_without_running_it(torch_home, tmp_path, monkeypatch, capsys):
+    import os
+
+    marker = tmp_path / "pwned"
+
+    class Payload:
+        def __reduce__(self):
+            return os.system, (f"touch {marker}",)
+
+    forged = forged_checkpoint(tmp_path, Payload())
+    monkeypatch.setattr("cvcore.weights.expected_file_names", lambda: {forged.name: LRASPP})
+    assert main(["weights", "import", str(forged)]) == 2
+    err = capsys.readouterr().err
+    assert not marker.exists()
+    assert "not a plain set of weights" in err and "Nothing was imported" in err
+    assert "weights_only" not in err and len(err.strip().splitlines()) == 1
+    assert not checkpoint_dir().exists() or not any(checkpoint_dir().iterdir())
+    assert weight_status(LRASPP).state is WeightState.MISSING
+
+
+def test_import_refuses_tensors_that_do_not_fit_the_architecture(torch_home, tmp_path, monkeypatch):
+    state = build_model(LRASPP).state_dict()
+    state["classifier.high_classifier.weight"] = state["classifier.high_classifier.weight"].reshape(-1)[:, None, None, None]
+    forged = named_by_its_hash(saved_state(tmp_path / "staged.pth", state), LRASPP)
+    monkeypatch.setattr("cvcore.weights.expected_file_names", lambda: {forged.name: LRASPP})
+    with pytest.raises(WeightsIntegrityError, match="does not fit LR-ASPP-MobileNet-v3-large's architecture"):
+        import_weights([forged])
+    assert not checkpoint_dir().exists() or not any(checkpoint_dir().iterdir())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -29,6 +30,38 @@ def page_app():
     return run_page
 
 
+@pytest.fixture(autouse=True)
+def tables_are_arrow_native(monkeypatch):
+    """Fail any page test whose table Streamlit had to repair for Arrow (a column of mixed types).
+
+    Streamlit then logs a traceback per table and shows its own conversion (mixed columns
+    turned into text); the issue counted 22 such tracebacks from the Architecture page.
+    """
+    from streamlit import dataframe_util
+
+    repaired = []
+    real = dataframe_util.fix_arrow_incompatible_column_types
+
+    def recording(df, *args, **kwargs):
+        repaired.append(list(df.columns))
+        return real(df, *args, **kwargs)
+
+    monkeypatch.setattr(dataframe_util, "fix_arrow_incompatible_column_types", recording)
+    yield
+    assert not repaired, f"tables with mixed-type columns (Streamlit repaired them for Arrow): {repaired}"
+
+
+def unescaped(markdown: str) -> str:
+    """What CommonMark shows for text whose every special character is backslash-escaped."""
+    return re.sub(r"\\(.)", r"\1", markdown)
+
+
+def assert_no_markdown(markdown: str) -> None:
+    """No emphasis, link or image can start in ``markdown``: each of their characters is escaped."""
+    outside_code = re.sub(r"`[^`]*`", "", markdown)
+    assert not re.search(r"(?<!\\)[*_\[\]()!]", outside_code), markdown
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -50,18 +83,32 @@ def wait_for_health(url: str, proc: subprocess.Popen, timeout_s: float = 90.0) -
 
 
 @pytest.fixture(scope="session")
-def streamlit_server(tmp_path_factory):
+def streamlit_server_log(tmp_path_factory) -> Path:
+    """Where the shared browser-test server writes its log (stdout and stderr)."""
+    return tmp_path_factory.mktemp("streamlit") / "server.log"
+
+
+def logged_problems(log: Path) -> list[str]:
+    """Lines of a server log that show something went wrong: tracebacks, Arrow repairs, media files lost."""
+    words = ("Traceback", "Serialization of dataframe to Arrow table was unsuccessful", "MediaFileStorageError", "Missing file")
+    return [line for line in log.read_text(errors="replace").splitlines() if any(w in line for w in words)]
+
+
+@pytest.fixture(scope="session")
+def streamlit_server(streamlit_server_log, tmp_path_factory):
     """``streamlit run dashboard/app.py`` on 127.0.0.1 and a free port; yields its URL, stops it afterwards."""
     port = free_port()
-    log = tmp_path_factory.mktemp("streamlit") / "server.log"
+    log = streamlit_server_log
     command = [
         sys.executable, "-m", "streamlit", "run", str(APP),
         "--server.address", "127.0.0.1", "--server.port", str(port), "--server.headless", "true",
         "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none",
     ]  # fmt: skip
+    # The server's own cvlens home: what a browser test imports must not appear in this process's registry.
+    server_env = {**os.environ, "PYTHONUNBUFFERED": "1", "CVLENS_HOME": str(tmp_path_factory.mktemp("server-home"))}
     with open(log, "wb") as out:
         proc = subprocess.Popen(
-            command, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"}
+            command, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, env=server_env
         )
     url = f"http://127.0.0.1:{port}"
     try:

@@ -93,3 +93,64 @@ def test_device_line_before_torch_is_loaded_follows_the_environment(monkeypatch)
     assert common.device_description() == "cpu (from $CVLENS_DEVICE)"
     monkeypatch.delenv(ENV_VAR)
     assert "when a model first runs" in common.device_description()
+
+
+# --- server settings: the same wherever `streamlit run` is started from ---------------------------
+
+SETTINGS = {"server.maxUploadSize": None, "client.showErrorDetails": "none", "server.address": "127.0.0.1"}
+HOSTILE_GLOBAL_CONFIG = '[server]\naddress = "0.0.0.0"\nmaxUploadSize = 500\n[client]\nshowErrorDetails = "full"\n'
+_EFFECTIVE_SETTINGS = """
+import json, sys
+from streamlit import config
+config._main_script_path = sys.argv[1]  # what `streamlit run FILE` records before it reads any config (streamlit/web/cli.py)
+print(json.dumps({key: config.get_option(key) for key in sys.argv[2:]}))
+"""
+
+
+def expected_settings() -> dict:
+    from cvcore.user_models import MAX_MODEL_UPLOAD_MB  # the server's cap; photo uploaders set their own, lower one
+
+    return SETTINGS | {"server.maxUploadSize": MAX_MODEL_UPLOAD_MB}
+
+
+def elsewhere(tmp_path) -> dict:
+    """An environment started from another folder, whose user has a global Streamlit config of their own."""
+    home = tmp_path / "home"
+    (home / ".streamlit").mkdir(parents=True)
+    (home / ".streamlit" / "config.toml").write_text(HOSTILE_GLOBAL_CONFIG)
+    (tmp_path / "cwd").mkdir()
+    return {**os.environ, "HOME": str(home), "PYTHONPATH": str(APP.parent.parent)}
+
+
+def test_settings_hold_when_started_from_another_folder(tmp_path):
+    """`cd ~ && streamlit run <checkout>/dashboard/app.py` used to get a 200 MB limit, full error details, every interface."""
+    import json
+
+    env = elsewhere(tmp_path)
+    out = subprocess.run(
+        [sys.executable, "-c", _EFFECTIVE_SETTINGS, str(APP), *SETTINGS], cwd=tmp_path / "cwd", env=env,
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    assert json.loads(out) == expected_settings()
+
+
+@pytest.mark.slow
+def test_a_server_started_elsewhere_listens_on_loopback_only(tmp_path):
+    from tests.dashboard.conftest import free_port, wait_for_health
+
+    port = free_port()
+    env = elsewhere(tmp_path)
+    command = [sys.executable, "-m", "streamlit", "run", str(APP), "--server.port", str(port), "--server.fileWatcherType", "none"]
+    proc = subprocess.Popen(command, cwd=tmp_path / "cwd", env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_for_health(f"http://127.0.0.1:{port}", proc)
+        listening = []
+        for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+            for line in open(table).read().splitlines()[1:]:
+                local, state = line.split()[1], line.split()[3]
+                if state == "0A" and int(local.rsplit(":", 1)[1], 16) == port:  # 0A = LISTEN
+                    listening.append(local.rsplit(":", 1)[0])
+        assert listening == ["0100007F"]  # 127.0.0.1 only, not 0.0.0.0 or [::]
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)

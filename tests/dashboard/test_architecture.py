@@ -19,7 +19,9 @@ def test_default_model_shows_stages_layers_and_reconciliation(page_app):
     assert summary["params"].iloc[-1] == arch.complexity.params
     assert len(at.expander) == len(stages)
     assert any("x 2" in str(row) for row in at.expander[[s.name for s in stages].index("layer1")].dataframe[0].value["x N"])
-    assert {"fvcore GMACs", "torch GMACs"} <= set(at.dataframe[-1].value.columns)  # reconciliation table last
+    assert {"fvcore GMACs", "torch GMACs", "in papers' convention"} <= set(at.dataframe[-1].value.columns)  # reconciliation last
+    labels = [m.label for m in at.metric]
+    assert {"GMACs (papers' convention)", "GMACs (all ops, fvcore)", "GMACs (torch counter ÷ 2)"} <= set(labels)
     depth = next(m for m in at.metric if m.label == "Depth (as the paper counts)")
     assert depth.value == "18" and list(summary["paper (Table 1)"])[3:7] == ["conv2_x", "conv2_x", "conv3_x", "conv4_x"]
 
@@ -32,16 +34,30 @@ def test_other_input_size_is_traced_and_reported(page_app):
     assert any("traced just now" in c.value and "128x160" in c.value for c in at.caption)
     summary = at.dataframe[0].value
     assert summary["params"].iloc[-1] == architecture("resnet18").complexity.params  # parameters do not depend on size
-    assert summary["GMACs"].iloc[-1] < architecture("resnet18").complexity.gmacs
+    assert summary["GMACs (papers' convention)"].iloc[-1] < architecture("resnet18").complexity.gmacs
 
 
-def test_too_small_input_is_a_clear_error_not_a_traceback(page_app):
+def test_too_small_input_says_which_sizes_work_not_a_traceback(page_app):
     at = page_app(PAGE)
     at.selectbox(key=state.ARCH_MODEL).select("inception_v3").run()
     at.number_input(key=state.ARCH_INPUT_H).set_value(16).run()
     at.number_input(key=state.ARCH_INPUT_W).set_value(16).run()
-    assert not at.exception
-    assert at.error and "16x16" in at.error[0].value
+    assert not at.exception and not at.error
+    assert at.warning and "16x16" in at.warning[0].value and "from 75" in at.warning[0].value
+
+
+@pytest.mark.parametrize(
+    ("model", "side", "words"),
+    [("vit_b_16", 384, "accepts only 224x224"), ("enet", 500, "multiples of 8"), ("unet", 100, "from 188")],
+)
+def test_sizes_a_model_does_not_accept_are_explained(page_app, model, side, words):
+    """The issue's bug boxes: ViT-B/16 at 384 px ("Wrong image height!"), ENet at 500 px, U-Net at 100 px."""
+    at = page_app(PAGE)
+    at.selectbox(key=state.ARCH_MODEL).select(model).run()
+    at.number_input(key=state.ARCH_INPUT_H).set_value(side).run()
+    at.number_input(key=state.ARCH_INPUT_W).set_value(side).run()
+    assert not at.exception and not at.error
+    assert any(words in w.value for w in at.warning)
 
 
 def test_two_model_diff(page_app):

@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 
 from cvcore import compare
+from tests.dashboard.conftest import logged_problems
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
@@ -48,7 +49,7 @@ def error_boxes(driver) -> list[str]:
     return [b.text for b in boxes]
 
 
-def test_compare_page_draws_the_default_chart(streamlit_server, browser, tmp_path):
+def test_compare_page_draws_the_default_chart(streamlit_server, streamlit_server_log, browser, tmp_path):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
@@ -71,6 +72,7 @@ def test_compare_page_draws_the_default_chart(streamlit_server, browser, tmp_pat
     assert browser.find_elements(By.CSS_SELECTOR, ".js-plotly-plot svg.main-svg")
     assert not error_boxes(browser), error_boxes(browser)
     assert (tmp_path / "compare.png").stat().st_size > 10_000
+    assert not logged_problems(streamlit_server_log), logged_problems(streamlit_server_log)
 
 
 def test_every_page_has_its_own_url(streamlit_server, browser):
@@ -128,7 +130,7 @@ def test_exported_compare_chart_labels_neither_overlap_nor_clip(browser, tmp_pat
     assert ticks and all(t.replace(".", "", 1).isdigit() for t in ticks), ticks  # 0.1, 1, 10: no "2 5 2 5", no 10^k
 
 
-def test_a_header_click_sorts_on_the_server_so_the_downloads_follow(streamlit_server, browser):
+def test_a_header_click_sorts_on_the_server_so_the_downloads_follow(streamlit_server, streamlit_server_log, browser):
     """The browser's own sort never reaches the server: a click on a header must sort there (and again reverse)."""
     from selenium.webdriver.common.action_chains import ActionChains
     from selenium.webdriver.common.by import By
@@ -147,3 +149,77 @@ def test_a_header_click_sorts_on_the_server_so_the_downloads_follow(streamlit_se
         ActionChains(browser).move_to_element_with_offset(grid, *first_header).click().perform()
         WebDriverWait(browser, 60, poll_frequency=0.5).until(lambda d, e=expected: sort_line(d).startswith(e))
     assert not error_boxes(browser), error_boxes(browser)
+    assert not logged_problems(streamlit_server_log), logged_problems(streamlit_server_log)
+
+
+def test_architecture_page_draws_the_resnet50_graph_readably(streamlit_server, browser, tmp_path):
+    """The graph of ResNet-50 in Chromium: every node drawn, its stage labels on screen; the screenshot is kept
+    (``$CVLENS_SCREENSHOT_DIR``) so that a person can check that it reads well."""
+    import os
+    import shutil
+
+    from PIL import Image
+    from selenium.common.exceptions import StaleElementReferenceException
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    from cvcore.analysis.graph import catalogue_graph
+    from cvcore.analysis.graph_view import fold
+    from cvcore.registry import get_spec
+
+    view = fold(catalogue_graph(get_spec("resnet50")), 1)
+    browser.get(f"{streamlit_server}/architecture")
+    WebDriverWait(browser, DRAW_TIMEOUT_S, poll_frequency=0.5).until(lambda d: d.find_elements(By.CSS_SELECTOR, POINTS))
+    model_box = browser.find_elements(By.CSS_SELECTOR, '[data-testid="stSelectbox"] input')[0]
+    model_box.click()
+    model_box.send_keys("ResNet-50")
+    WebDriverWait(browser, 30, poll_frequency=0.3).until(lambda d: d.find_elements(By.CSS_SELECTOR, '[role="option"]'))
+    next(o for o in browser.find_elements(By.CSS_SELECTOR, '[role="option"]') if o.text.strip() == "ResNet-50").click()
+    stale = (StaleElementReferenceException,)  # the page redraws while we look
+
+    def drawn(d):
+        labels = [t.text for t in d.find_elements(By.CSS_SELECTOR, ".js-plotly-plot .textpoint text")]
+        return "layer3: Bottleneck x 6" in labels
+
+    chart = None
+    try:
+        WebDriverWait(browser, DRAW_TIMEOUT_S, poll_frequency=0.5, ignored_exceptions=stale).until(drawn)
+        WebDriverWait(browser, 60, poll_frequency=0.5, ignored_exceptions=stale).until(
+            lambda d: (
+                "Running" not in " ".join(e.text for e in d.find_elements(By.CSS_SELECTOR, '[data-testid="stStatusWidget"]'))
+            )
+        )
+        chart = browser.find_elements(By.CSS_SELECTOR, ".js-plotly-plot")[0]
+        browser.execute_script("arguments[0].scrollIntoView({block: 'start'});", chart)
+        chart.screenshot(str(tmp_path / "resnet50_graph.png"))
+    finally:
+        browser.save_screenshot(str(tmp_path / "architecture.png"))
+        keep = os.environ.get("CVLENS_SCREENSHOT_DIR")
+        if keep:
+            for shot in tmp_path.glob("*.png"):
+                shutil.copy(shot, keep)
+    points = chart.find_elements(By.CSS_SELECTOR, ".scatterlayer .trace path.point")
+    assert len(points) == len(view.nodes)
+    labels = {t.text for t in chart.find_elements(By.CSS_SELECTOR, ".textpoint text")}
+    assert {n.title for n in view.nodes} <= labels  # every title on screen, none clipped away
+    assert not error_boxes(browser), error_boxes(browser)
+    shot = Image.open(tmp_path / "resnet50_graph.png").convert("L")
+    assert shot.width >= 600 and shot.height >= 900
+    dark = sum(1 for v in shot.getdata() if v < 100) / (shot.width * shot.height)
+    assert 0.005 < dark < 0.5  # text and boxes, not a blank or a black image
+
+
+def test_architecture_page_draws_its_tables_and_the_server_logs_no_traceback(streamlit_server, streamlit_server_log, browser):
+    """The issue counted 22 Arrow serialisation tracebacks in the server log from this page (mixed-type columns)."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    browser.get(f"{streamlit_server}/architecture")
+    WebDriverWait(browser, DRAW_TIMEOUT_S, poll_frequency=0.5).until(
+        lambda d: len(d.find_elements(By.CSS_SELECTOR, '[data-testid="stDataFrame"]')) >= 3
+    )
+    WebDriverWait(browser, 30, poll_frequency=0.5).until(
+        lambda d: not any("Running" in e.text for e in d.find_elements(By.CSS_SELECTOR, '[data-testid="stStatusWidget"]'))
+    )
+    assert not error_boxes(browser), error_boxes(browser)
+    assert not logged_problems(streamlit_server_log), logged_problems(streamlit_server_log)

@@ -19,6 +19,7 @@ def test_table_shows_the_whole_catalogue(page_app):
     assert resnet[CATALOGUE_LABELS["acc@1"]] == spec.metrics["acc@1"].value
     assert resnet[CATALOGUE_LABELS["paper_link"]] == spec.paper.link
     assert [b.proto.label for b in at.get("download_button")] == ["CSV", "LaTeX"]
+    assert {"GMACs (papers' convention)", "GMACs (all ops, fvcore)", "mIoU (%, COCO val2017, VOC labels)"} <= set(frame.columns)
 
 
 def test_filters_narrow_the_table(page_app):

@@ -33,7 +33,7 @@ def test_width_slider_changes_the_gmacs_shown(app):
     at.selectbox(key=state.PAPERS_PAPER).select("mobilenet").run()
 
     def gmacs():
-        return next(m.value for m in at.metric if m.label == "GMACs (conv + fc)")
+        return next(m.value for m in at.metric if m.label == "GMACs (papers' convention)")
 
     full = gmacs()
     at.slider(key=state.PAPERS_WIDTH).set_value(0.5).run()
@@ -42,6 +42,7 @@ def test_width_slider_changes_the_gmacs_shown(app):
     assert float(half) < float(full) / 3  # mult-adds scale with alpha squared (Table 6: 569 -> 149 M)
     at.slider(key=state.PAPERS_RESOLUTION).set_value(160).run()
     assert abs(float(gmacs()) * 1000 - 76) / 76 < 0.02  # Table 9: 0.50 MobileNet-160, 76 M mult-adds
+    assert any("the paper gives 76 M (Table 9)" in c.value and "TF-slim table 77 M" in c.value for c in at.caption)
 
 
 def test_paper_and_explorer_sliders_survive_a_visit_to_another_page(app):
@@ -54,7 +55,6 @@ def test_paper_and_explorer_sliders_survive_a_visit_to_another_page(app):
     assert not at.exception
     assert at.selectbox(key=state.PAPERS_PAPER).value == "mobilenet"
     assert at.slider(key=state.PAPERS_WIDTH).value == 0.75 and at.slider(key=state.PAPERS_RESOLUTION).value == 192
-
 
 
 def test_notes_are_readable_and_values_are_labelled_for_what_they_are(app):

@@ -9,7 +9,7 @@ from cvcore.attribution import MethodResult
 from cvcore.samples import get_sample
 from dashboard import state
 
-from .conftest import APP, APP_TIMEOUT_S
+from .conftest import APP, APP_TIMEOUT_S, assert_no_markdown, unescaped
 
 PAGE = "app_pages/saliency.py"
 LITE = "efficientnet_lite0"
@@ -68,7 +68,7 @@ def test_bad_upload_is_an_error_and_the_page_keeps_working():
     at.file_uploader(key=state.SAL_UPLOAD).set_value(("bad.png", b"not an image", "image/png")).run()
     assert not at.exception
     assert any("not an image" in e.value for e in at.error)
-    assert cells(at) == stored  # nothing lost
+    assert dict(cells(at)) == stored  # nothing lost
     at.file_uploader(key=state.SAL_UPLOAD).set_value(good).run()  # back to the good photo: shown again, not recomputed
     assert not at.exception and not at.error and all(cells(at)[k] is v for k, v in stored.items())
     assert len(at.get("image")) >= 2  # the map and the filter grid
@@ -98,4 +98,29 @@ def test_choices_and_upload_survive_a_visit_to_another_page():
     assert at.slider(key=state.SAL_OPACITY).value == 0.3
     assert at.multiselect(key=state.SAL_METHODS).value == ["saliency"]
     assert at.radio(key=state.SAL_SOURCE).value == "upload"
-    assert any("mug.jpg, uploaded before you left" in c.value for c in at.caption)
+    assert any("mug.jpg, uploaded before you left" in unescaped(c.value) for c in at.caption)
+
+
+def test_grad_cam_on_the_classifier_and_a_hostile_layer_name_are_plain_messages():
+    at = saliency_app(["grad_cam"])
+    at.text_input(key=state.SAL_LAYER).input("classifier").run()
+    assert not at.exception
+    assert any("gives a 1x1000 output, not a spatial map" in unescaped(e.value) and "head" in e.value for e in at.error)
+    hostile = "**bold** [link](http://example.invalid/) ![t](http://127.0.0.1:9/x.png)"
+    at.text_input(key=state.SAL_LAYER).input(hostile).run()
+    assert not at.exception
+    [error] = [e.value for e in at.error if hostile in unescaped(e.value)]
+    assert_no_markdown(error)
+
+
+def test_class_maximisation_at_a_size_the_model_refuses_says_so(monkeypatch):
+    """ViT takes 224 px only; the feature-visualisation sizes are smaller: a message, not its AssertionError."""
+    from cvcore.input_sizes import InputSizeError
+
+    at = saliency_app(["saliency"])
+    monkeypatch.setattr(
+        "cvcore.input_sizes.check_input_size",  # the page imports it on each run
+        lambda spec, size: (_ for _ in ()).throw(InputSizeError(f"{spec.display_name} cannot take a {size[0]}x{size[1]} input")),
+    )
+    at.button(key=state.SAL_FV_RUN).click().run()
+    assert not at.exception and any("cannot take a 128x128 input" in e.value for e in at.error)

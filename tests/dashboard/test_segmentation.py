@@ -19,6 +19,7 @@ from cvcore.segmentation import SegmentationResult, voc_palette
 from cvcore.weights import checkpoint_dir
 from dashboard import state
 from dashboard.common import cached_model
+from tests.dashboard.conftest import assert_no_markdown, unescaped
 
 PAGE = "app_pages/segmentation.py"
 LITE = "efficientnet_lite0"
@@ -37,14 +38,12 @@ def results_of(at) -> dict:
     return at.session_state[state.SEG_RESULTS]
 
 
-def test_sample_runs_offline_and_missing_weights_show_the_command(page_app):
+def test_first_visit_runs_what_can_run_here_without_an_error(page_app):
+    """A fresh machine has only the coarse map's weights: it is the default, and nothing shows an error."""
     at = page_app(PAGE)
-    assert not at.exception
+    assert not at.exception and not at.error
+    assert at.multiselect(key=state.SEG_MODELS).value == [LITE]
     assert any("not a trained segmenter" in w.value for w in at.warning)
-    missing = [e.value for e in at.error]
-    assert len(missing) == 3  # LR-ASPP, FCN, DeepLabV3 have no weights in the empty cache
-    assert all("python -m cvcore weights fetch" in m and "weights import" in m for m in missing)
-    assert any("deeplabv3_resnet50_coco-cd0a2569.pth" in m for m in missing)
     coarse = next(r for (_, name), r in results_of(at).items() if name == LITE)
     assert coarse.classes[0].name in {"tabby", "tiger cat", "Egyptian cat"}
     labels = [b.proto.label for b in at.get("download_button")]
@@ -55,6 +54,60 @@ def test_sample_runs_offline_and_missing_weights_show_the_command(page_app):
     before = dict(results_of(at))
     at.slider(key=state.SEG_OPACITY).set_value(0.8).run()
     assert not at.exception and all(results_of(at)[k] is v for k, v in before.items())
+
+
+def test_models_without_weights_are_selectable_and_share_one_calm_note(page_app):
+    at = page_app(PAGE)
+    widget = at.multiselect(key=state.SEG_MODELS)
+    assert "LR-ASPP-MobileNet-v3-large — weights not on this machine" in widget.options  # AppTest lists the labels
+    widget.set_value([LITE, LRASPP, "fcn_resnet50", "deeplabv3_resnet50"]).run()
+    assert not at.exception and not at.error
+    [note] = [i.value for i in at.info if "no trained weights" in i.value]
+    assert "weights fetch lraspp\\_mobilenet\\_v3\\_large" not in note  # the command is a code span, kept as it is
+    assert f"`python -m cvcore weights fetch {LRASPP} fcn_resnet50 deeplabv3_resnet50`" in note
+    assert "weights import PATH" in note
+    assert {name for (_, name) in results_of(at)} == {LITE}  # the others were not run, so nothing failed
+
+
+def test_select_all_picks_models_that_run_first(page_app):
+    """Streamlit's "Select all" takes the unselected options in order, up to max_selections."""
+    from dashboard.app_pages.segmentation import MAX_MODELS
+
+    at = page_app(PAGE)
+    labels = at.multiselect(key=state.SEG_MODELS).options  # in order, as the browser lists them
+    picked = labels[:MAX_MODELS]
+    assert sum("coarse map" in label for label in picked) == 3 and "not on this machine" in labels[-1]
+    write_random_checkpoint(LRASPP)  # now a trained segmenter is here: it comes first and is a default
+    at = page_app(PAGE)
+    assert at.multiselect(key=state.SEG_MODELS).options[0] == "LR-ASPP-MobileNet-v3-large"
+    assert at.multiselect(key=state.SEG_MODELS).value == [LITE, LRASPP]
+
+
+def test_a_damaged_checkpoint_is_named_and_the_other_results_stay(page_app):
+    write_random_checkpoint(LRASPP)
+    path = checkpoint_dir() / get_spec(LRASPP).weights.file_name
+    with open(path, "r+b") as handle:
+        handle.truncate(6 * 2**20)  # the issue's `truncate -s 6M`: an interrupted copy
+    at = page_app(PAGE)
+    at.multiselect(key=state.SEG_MODELS).set_value([LRASPP, LITE]).run()
+    assert not at.exception
+    [error] = [e.value for e in at.error]
+    assert str(path) in unescaped(error) and "damaged" in error and f"`python -m cvcore weights fetch {LRASPP}`" in error
+    current = {name: r for (_, name), r in results_of(at).items()}
+    assert isinstance(current[LITE], SegmentationResult)  # the coarse map is still shown
+    assert "EfficientNet-Lite0 (coarse map): overlay PNG" in [b.proto.label for b in at.get("download_button")]
+
+
+def test_file_names_are_shown_as_text_not_markdown(page_app):
+    name = "**bold** [link](http://example.invalid/) ![t](http://127.0.0.1:9/x.png).png"
+    at = page_app(PAGE)
+    at.multiselect(key=state.SEG_MODELS).set_value([LITE])
+    at.radio(key=state.SEG_SOURCE).set_value("upload").run()
+    at.file_uploader(key=state.SEG_UPLOADS).set_value([(name, b"not an image", "image/png")]).run()
+    assert not at.exception
+    [error] = [e.value for e in at.error]
+    assert unescaped(error).startswith(name + ": This file is not an image")
+    assert_no_markdown(error)
 
 
 def test_hostile_upload_shows_an_error_and_the_good_photo_still_runs(page_app):
@@ -69,7 +122,7 @@ def test_hostile_upload_shows_an_error_and_the_good_photo_still_runs(page_app):
         [("bad.png", b"not an image", "image/png"), ("cat.jpg", cat, "image/jpeg")]
     ).run()
     assert not at.exception
-    assert any(e.value.startswith("bad.png: This file is not an image") for e in at.error)
+    assert any(unescaped(e.value).startswith("bad.png: This file is not an image") for e in at.error)
     result = results_of(at)[(hashlib.sha256(cat).hexdigest()[:16], LITE)]
     assert result.size == Image.open(io.BytesIO(cat)).size and result.classes[0].name in {"tabby", "tiger cat", "Egyptian cat"}
     # Only the hostile file: a message, no crash, and the page still responds.
@@ -103,7 +156,6 @@ def test_cached_segmenter_overlay_disagreement_and_ground_truth(page_app):
     assert not at.exception and not at.error
     current = {name: r for (_, name), r in results_of(at).items()}
     assert isinstance(current[LRASPP], SegmentationResult) and current[LRASPP].labels.shape == current[LITE].labels.shape
-    assert isinstance(current["fcn_resnet50"], str)  # from the first run with the defaults: weights missing
     # Different label sets (VOC vs ImageNet): the disagreement tab explains instead of failing.
     assert any("different label sets" in i.value for i in at.info)
     width, height = Image.open(get_sample("chelsea").path).size
@@ -156,7 +208,7 @@ def test_choices_and_uploads_survive_a_visit_to_another_page(page_app):
     assert at.multiselect(key=state.SEG_MODELS).value == [LITE]
     assert at.slider(key=state.SEG_OPACITY).value == 0.8
     assert at.radio(key=state.SEG_SOURCE).value == "upload"
-    assert any("uploaded before you left this page: mine.png" in c.value for c in at.caption)
+    assert any("uploaded before you left this page: mine.png" in unescaped(c.value) for c in at.caption)
     assert [b.proto.label for b in at.get("download_button")][:1] == ["EfficientNet-Lite0 (coarse map): overlay PNG"]
     at.button(key=state.SEG_FORGET_UPLOADS).click().run()
     assert not at.exception and any("Upload one or more photos" in i.value for i in at.info)

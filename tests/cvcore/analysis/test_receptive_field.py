@@ -82,3 +82,26 @@ def test_flattening_into_features_makes_the_field_global():
     model = nn.Sequential(nn.Conv2d(3, 4, 3, stride=2, padding=1), nn.Flatten(), nn.Linear(4 * 8 * 8, 10))
     fields = receptive_fields(model, (16, 16))
     assert fields["0"].rf == (3, 3) and fields["2"].rf == (GLOBAL, GLOBAL)
+
+
+def test_adaptive_pooling_to_the_input_size_is_an_identity():
+    from cvcore.registry import build_model
+
+    # VGG-16 and AlexNet at 224: pool5 is already 7x7 / 6x6, so avgpool (7x7 / 6x6 output) passes it through.
+    # Their pool5 fields: VGG-16 212 (Simonyan & Zisserman's conv stack), AlexNet 195.
+    for name, pool5 in (("vgg16", 212), ("alexnet", 195)):
+        fields = receptive_fields(build_model(name), (224, 224))
+        assert fields["features"].rf == fields["avgpool"].rf == (pool5, pool5), name
+        assert fields["avgpool"].jump == (32, 32)
+
+
+def test_adaptive_pooling_to_one_pixel_is_global_and_uneven_windows_take_the_widest():
+    model = nn.Sequential(
+        nn.Conv2d(3, 4, 3, padding=1), nn.AdaptiveAvgPool2d((None, 3)), nn.AdaptiveAvgPool2d((4, 3)), nn.AdaptiveMaxPool2d(1)
+    )
+    fields = receptive_fields(model, (8, 7))
+    # Width 7 -> 3: windows [0, 3), [2, 5), [4, 7): three columns wide, 7/3 apart; height kept.
+    assert fields["1"].rf == (3, 5) and fields["1"].jump == (1, 7 / 3)
+    # Height 8 -> 4 divides evenly: a 2x2-style pool (window 2, stride 2); the width is already 3: kept.
+    assert fields["2"].rf == (4, 5) and fields["2"].jump == (2, 7 / 3)
+    assert fields["3"].rf == (GLOBAL, GLOBAL)

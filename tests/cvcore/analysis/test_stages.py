@@ -17,7 +17,7 @@ from cvcore.formatting import to_csv
 
 def _row(name, type_="Conv2d", stage=None, block=None, params=10, gmacs=0.5, shape=(1, 8, 4, 4), jump=(1.0, 1.0), rf=(3, 3)):
     stage = stage or name.split(".")[0]
-    return LayerRow(name, type_, stage, block or name, shape, None, None, None, None, params, gmacs, rf, jump, 1)
+    return LayerRow(name, type_, stage, block or name, shape, None, None, None, None, params, gmacs, gmacs, rf, jump, 1)
 
 
 @pytest.fixture(scope="module")
@@ -110,7 +110,7 @@ def test_architecture_reads_the_stored_analysis_at_the_default_size(monkeypatch,
     from cvcore.analysis import Complexity
     from cvcore.analysis.stages import architecture
 
-    stored = Complexity("resnet18", (224, 224), 1, 1, 0.5, 1.0, {})
+    stored = Complexity("resnet18", (224, 224), 1, 1, 0.5, 0.51, 1.0, {})
     monkeypatch.setattr(analysis, "load_precomputed", lambda: {"resnet18": stored})
     monkeypatch.setattr(analysis, "load_precomputed_layers", lambda name: list(resnet18_rows) if name == "resnet18" else None)
     monkeypatch.setattr(analysis, "analyze", lambda *a, **k: pytest.fail("traced although the analysis is stored"))

@@ -32,3 +32,20 @@ def test_known_choices():
 def test_transformers_are_refused_with_a_reason():
     with pytest.raises(InvalidInputError, match="no convolutional feature map"):
         default_layer(nn.Linear(2, 2), "ViT")
+
+
+def test_a_layer_without_a_spatial_map_is_refused_with_the_layers_that_have_one(tiny_net):
+    import torch
+
+    from cvcore.attribution import explain
+    from cvcore.attribution.isolation import modules_with_hooks
+
+    batch = torch.randn(1, 3, 16, 16, generator=torch.Generator().manual_seed(0))
+    for method in ("grad_cam", "guided_grad_cam"):
+        with pytest.raises(InvalidInputError) as info:
+            explain(tiny_net, batch, method, 0, layer="fc")
+        message = str(info.value)
+        assert "Layer 'fc' gives a 1x5 output, not a spatial map" in message
+        assert "features.5" in message and "features" in message and "pool" not in message  # 1x1 after pooling: not a map
+    assert modules_with_hooks(tiny_net) == []  # the shapes were recorded on a copy
+    assert explain(tiny_net, batch, "grad_cam", 0, layer="features.2").resolution == (16, 16)

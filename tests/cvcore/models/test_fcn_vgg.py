@@ -50,15 +50,41 @@ def test_skips_per_variant():
         FCNVGG16(4)
 
 
-def test_upsamplers_start_bilinear_and_only_the_final_one_is_fixed():
+def test_upsamplers_are_fixed_bilinear_as_in_the_reference_nets():
     assert bilinear_kernel(1, 4)[0, 0, 0].tolist() == [0.0625, 0.1875, 0.1875, 0.0625]
     model = FCNVGG16(8, num_classes=3)
-    assert model.upscore2.weight.requires_grad and model.upscore_pool4.weight.requires_grad
-    assert not model.upscore.weight.requires_grad
+    # voc-fcn8s/net.py: upscore2, upscore_pool4 and upscore8 all have param=[dict(lr_mult=0)].
+    assert not any(m.weight.requires_grad for m in model.modules() if isinstance(m, nn.ConvTranspose2d))
+    assert sum(isinstance(m, nn.ConvTranspose2d) for m in model.modules()) == 3
     # A constant map upsampled bilinearly stays constant away from the borders.
     with torch.no_grad():
         up = model.upscore2(torch.ones(1, 3, 6, 6))
     assert torch.allclose(up[..., 2:-2, 2:-2], torch.ones_like(up[..., 2:-2, 2:-2]))
+
+
+# The layers with lr_mult > 0 in the reference Caffe nets (github.com/shelhamer/fcn.berkeleyvision.org,
+# voc-fcn8s/net.py and voc-fcn16s/net.py): (name, input channels, output channels, kernel side), each
+# with a bias. Every Deconvolution there has lr_mult=0 and bias_term=False, so it adds nothing.
+_VGG16_CONVS = [
+    ("conv1_1", 3, 64, 3), ("conv1_2", 64, 64, 3),
+    ("conv2_1", 64, 128, 3), ("conv2_2", 128, 128, 3),
+    ("conv3_1", 128, 256, 3), ("conv3_2", 256, 256, 3), ("conv3_3", 256, 256, 3),
+    ("conv4_1", 256, 512, 3), ("conv4_2", 512, 512, 3), ("conv4_3", 512, 512, 3),
+    ("conv5_1", 512, 512, 3), ("conv5_2", 512, 512, 3), ("conv5_3", 512, 512, 3),
+    ("fc6", 512, 4096, 7), ("fc7", 4096, 4096, 1), ("score_fr", 4096, 21, 1),
+]  # fmt: skip
+REFERENCE_TRAINABLE_LAYERS = {
+    32: _VGG16_CONVS,
+    16: [*_VGG16_CONVS, ("score_pool4", 512, 21, 1)],
+    8: [*_VGG16_CONVS, ("score_pool4", 512, 21, 1), ("score_pool3", 256, 21, 1)],
+}
+
+
+@pytest.mark.parametrize("stride", sorted(BUILDERS))
+def test_trainable_parameters_match_the_reference_caffe_net(stride):
+    reference = sum(cin * cout * k * k + cout for _, cin, cout, k in REFERENCE_TRAINABLE_LAYERS[stride])
+    model = build_on_meta(BUILDERS[stride])
+    assert sum(p.numel() for p in model.parameters() if p.requires_grad) == reference
 
 
 def test_trainable_parameters_are_the_papers_134_million():

@@ -34,6 +34,14 @@ def test_json_rows_have_the_fields(capsys):
     assert rows[-1]["claim"] == rows[-1]["measured"] == "67x67" and rows[-1]["within_tolerance"] is True
 
 
+def test_multiply_add_rows_carry_their_convention_in_json(capsys):
+    assert main(["papers", "resnet", "--table", "Fig. 3 caption", "--format", "json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert rows and all(r["unit"] == "x10^9 multiply-adds" for r in rows)
+    assert all(r["convention"].startswith("claim: the paper's 'FLOPs (multiply-adds)'") for r in rows)
+    assert all("measured: papers' convention" in r["convention"] for r in rows)
+
+
 def test_latex_and_table_filter(capsys):
     assert main(["papers", "lectures", "--format", "latex", "--table", "lecture slide"]) == 0
     out = capsys.readouterr().out
