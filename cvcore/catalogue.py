@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from cvcore.analysis.conventions import CAPTION, GMACS_LABEL
+from cvcore.analysis.conventions import CAPTION, GMACS_LABEL, GMACS_PRINT_LABEL
 from cvcore.formatting import Table
 from cvcore.registry import ModelSpec, Task, list_models
 
@@ -148,4 +148,7 @@ def mine_table(rows: list[CatalogueRow]) -> Table:
         caption=f"Your imported models. Params and GMACs measured by cvlens (fvcore) at import. {CAPTION} Metrics from the newest "
         "evaluation of each model's own weights (cvlens, one centre crop per image), 95% percentile-bootstrap interval over images.",
         sources=sorted({m["source"] for r in rows for m in r.evaluated.values()}),
+        # In print what a thesis compares; the class count, training data and file size stay in the CSV.
+        latex_columns=["name", "architecture", "params_m", "gmacs", *used, "evaluated_on"],
+        latex_labels={"gmacs": GMACS_PRINT_LABEL},
     )  # fmt: skip

@@ -14,7 +14,15 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from cvcore.analysis.conventions import ALL_OPS_CONVENTION, CAPTION, GMACS_ALL_OPS_LABEL, GMACS_LABEL, PAPERS_CONVENTION
+from cvcore.analysis.conventions import (
+    ALL_OPS_CONVENTION,
+    CAPTION,
+    GMACS_ALL_OPS_LABEL,
+    GMACS_ALL_OPS_PRINT_LABEL,
+    GMACS_LABEL,
+    GMACS_PRINT_LABEL,
+    PAPERS_CONVENTION,
+)
 from cvcore.defaults import COMPARE_SEED
 from cvcore.errors import InvalidInputError
 from cvcore.formatting import Table
@@ -80,10 +88,29 @@ class ModelPoint:
     year: int
     quantities: dict[str, Quantity] = field(default_factory=dict)
     input_size: tuple[int, int] = (224, 224)
+    arch: str = ""  # the architecture (several points may share one, each with other weights)
+    weights_id: str = ""  # which weights: "IMAGENET1K_V1", "bundled", "none" (published numbers, no weights)
+    recipe: str = ""  # where the weights' training recipe is described (torchvision's references)
 
     def value(self, key: str) -> float | None:
         q = self.quantities.get(key)
         return q.value if q else None
+
+    @property
+    def weights_tag(self) -> str:
+        """The weights in a few characters: "V1", "V2", "SWAG_E2E_V1", "bundled", "paper" (published, no weights)."""
+        return weights_tag(self.weights_id)
+
+
+def weights_tag(weights_id: str) -> str:
+    from cvcore.registry import NO_WEIGHTS_ID
+
+    if weights_id == NO_WEIGHTS_ID:
+        return "paper"
+    for prefix in ("IMAGENET1K_", "COCO_WITH_VOC_LABELS_"):
+        if weights_id.startswith(prefix) and len(weights_id) > len(prefix):
+            return weights_id[len(prefix) :]
+    return weights_id
 
 
 def point_for(spec, measured=None, latency=None, file_size_on_disk_mb: float | None = None, measured_metrics=None) -> ModelPoint:
@@ -112,8 +139,12 @@ def point_for(spec, measured=None, latency=None, file_size_on_disk_mb: float | N
         q[key] = Quantity(published.value, published.source, False)
     for key, m in (measured_metrics or {}).items():  # a user's model: what cvlens measured on their data
         q[key] = Quantity(m.value_pct, m.source, True, m.low_pct, m.high_pct)
-    display = f"{spec.display_name} {YOURS_MARK}" if spec.is_user else spec.display_name
-    return ModelPoint(spec.name, display, spec.family, spec.task.value, spec.year, q, spec.input_size)
+    # Other weights of an architecture share its name: the weights column and [tag] say which they are.
+    display = f"{spec.display_name} {YOURS_MARK}" if spec.is_user else spec.architecture.display_name
+    return ModelPoint(
+        spec.name, display, spec.family, spec.task.value, spec.year, q, spec.input_size, spec.arch, spec.weights.id,
+        spec.weights.recipe or "",
+    )  # fmt: skip
 
 
 def _file_size_source(spec) -> str:
@@ -138,16 +169,15 @@ def default_selection(task: str = "classification") -> tuple[str, ...]:
 
 
 def model_points(
-    names: Iterable[str],
+    names: Iterable,
     measured: Mapping | None = None,
     latency_ms: Mapping | None = None,
 ) -> list[ModelPoint]:
-    """Points for catalogue models; ``measured`` defaults to the precomputed analysis.
+    """Points for catalogue entries (names or specs; see :func:`choose_weights`); ``measured`` defaults to the precomputed analysis.
 
-    ``latency_ms`` maps names to :class:`cvcore.latency.Latency` results (or plain milliseconds);
-    only those models get a latency.
+    ``latency_ms`` maps names (an entry's or its architecture's) to
+    :class:`cvcore.latency.Latency` results (or plain milliseconds); only those models get a latency.
     """
-    from cvcore.catalogue import measured_for
     from cvcore.registry import get_spec
     from cvcore.weights import weight_status
 
@@ -161,10 +191,11 @@ def model_points(
         spec = get_spec(name, metadata_only=True)
         on_disk = None
         if spec.weights.file_size_mb is None:
-            status = weight_status(name)
+            status = weight_status(spec.name)
             on_disk = status.size_mb if status.available else None
+        latency = latency_ms.get(spec.name, latency_ms.get(spec.arch))
         evaluated = _measured_metrics(spec) if spec.is_user else None
-        points.append(point_for(spec, measured_for(spec, measured), latency_ms.get(name), on_disk, evaluated))
+        points.append(point_for(spec, _measured(spec, measured), latency, on_disk, evaluated))
     return points
 
 
@@ -172,6 +203,114 @@ def _measured_metrics(spec) -> dict:
     from cvcore.evaluation.measured import measured_metrics
 
     return measured_metrics(spec)
+
+
+def _measured(spec, measured: Mapping):
+    """What was counted for ``spec``: its own entry, else (other weights of the same architecture and head) the default's."""
+    from cvcore.catalogue import measured_for
+    from cvcore.registry import get_spec
+
+    own = measured_for(spec, measured)
+    if own is not None or spec.is_user or spec.is_default:
+        return own
+    default = get_spec(spec.arch, metadata_only=True)
+    return measured_for(default, measured) if default.weights.build_kwargs == spec.weights.build_kwargs else None
+
+
+# --- which weights each model is compared with -------------------------------------------------
+
+
+@dataclass(frozen=True)
+class WeightsChoice:
+    """The entry (architecture + weights) chosen for each compared model, and why."""
+
+    specs: tuple  # ModelSpec per requested name, in order
+    common: str | None  # the weights id most of the models share, used wherever it exists ("IMAGENET1K_V1")
+    chosen: frozenset[str] = frozenset()  # names whose weights the user chose
+
+    @property
+    def names(self) -> list[str]:
+        return [s.name for s in self.specs]
+
+    def spec_for(self, name: str):
+        """The entry chosen for ``name`` (an architecture, an entry, or a user's model)."""
+        spec = entry(name)
+        return next((s for s in self.specs if s.arch == spec.arch and (s.name == spec.name or not spec.is_user)), spec)
+
+    @property
+    def rule(self) -> str:
+        """The rule in words, for captions."""
+        if self.common is None:
+            return "Each model with its default weights."
+        return (
+            f"Like for like: each model with its {self.common} weights where it has them (the recipe most of these models "
+            "share, so that differences come from the architectures, not the training), otherwise its default; "
+            f"points with other weights are marked [tag] and drawn as diamonds."
+        )
+
+
+def choose_weights(names: Iterable[str], overrides: Mapping[str, str] | None = None, like_for_like: bool = True) -> WeightsChoice:
+    """One entry per name: ``overrides`` (architecture -> weights id) first, then like for like, else the default.
+
+    A name that already says its weights (``resnet50.IMAGENET1K_V1``) or a user's model keeps
+    them. Like for like picks the weights id that most of the architectures have (at least
+    two: e.g. torchvision's IMAGENET1K_V1, its original recipe, beside a V2 default) and uses
+    it for every model that has it.
+    """
+    from cvcore.registry import list_weights
+
+    overrides = dict(overrides or {})
+    names = list(names)
+    requested = [entry(n) for n in names]
+    options = {s.arch: list_weights(s.arch, metadata_only=True, include_user=False) for s in requested if not s.is_user}
+    common = _common_weights(options.values()) if like_for_like else None
+    specs, chosen = [], set()
+    for name, spec in zip(names, requested):
+        available = {w.weights.id: w for w in options.get(spec.arch, [])}
+        wanted = overrides.get(spec.arch)
+        if spec.is_user or name != spec.arch:  # the name says which weights
+            specs.append(spec)
+            chosen.add(spec.arch)
+        elif wanted is not None:
+            if wanted not in available:
+                raise InvalidInputError(f"{spec.arch} has no weights {wanted!r}; it has: {', '.join(available)}.")
+            specs.append(available[wanted])
+            chosen.add(spec.arch)
+        else:
+            specs.append(available.get(common, spec))
+    return WeightsChoice(tuple(specs), common, frozenset(chosen))
+
+
+def entry(name: str):
+    """The catalogue entry ``name``, also ``arch.WEIGHTS_ID`` for an architecture's default weights (``resnet50.IMAGENET1K_V2``)."""
+    from cvcore.errors import UnknownModelError
+    from cvcore.registry import get_spec
+
+    try:
+        return get_spec(name, metadata_only=True)
+    except UnknownModelError as unknown:
+        arch, dot, weights_id = name.rpartition(".")
+        try:
+            if dot:
+                return get_spec(arch, weights=weights_id, metadata_only=True)
+        except (UnknownModelError, InvalidInputError):
+            pass
+        raise unknown from None
+
+
+def _common_weights(options) -> str | None:
+    """The torchvision weights id most architectures have (at least two); ties go to the one more of them default to."""
+    from cvcore.registry import WeightsKind
+
+    counts: dict[str, list[int]] = {}
+    for weights in options:
+        for w in weights:
+            if w.weights.kind is WeightsKind.TORCHVISION:
+                tally = counts.setdefault(w.weights.id, [0, 0])
+                tally[0] += 1
+                tally[1] += w.is_default
+    shared = [(tuple(tally), wid) for wid, tally in counts.items() if tally[0] >= 2]
+    return max(shared, key=lambda t: t[0])[1] if shared else None
 
 
 def pareto_front(points: Sequence[tuple[float, float]]) -> list[int]:
@@ -217,7 +356,19 @@ class ChartData:
         """What the chart shows, for its exported caption (the page and the CLI use the same words)."""
         x = self.x_axis.label[:1].lower() + self.x_axis.label[1:]  # "multiply-adds (GMACs)": keep the unit's case
         convention = f" {CAPTION}" if self.x_axis.key in ("gmacs", "gmacs_all_ops") else ""
-        return f"{self.y_axis.label} against {x}; bubble area = parameters.{convention}"
+        return f"{self.y_axis.label} against {x}; bubble area = parameters; colour = family.{self.weights_note}{convention}"
+
+    @property
+    def weights_note(self) -> str:
+        """Which weights the points' numbers belong to, and what the [tags] on the others mean."""
+        common = common_weights([cp.point for cp in self.points])
+        others = sorted({cp.point.weights_tag for cp in self.points if cp.point.weights_id != common})
+        if common is None or not others:
+            return ""
+        glossary = {"V2": "torchvision's newer recipe", "paper": "the paper's published numbers, no weights",
+                    "bundled": "weights shipped in a package, numbers from its source"}  # fmt: skip
+        tags = ", ".join(f"[{t}]" + (f" = {glossary[t]}" if t in glossary else "") for t in others)
+        return f" Weights: {common} unless marked (diamond): {tags}."
 
     @property
     def source_summary(self) -> list[str]:
@@ -297,29 +448,37 @@ def deltas(points: Sequence[ModelPoint], baseline: str, keys: Sequence[str]) -> 
     ]
 
 
-def delta_table(points: Sequence[ModelPoint], baseline: str, keys: Sequence[str], front: Iterable[str] = ()) -> Table:
-    """Deltas as a :class:`Table`: costs as ratios ("x"), scores as differences (percentage points).
+def delta_table(
+    points: Sequence[ModelPoint], baseline: str, keys: Sequence[str], front: Iterable[str] = (), note: str = ""
+) -> Table:
+    """Deltas as a :class:`Table`: scores first (value, percentage-point difference), then costs (value, ratio).
 
-    Each row also carries ``<key>_source`` (where the number comes from; for multiply-adds, which
-    convention counts them): in the JSON export, not among the displayed columns.
+    The weights column says which trained weights each row's numbers belong to, so a
+    difference that comes from the training recipe is not read as the architecture's;
+    ``note`` (e.g. :attr:`WeightsChoice.rule`) goes into the caption. Each row also carries
+    ``<key>_source`` (where the number comes from; for multiply-adds, which convention counts
+    them): in the JSON export, not among the displayed columns.
     """
     front = set(front)
     delta_rows = deltas(points, baseline, keys)  # raises if the baseline is not among the points
-    base_name = next(r.display_name for r in delta_rows if r.is_baseline)
-    rows, labels, sources, columns = [], {"model": "Model", "pareto": "Pareto front"}, [], ["model"]
+    base_row, base_point = next((r, p) for r, p in zip(delta_rows, points) if r.is_baseline)
+    ordered = [k for k in keys if AXES[k].higher_is_better] + [k for k in keys if not AXES[k].higher_is_better]
+    rows, sources, columns = [], [], ["model", "weights"]
+    labels = {"model": "Model", "weights": "Weights", "pareto": "Pareto front"}
     for row, point in zip(delta_rows, points):
-        record: dict = {"model": row.display_name + (" (baseline)" if row.is_baseline else "")}
-        for k in keys:
+        record: dict = {"model": row.display_name + (" (baseline)" if row.is_baseline else ""), "weights": point.weights_id}
+        for k in ordered:
             axis, d = AXES[k], row.deltas[k]
+            name = axis.short.split(" (")[0]
             record[k] = round(d.value, 4) if d.value is not None else None
             labels[k] = axis.short
             compared = f"{k}_diff" if axis.higher_is_better else f"{k}_ratio"
             if axis.higher_is_better:
                 record[compared] = round(d.difference, 2) if d.difference is not None else None
-                labels[compared] = f"Δ {axis.short.split(' (')[0]} (pp)"
+                labels[compared] = f"Δ {name} (pp)"
             else:
                 record[compared] = round(d.ratio, 3) if d.ratio is not None else None
-                labels[compared] = f"{axis.short.split(' (')[0]} ÷ base"
+                labels[compared] = f"{name} ÷ base"
             columns += [c for c in (k, compared) if c not in columns]
             q = point.quantities.get(k)
             record[f"{k}_source"] = q.source if q else None
@@ -327,19 +486,22 @@ def delta_table(points: Sequence[ModelPoint], baseline: str, keys: Sequence[str]
                 sources.append(q.source)
         record["pareto"] = "yes" if point.name in front else ""
         rows.append(record)
+    base = f"{base_row.display_name} ({base_point.weights_id})" if base_point.weights_id else base_row.display_name
     convention = f" {CAPTION}" if {"gmacs", "gmacs_all_ops"} & set(keys) else ""
+    if {"miou", "pixel_acc"} & set(keys):
+        convention += f" Segmentation scores: torchvision's, measured on {SEGMENTATION_EVAL}."
+    caption = f"Against {base}: accuracy as percentage-point differences, costs as ratios.{convention}"
     return Table(
-        rows,
-        columns=[*columns, "pareto"],
-        labels=labels,
-        caption=f"Against {base_name}: costs as ratios, accuracy as percentage-point differences.{convention}",
-        sources=sources,
-    )
+        rows, columns=[*columns, "pareto"], labels=labels, caption=" ".join(p for p in (caption, note) if p), sources=sources,
+        latex_labels={k: PRINT_LABELS[k] for k in keys if k in PRINT_LABELS},
+    )  # fmt: skip
 
 
 def hover_lines(point: ModelPoint) -> list[str]:
     """Every number of a model with its provenance, one line each (for hover boxes and tooltips)."""
     lines = [f"{point.display_name} ({point.family}, {point.year})"]
+    if point.weights_id:
+        lines.append(f"Weights: {point.weights_id}" + (f" — recipe: {point.recipe}" if point.recipe else ""))
     for key in (*X_AXES, *Y_AXES):
         q = point.quantities.get(key)
         if q is None:
@@ -362,34 +524,98 @@ def _error_bars(members: Sequence[ChartPoint]) -> dict | None:
     }  # fmt: skip
 
 
-def accuracy_figure(chart: ChartData, log_x: bool = True, title: str | None = None):
-    """Plotly figure: one marker per model (area ~ parameters, colour = family), Pareto front dashed."""
+# The plot area the labels are placed for: the smallest the Compare page draws (a wider one only spreads them).
+PLOT_WIDTH_PX, PLOT_HEIGHT_PX = 560, 440
+FIGURE_MARGIN = {"l": 60, "r": 20, "t": 60, "b": 60}
+MAX_BUBBLE_PX = 60  # diameter of the largest bubble
+MIN_BUBBLE_PX = 6
+
+
+def common_weights(points: Sequence[ModelPoint]) -> str | None:
+    """The weights id most of ``points`` have (ties: the first seen); the others are marked as other weights."""
+    counts: dict[str, int] = {}
+    for p in points:
+        counts[p.weights_id] = counts.get(p.weights_id, 0) + 1
+    return max(counts, key=counts.get) if counts else None  # max keeps the first of equal counts
+
+
+def point_label(point: ModelPoint, common: str | None) -> str:
+    """The model's name, with its weights' tag when they are not the chart's common ones ("ResNet-50 [V2]")."""
+    if common is None or point.weights_id == common:
+        return point.display_name
+    return f"{point.display_name} [{point.weights_tag}]"
+
+
+def bubble_diameters_px(chart: ChartData) -> list[float]:
+    """Bubble diameters: area proportional to parameters, the largest MAX_BUBBLE_PX across."""
+    largest = max((cp.size for cp in chart.points), default=0.0) or 1.0
+    return [max(MIN_BUBBLE_PX, MAX_BUBBLE_PX * math.sqrt(max(cp.size, 0.0) / largest)) for cp in chart.points]
+
+
+def label_layout(chart: ChartData, log_x: bool, common: str | None):
+    """(axis ranges, text per point, text position per point or None) for :func:`accuracy_figure`.
+
+    The ranges leave room round the bubbles; labels go where they overlap no other label or
+    bubble and stay inside the plot (:func:`cvcore.figures.place_labels`), Pareto front first.
+    """
+    from cvcore.figures import PlotArea, line_boxes, padded_range, place_labels
+
+    x_range = padded_range([cp.x for cp in chart.points], log=log_x, fraction=0.1)
+    y_range = padded_range([cp.y for cp in chart.points], log=False, fraction=0.14)
+    area = PlotArea(PLOT_WIDTH_PX, PLOT_HEIGHT_PX, tuple(x_range), tuple(y_range), log_x=log_x)
+    texts = [point_label(cp.point, common) for cp in chart.points]
+    radii = [d / 2 for d in bubble_diameters_px(chart)]
+    order = sorted(range(len(chart.points)), key=lambda i: (not chart.points[i].on_front, -chart.points[i].size))
+    front = sorted((cp for cp in chart.points if cp.on_front), key=lambda c: (c.x, -c.y))
+    line = line_boxes(area, [cp.x for cp in front], [cp.y for cp in front], shape="hv") if len(front) > 1 else []
+    positions = place_labels([(cp.x, cp.y) for cp in chart.points], texts, radii, area, order, obstacles=line)
+    return x_range, y_range, texts, positions
+
+
+def accuracy_figure(chart: ChartData, log_x: bool = True, title: str | None = None, common: str | None = None):
+    """Plotly figure: one bubble per model (area ~ parameters, colour = family, diamond = other weights), Pareto front dashed.
+
+    Colours come from :func:`cvcore.palette.family_color` (the same family, the same colour,
+    on every chart); ``common`` is the weights id the comparison uses (default: the one most
+    points have): points with other weights are diamonds with their tag in the label.
+    Labels neither overlap nor leave the plot (:func:`label_layout`); a log x axis has ticks
+    at 1, 10, 100 (or 1-2-5 over short ranges).
+    """
     import plotly.graph_objects as go
 
+    from cvcore.figures import LABEL_FONT_PX, log_ticks
+    from cvcore.palette import RANDOM_BASELINE_COLOR, family_color
+
+    common = common if common is not None else common_weights([cp.point for cp in chart.points])
     fig = go.Figure()
-    max_size = max((cp.size for cp in chart.points), default=1.0) or 1.0
+    if chart.points:
+        x_range, y_range, texts, positions = label_layout(chart, log_x, common)
+    else:
+        x_range, y_range, texts, positions = None, None, [], []
+    diameters = bubble_diameters_px(chart)
     for family in sorted({cp.point.family for cp in chart.points}):
-        members = [cp for cp in chart.points if cp.point.family == family]
+        members = [i for i, cp in enumerate(chart.points) if cp.point.family == family]
         fig.add_trace(
             go.Scatter(
-                x=[cp.x for cp in members],
-                y=[cp.y for cp in members],
+                x=[chart.points[i].x for i in members],
+                y=[chart.points[i].y for i in members],
                 mode="markers+text",
                 name=family,
-                text=[cp.point.display_name for cp in members],
-                textposition="top center",
-                textfont={"size": 10},
+                text=[texts[i] if positions[i] else "" for i in members],
+                textposition=[positions[i] or "top center" for i in members],
+                textfont={"size": LABEL_FONT_PX},
+                cliponaxis=False,  # a label next to the frame is drawn whole, never cut ("obileNet-v3-small")
                 marker={
-                    "size": [max(cp.size, 0.05) for cp in members],
-                    "sizemode": "area",
-                    "sizeref": 2.0 * max_size / 60.0**2,  # largest bubble 60 px across
-                    "sizemin": 5,
+                    "size": [diameters[i] for i in members],
+                    "color": family_color(family),
+                    "symbol": ["circle" if chart.points[i].point.weights_id == common or common is None else "diamond"
+                               for i in members],
                     "line": {"width": 1, "color": "white"},
                     "opacity": 0.8,
-                },
-                customdata=["<br>".join(hover_lines(cp.point)) for cp in members],
+                },  # fmt: skip
+                customdata=["<br>".join(hover_lines(chart.points[i].point)) for i in members],
                 hovertemplate="%{customdata}<extra></extra>",
-                error_y=_error_bars(members),
+                error_y=_error_bars([chart.points[i] for i in members]),
             )
         )
     front = sorted((cp for cp in chart.points if cp.on_front), key=lambda c: (c.x, -c.y))
@@ -399,7 +625,7 @@ def accuracy_figure(chart: ChartData, log_x: bool = True, title: str | None = No
                 x=[cp.x for cp in front],
                 y=[cp.y for cp in front],
                 mode="lines",
-                line={"dash": "dash", "color": "grey", "shape": "hv"},
+                line={"dash": "dash", "color": RANDOM_BASELINE_COLOR, "shape": "hv"},
                 name="Pareto front",
                 hoverinfo="skip",
             )
@@ -410,10 +636,16 @@ def accuracy_figure(chart: ChartData, log_x: bool = True, title: str | None = No
         yaxis_title=chart.y_axis.label,
         legend_title_text="Family",
         legend_itemsizing="constant",  # legend dots all the same size, whatever the bubbles
-        height=560,
-        margin={"l": 60, "r": 20, "t": 60, "b": 60},
+        height=FIGURE_MARGIN["t"] + PLOT_HEIGHT_PX + FIGURE_MARGIN["b"],
+        margin=FIGURE_MARGIN,
     )
     fig.update_xaxes(type="log" if log_x else "linear")
+    if x_range is not None:
+        fig.update_xaxes(range=x_range)
+        fig.update_yaxes(range=y_range)
+        if log_x:
+            values, labels = log_ticks(10 ** x_range[0], 10 ** x_range[1])
+            fig.update_xaxes(tickvals=values, ticktext=labels)
     return fig
 
 
@@ -468,6 +700,13 @@ CATALOGUE_LABELS = {
     "paper": "Paper",
     "paper_link": "Link",
 }
+# A printed catalogue: what a thesis table compares (names, costs, accuracy), not where the files are.
+CATALOGUE_LATEX_COLUMNS = ["display_name", "year", "input", "mparams", "gmacs", "gmacs_all_ops", "published_gmacs", *Y_AXES]
+# Short headers in print: the caption says what each GMACs figure counts and where the segmentation scores come from.
+PRINT_LABELS = {
+    "gmacs": GMACS_PRINT_LABEL, "gmacs_all_ops": GMACS_ALL_OPS_PRINT_LABEL, "miou": "mIoU (%)", "pixel_acc": "Pixel acc (%)",
+}  # fmt: skip
+CATALOGUE_LATEX_LABELS = {**PRINT_LABELS, "published_gmacs": "GMACs (published)"}
 
 
 def catalogue_table(rows: Sequence) -> Table:
@@ -498,9 +737,12 @@ def catalogue_table(rows: Sequence) -> Table:
         columns=list(CATALOGUE_LABELS),
         labels=CATALOGUE_LABELS,
         caption=(
-            f"{len(records)} models. Params and GMACs measured (at the model's input size; blank: not analysed yet). "
+            f"{len(records)} models. Params and GMACs measured (at the model's input size; —: not analysed yet). "
             f"{CAPTION} Accuracy, published GMACs (each source's own count) and file sizes as published; "
             f"segmentation scores are torchvision's, measured on {SEGMENTATION_EVAL}."
         ),
         sources=sorted({s for r in rows for s in r.source.split("; ") if s}),
+        local_columns=("offline",),  # whether the weights are on this machine: meaningless in a file
+        latex_columns=CATALOGUE_LATEX_COLUMNS,
+        latex_labels=CATALOGUE_LATEX_LABELS,
     )

@@ -3,7 +3,10 @@
 - :func:`show_figure`: a plotly chart whose camera button saves PNG or SVG (plotly's
   in-browser export, with a file name and scale), plus a standalone, offline HTML download.
 - :func:`download_table`: CSV and LaTeX (booktabs) downloads of a :class:`cvcore.formatting.Table`.
-- :func:`show_table`: the table on screen, its caption, and both downloads.
+- :func:`show_table`: the table on screen, its caption, and both downloads. A click on a
+  column header sorts the table here, on the server (a click again reverses it), so the
+  CSV and LaTeX files hold the rows in the order the screen shows: the browser's own
+  sorting, which the server never learns of, is replaced by this (a selected column).
 
 Everything exported carries a caption line with its sources and the cvlens / torch /
 torchvision versions (:func:`cvcore.formatting.provenance`): tables through
@@ -22,7 +25,7 @@ from collections.abc import Sequence
 import streamlit as st
 
 from cvcore.figures import figure_caption, standalone_html, with_caption  # noqa: F401 (re-exported for pages)
-from cvcore.formatting import Table, provenance, to_csv, to_latex, versions_line
+from cvcore.formatting import Table, footnoted, merge_sources, provenance, sort_table, to_csv, to_latex, versions_line
 
 IMAGE_FORMATS = ("png", "svg")
 IMAGE_SCALE = 2  # PNG at twice the on-screen size: sharp on a projector
@@ -99,13 +102,72 @@ def table_frame(table: Table):
 
 
 def show_table(table: Table, file_stem: str, key: str, column_config: dict | None = None, **dataframe_kwargs) -> None:
-    """Display a :class:`Table` (headers from its labels), its full caption, and CSV/LaTeX downloads.
+    """Display a :class:`Table` (headers from its labels), its full caption, and CSV/LaTeX downloads in the shown order.
 
     ``column_config`` is keyed by the displayed header (the label), as ``st.dataframe`` sees it.
+    Missing values show as "—" (not "None"). Long notes (``Table.note_columns``) show as marks
+    a, b, ... with their full text under the table, where it can be read; the files keep them whole.
     """
-    st.dataframe(table_frame(table), hide_index=True, column_config=column_config, key=f"{key}.frame", **dataframe_kwargs)
+    table = sorted_as_clicked(table, key)
+    shown, notes = footnoted(table)
+    st.dataframe(
+        table_frame(shown), hide_index=True, column_config=column_config, key=f"{key}.frame", placeholder=MISSING,
+        on_select="rerun", selection_mode="single-column", **dataframe_kwargs,
+    )  # fmt: skip
+    if notes:
+        st.markdown("\n".join(f"- **{mark}**: {escape_markdown(text)}" for mark, text in notes))
     show_caption(table.caption, table.sources)
+    if len(table.rows) > 1:
+        show_sort_line(key)
     download_table(table, file_stem, key)
+
+
+MISSING = "—"
+
+
+def escape_markdown(text: str) -> str:
+    """Text shown as markdown without becoming markup (notes quote code: 'conv3_1', '*')."""
+    return re.sub(r"([\\`*_{}\[\]<>()#+\-.!|~$])", r"\\\1", text)
+
+
+def next_sort(sort: tuple[str, bool] | None, seen: list[str], selected: list[str]) -> tuple[str, bool] | None:
+    """The sort after a header click: ``selected`` columns now, ``seen`` at the last run, ``sort`` = (column, descending).
+
+    A click selects a header (or deselects the selected one): a click on the sorted column reverses it, on
+    another column sorts by that one, ascending. No click, no change.
+    """
+    if selected == seen:
+        return sort
+    clicked = (selected or seen)[0]
+    if sort is not None and sort[0] == clicked:
+        return clicked, not sort[1]
+    return clicked, False
+
+
+def sorted_as_clicked(table: Table, key: str) -> Table:
+    """The table in the order the user chose by clicking headers (kept per table key across reruns)."""
+    event = st.session_state.get(f"{key}.frame")
+    selected = list(event["selection"]["columns"]) if event else []
+    seen = st.session_state.get(f"{key}.sort_seen", [])
+    sort = next_sort(st.session_state.get(f"{key}.sort"), seen, selected)
+    st.session_state[f"{key}.sort"], st.session_state[f"{key}.sort_seen"] = sort, selected
+    if sort is None:
+        return table
+    by_header = {table.header(c): c for c in table.column_names}
+    if sort[0] not in by_header:  # a column of another table under the same key (the page changed)
+        st.session_state[f"{key}.sort"] = None
+        return table
+    return sort_table(table, by_header[sort[0]], descending=sort[1])
+
+
+def show_sort_line(key: str) -> None:
+    sort = st.session_state.get(f"{key}.sort")
+    order = f"Sorted by {sort[0]}, {'descending' if sort[1] else 'ascending'}." if sort else "In the original order."
+    with st.container(horizontal=True, vertical_alignment="center"):
+        st.caption(f"{order} Click a column header to sort by it (again to reverse); the CSV and LaTeX files keep this order.")
+        if sort and st.button("Original order", key=f"{key}.unsort", type="tertiary"):
+            st.session_state[f"{key}.sort"] = None
+            st.rerun()
 
 
 def show_caption(caption: str, sources: Sequence[str] = ()) -> None:
@@ -115,5 +177,5 @@ def show_caption(caption: str, sources: Sequence[str] = ()) -> None:
         st.caption(" ".join(p for p in (caption, line) if p))
         return
     st.caption(" ".join(p for p in (caption, f"Generated with {versions_line()}.") if p))
-    with st.expander(f"Sources ({len(set(sources))})"):
+    with st.expander(f"Sources ({len(merge_sources(sources))})"):
         st.caption(line)

@@ -32,7 +32,11 @@ COMPARE_LATENCY = "compare.latency"  # dict name -> latency result, kept for the
 COMPARE_LATENCY_ERRORS = "compare.latency_errors"  # dict name -> message; shown after the rerun
 COMPARE_LATENCY_TABLE = "compare.latency_table"
 COMPARE_KEPT = "compare.kept"  # task -> selected models; survives leaving the page (widget state does not)
-COMPARE_KEPT_AXES = "compare.kept_axes"  # task, axes, log x, baseline; survive leaving the page
+COMPARE_KEPT_AXES = "compare.kept_axes"  # task, axes, log x, baseline, like for like; survive leaving the page
+COMPARE_LIKE_FOR_LIKE = "compare.like_for_like"  # toggle: the weights most selected models share, where they exist
+COMPARE_WEIGHTS = "compare.weights"  # prefix: one weights selectbox per architecture ("compare.weights.resnet50")
+COMPARE_WEIGHTS_CHOSEN = "compare.weights_chosen"  # arch -> weights id the user picked; survives leaving the page
+COMPARE_WEIGHTS_RESET = "compare.weights_reset"
 
 # --- Architecture page -----------------------------------------------------------
 ARCH_MODEL = "architecture.model"
@@ -95,7 +99,7 @@ SAL_LAYER = "saliency.layer"  # Grad-CAM layer override, a dotted module path
 SAL_OPACITY = "saliency.opacity"
 SAL_ABSOLUTE = "saliency.absolute"
 SAL_RESULTS = "saliency.results"  # (photo digest, model, method, target, layer) -> (MethodResult, view) or error message
-SAL_BASELINES = "saliency.baselines"  # (photo digest, model, target) -> {resolution: random-map Faithfulness}
+SAL_RANDOM_MAPS = "saliency.random_maps"  # slider: random maps per baseline (a verdict needs 5; 10 by default)
 SAL_CLASSIFY = "saliency.classify"  # (photo digest, model) -> PhotoExplanation-free top-5 (Classification)
 SAL_DOWNLOADS = "saliency.downloads"  # prefix of download-button keys
 SAL_TABLES = "saliency.tables"  # prefix of table/figure export keys

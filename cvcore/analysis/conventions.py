@@ -19,6 +19,9 @@ PAPERS_OPERATOR_TYPES = ("convolution", "matrix multiply", "attention (SDPA)")
 GMACS_LABEL = "GMACs (papers' convention)"
 GMACS_ALL_OPS_LABEL = "GMACs (all ops, fvcore)"
 GMACS_TORCH_LABEL = "GMACs (torch counter ÷ 2)"
+# Column headers in print (LaTeX), where every character of width counts; the caption (CAPTION) says the rest.
+GMACS_PRINT_LABEL = "GMACs (papers)"
+GMACS_ALL_OPS_PRINT_LABEL = "GMACs (all ops)"
 
 PAPERS_CONVENTION = (
     "papers' convention: multiply-adds of convolutions, linear layers, matrix products and attention (QKᵀ, AV), "

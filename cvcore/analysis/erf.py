@@ -40,6 +40,7 @@ from torch import nn
 
 from cvcore.analysis.receptive_field import GLOBAL, ReceptiveFieldTracker, field_of, tag_input
 from cvcore.errors import AnalysisError, InvalidInputError
+from cvcore.formatting import Table
 
 MAX_IMAGES = 8
 MAX_SIDE_PX = 1024
@@ -407,9 +408,7 @@ def erf_record(result: EffectiveField) -> dict:
     }
 
 
-def erf_table(results: Sequence[EffectiveField], model: str = ""):
-    from cvcore.formatting import Table
-
+def erf_table(results: Sequence[EffectiveField], model: str = "") -> Table:
     rows = [{k: v for k, v in erf_record(r).items() if k not in ("notes", "input_size", "layer_shape")} for r in results]
     for row in rows:
         row["unit"] = "({}, {})".format(*row["unit"])

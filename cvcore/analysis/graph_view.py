@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from cvcore.analysis.graph import MERGE_KINDS, EdgeKind, GraphNode, ModelGraph, NodeKind
 from cvcore.analysis.layers import _CONTAINER_NAMES
 from cvcore.analysis.tables import format_field
-from cvcore.formatting import format_shape
+from cvcore.formatting import Table, format_shape
 
 MAX_DEPTH = 8
 PLAIN_CONTAINERS = ("Sequential", "ModuleList", "ModuleDict")
@@ -406,10 +406,9 @@ def differing_nodes(view: GraphView, other: ModelGraph) -> set[str]:
 # --- tables --------------------------------------------------------------------------------
 
 
-def view_table(view: GraphView):
+def view_table(view: GraphView) -> Table:
     """The drawn nodes as a table: what a hover shows, one row per node."""
     from cvcore.analysis.graph_render import SOURCE
-    from cvcore.formatting import Table
 
     rows = [
         {
@@ -438,9 +437,8 @@ def view_table(view: GraphView):
     )
 
 
-def difference_table(differences: Iterable[GraphDifference], name_a: str, name_b: str):
+def difference_table(differences: Iterable[GraphDifference], name_a: str, name_b: str) -> Table:
     from cvcore.analysis.graph_render import SOURCE
-    from cvcore.formatting import Table
 
     rows = [{"what": d.what, "a": d.count_a, "b": d.count_b, "delta": d.delta} for d in differences]
     return Table(

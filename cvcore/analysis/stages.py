@@ -27,8 +27,16 @@ from itertools import zip_longest
 
 from cvcore.analysis.conventions import CAPTION, GMACS_ALL_OPS_LABEL, GMACS_LABEL
 from cvcore.analysis.layers import OWN_OPS, LayerRow
+from cvcore.analysis.paper_names import RESNET_SOURCE, depth, is_weighted, on_shortcut, paper_stage_name
 from cvcore.analysis.results import Complexity
-from cvcore.analysis.tables import FVCORE_SOURCE, LAYER_LABELS, format_field, layer_records
+from cvcore.analysis.tables import (
+    FVCORE_SOURCE,
+    LAYER_LABELS,
+    LAYER_LATEX_COLUMNS,
+    LAYER_LATEX_LABELS,
+    format_field,
+    layer_records,
+)
 from cvcore.formatting import Table, format_shape
 from cvcore.registry import get_spec, input_size_or_default
 
@@ -88,6 +96,19 @@ class Stage:
         return sum(len(g.blocks) * len(g.blocks[0]) for g in self.groups)
 
     @property
+    def weighted_layers(self) -> int:
+        """Conv and fc layers on the main path: what the papers count (shortcut projections not)."""
+        return sum(is_weighted(r) and not on_shortcut(r.name) for r in self.rows)
+
+    @property
+    def is_block_stage(self) -> bool:
+        """A stack of blocks of two or more weighted layers each (ResNet's conv2_x, a dense block): its count is a paper's number."""
+        blocks = {r.block for r in self.rows}
+        return len(blocks) > 1 and all(
+            sum(is_weighted(r) and not on_shortcut(r.name) for r in self.rows if r.block == b) >= 2 for b in blocks
+        )
+
+    @property
     def params(self) -> int:
         return sum(r.params for r in self.rows)
 
@@ -125,16 +146,22 @@ class Stage:
 
 
 def _block_kind(group: BlockGroup, block: str) -> str:
-    """A block in a paper's words: "3x3 conv 64 + 3x3 conv 64", "CNBlock", "ReLU", else its name or size."""
+    """A block in a paper's words: "3x3 conv 64 + 3x3 conv 64", "CNBlock", "ReLU", else its name or size.
+
+    Convolutions on a shortcut branch (a projection) are named after the main path, as a
+    branch: "1x1 conv 64 + 3x3 conv 64 + 1x1 conv 256 ‖ shortcut: 1x1 conv 256", not as a
+    fourth convolution in sequence.
+    """
     rows = [r for r in group.rows if r.block == block]
-    convs = [_layer_words(r) for r in rows if _is_conv(r)]
+    convs = [_layer_words(r) for r in rows if _is_conv(r) and not on_shortcut(r.name)]
+    shortcut = [_layer_words(r) for r in rows if _is_conv(r) and on_shortcut(r.name)]
     if len(rows) == 1:
         return convs[0] if convs else rows[0].type
     owner = next((r.type for r in rows if r.name == block + OWN_OPS), None)
     if owner:
         return owner  # a module that computes something itself (layer scale, attention): its class says more
     if 0 < len(convs) <= MAX_CONVS_DESCRIBED:
-        return " + ".join(convs)
+        return " + ".join(convs) + (f" ‖ shortcut: {' + '.join(shortcut)}" if shortcut else "")
     last = block.rpartition(".")[2]
     return f"{len(rows)} layers" if last.isdigit() else re.sub(r"[_-]?\d+$", "", last)  # "encoder_layer_3" -> "encoder_layer"
 
@@ -290,6 +317,11 @@ def group_stages(rows: Sequence[LayerRow], merge_sequential: bool = True) -> tup
     return tuple(Stage(name, collapse_repeats(stage_rows)) for name, stage_rows in runs)
 
 
+def block_counts(stages: Sequence[Stage]) -> list[int]:
+    """Blocks per stack of blocks, as the papers give them: [2, 2, 2, 2] for ResNet-18, [3, 4, 6, 3] for ResNet-50."""
+    return [s.num_blocks for s in stages if s.is_block_stage]
+
+
 # --- two-model diff ----------------------------------------------------------------
 
 
@@ -366,12 +398,34 @@ def _shape_text(shape: tuple[int, ...] | None) -> str | None:
     return format_shape(shape, drop_batch=True)
 
 
-def stage_summary_table(stages: Sequence[Stage], model: str = "", input_size: tuple[int, int] | None = None) -> Table:
-    """One row per stage plus a total row: structure, params, GMACs, output, receptive field, stride."""
+def _stage_label(stage: Stage, family: str) -> str:
+    """ "layer1 (conv2_x)": torchvision's name with the paper's beside it, where the paper has one."""
+    paper = paper_stage_name(family, stage.name)
+    return f"{stage.name} ({paper})" if paper else stage.name
+
+
+def _depth_note(stages: Sequence[Stage], family: str) -> str:
+    d = depth([r for s in stages for r in s.rows], family)
+    counts = block_counts(stages)
+    blocks = f" Blocks per stack: {counts}." if counts else ""
+    return f" Depth: {d.describe()}{blocks}"
+
+
+def stage_summary_table(
+    stages: Sequence[Stage], model: str = "", input_size: tuple[int, int] | None = None, family: str = ""
+) -> Table:
+    """One row per stage plus a total row: paper's name, structure, blocks, weighted layers, params, GMACs, output, receptive field.
+
+    ``family`` (the spec's) gives the paper's stage names (ResNet's conv2_x .. conv5_x, see
+    :mod:`cvcore.analysis.paper_names`) and says whether the depth is counted as its paper counts it.
+    """
     rows = [
         {
             "stage": s.name,
+            "paper": paper_stage_name(family, s.name),
             "structure": s.structure,
+            "blocks": s.num_blocks if s.is_block_stage else None,
+            "weighted": s.weighted_layers,
             "layers": len(s.rows),
             "params": s.params,
             "gmacs": round(s.gmacs, 4),
@@ -385,7 +439,10 @@ def stage_summary_table(stages: Sequence[Stage], model: str = "", input_size: tu
     rows.append(
         {
             "stage": "total",
+            "paper": None,
             "structure": "",
+            "blocks": sum(block_counts(stages)) or None,
+            "weighted": sum(s.weighted_layers for s in stages),
             "layers": sum(len(s.rows) for s in stages),
             "params": sum(s.params for s in stages),
             "gmacs": round(sum(s.gmacs for s in stages), 4),
@@ -396,24 +453,38 @@ def stage_summary_table(stages: Sequence[Stage], model: str = "", input_size: tu
         }
     )
     size = f" at {input_size[0]}x{input_size[1]}" if input_size else ""
+    named = any(r["paper"] for r in rows)
+    sources = [FVCORE_SOURCE] + ([RESNET_SOURCE] if named else [])
     return Table(
         rows,
-        labels={**LAYER_LABELS, "jump": "stride (jump)", "output": "output (CxHxW)"},
-        caption=f"{model}{size} by stage; [block] x N = N identical consecutive blocks. {CAPTION}".strip(),
-        sources=[FVCORE_SOURCE],
+        columns=[k for k in rows[0] if named or k != "paper"],
+        labels={
+            **LAYER_LABELS, "paper": "paper (Table 1)", "weighted": "weighted layers", "layers": "modules",
+            "jump": "stride (jump)", "output": "output (CxHxW)",
+        },  # fmt: skip
+        caption=(
+            f"{model}{size} by stage; [block] x N = N identical consecutive blocks; weighted layers = conv and fc "
+            f"on the main path.{_depth_note(stages, family)} {CAPTION}"
+        ).strip(),
+        sources=sources,
+        latex_columns=["stage", "paper", "structure", "blocks", "weighted", "params", "gmacs", "gmacs_all_ops", "output", "rf"],
+        latex_labels=LAYER_LATEX_LABELS,
+        footer_rows=1,  # the totals
     )
 
 
 def stage_layer_table(stage: Stage, expand_repeats: bool = False) -> Table:
-    """A stage's layers; repeated blocks shown once with their count unless ``expand_repeats``."""
+    """A stage's layers; repeated blocks shown once with their count unless ``expand_repeats``; shortcut layers marked as the branch they are."""
     records = []
     for group in stage.groups:
         shown = group.rows if expand_repeats or group.repeat == 1 else group.first_rows
-        for record in layer_records(shown):
+        for row, record in zip(shown, layer_records(shown)):
             record["repeat"] = f"x {group.repeat}" if group.repeat > 1 and not expand_repeats else ""
+            record["branch"] = "shortcut" if on_shortcut(row.name) else ""
             records.append(record)
     columns = [
         "repeat",
+        "branch",
         "layer",
         "type",
         "output",
@@ -432,18 +503,27 @@ def stage_layer_table(stage: Stage, expand_repeats: bool = False) -> Table:
         if expand_repeats
         else " Rows marked x N stand for N identical consecutive blocks; their parameters and GMACs are per block."
     )
+    branch = " Layers marked shortcut run beside the main path (the projection on the residual connection)."
     return Table(
         records,
         columns=columns,
         labels={**LAYER_LABELS, "repeat": "x N", "output": "output (CxHxW)"},
         caption=f"Stage {stage.name}: {stage.params:,} parameters, {stage.gmacs:.4f} {GMACS_LABEL} "
-        f"({stage.gmacs_all_ops:.4f} {GMACS_ALL_OPS_LABEL}) in total.{note} {CAPTION}",
+        f"({stage.gmacs_all_ops:.4f} {GMACS_ALL_OPS_LABEL}) in total.{note}"
+        + (branch if any(r["branch"] for r in records) else "")
+        + f" {CAPTION}",
         sources=[FVCORE_SOURCE],
+        latex_columns=["repeat", "branch", *LAYER_LATEX_COLUMNS],
+        latex_labels=LAYER_LATEX_LABELS,
     )
 
 
-def stage_diff_table(diffs: Sequence[StageDiff], name_a: str, name_b: str) -> Table:
-    """The two-model diff as a table: each side's numbers and B - A."""
+def stage_diff_table(diffs: Sequence[StageDiff], name_a: str, name_b: str, family_a: str = "", family_b: str = "") -> Table:
+    """The two-model diff as a table: each side's blocks, weighted layers, params, GMACs, output, receptive field, and B - A.
+
+    Stage names carry the paper's beside torchvision's where the families have them; the
+    last row holds the totals, and the caption the block counts ([2, 2, 2, 2] vs [3, 4, 6, 3]).
+    """
 
     def side(s: Stage | None, attr: str):
         if s is None:
@@ -457,11 +537,26 @@ def stage_diff_table(diffs: Sequence[StageDiff], name_a: str, name_b: str) -> Ta
             return format_field(value)
         return value
 
+    def blocks(s: Stage | None) -> int | None:
+        return s.num_blocks if s is not None and s.is_block_stage else None
+
+    def mparams(value: int | None) -> float | None:
+        return None if value is None else round(value / 1e6, 3)
+
+    def stage(d: StageDiff) -> str:
+        """One name for a printed row: the stage's when both sides share it, else both."""
+        a, b = (_stage_label(d.a, family_a) if d.a else "—"), (_stage_label(d.b, family_b) if d.b else "—")
+        return a if a == b else f"{a} / {b}"
+
     rows = [
         {
-            "stage_a": d.a.name if d.a else None,
-            "stage_b": d.b.name if d.b else None,
+            "stage_a": _stage_label(d.a, family_a) if d.a else None,
+            "stage_b": _stage_label(d.b, family_b) if d.b else None,
             "matched_by": d.matched_by,
+            "blocks_a": blocks(d.a),
+            "blocks_b": blocks(d.b),
+            "weighted_a": side(d.a, "weighted_layers"),
+            "weighted_b": side(d.b, "weighted_layers"),
             "params_a": side(d.a, "params"),
             "params_b": side(d.b, "params"),
             "params_delta": d.params_delta,
@@ -472,13 +567,36 @@ def stage_diff_table(diffs: Sequence[StageDiff], name_a: str, name_b: str) -> Ta
             "output_b": side(d.b, "output_shape"),
             "rf_a": side(d.a, "receptive_field"),
             "rf_b": side(d.b, "receptive_field"),
+            # print only: one stage column, parameters in millions
+            "stage": stage(d),
+            "mparams_a": mparams(side(d.a, "params")),
+            "mparams_b": mparams(side(d.b, "params")),
+            "mparams_delta": mparams(d.params_delta),
         }
         for d in diffs
     ]
+    a_stages, b_stages = [d.a for d in diffs if d.a], [d.b for d in diffs if d.b]
+    total = {k: None for k in rows[0]} if rows else {}
+    total.update(
+        stage_a="total", stage_b="total", blocks_a=sum(block_counts(a_stages)) or None, blocks_b=sum(block_counts(b_stages)) or None,
+        weighted_a=sum(s.weighted_layers for s in a_stages), weighted_b=sum(s.weighted_layers for s in b_stages),
+        params_a=sum(s.params for s in a_stages), params_b=sum(s.params for s in b_stages),
+        gmacs_a=round(sum(s.gmacs for s in a_stages), 4), gmacs_b=round(sum(s.gmacs for s in b_stages), 4),
+    )  # fmt: skip
+    total.update(params_delta=total["params_b"] - total["params_a"], gmacs_delta=round(total["gmacs_b"] - total["gmacs_a"], 4))
+    total.update(
+        stage="total", mparams_a=mparams(total["params_a"]), mparams_b=mparams(total["params_b"]),
+        mparams_delta=mparams(total["params_delta"]),
+    )  # fmt: skip
+    rows.append(total)
     labels = {
         "stage_a": f"stage ({name_a})",
         "stage_b": f"stage ({name_b})",
         "matched_by": "matched by",
+        "blocks_a": f"blocks {name_a}",
+        "blocks_b": f"blocks {name_b}",
+        "weighted_a": f"weighted layers {name_a}",
+        "weighted_b": f"weighted layers {name_b}",
         "params_a": f"params {name_a}",
         "params_b": f"params {name_b}",
         "params_delta": "Δ params",
@@ -490,9 +608,45 @@ def stage_diff_table(diffs: Sequence[StageDiff], name_a: str, name_b: str) -> Ta
         "rf_a": f"receptive field {name_a}",
         "rf_b": f"receptive field {name_b}",
     }
+    counts_a, counts_b = block_counts(a_stages), block_counts(b_stages)
+    counts = f" Blocks per stack: {name_a} {counts_a}, {name_b} {counts_b}." if counts_a or counts_b else ""
+    sources = [FVCORE_SOURCE] + (
+        [RESNET_SOURCE] if paper_stage_name(family_a, "layer1") or paper_stage_name(family_b, "layer1") else []
+    )
     return Table(
         rows,
         labels=labels,
-        caption=f"{name_b} against {name_a}, stage by stage (Δ = {name_b} − {name_a}); stages with equal names are paired by name, the others by position.",
-        sources=[FVCORE_SOURCE],
+        columns=[k for k in rows[0] if k not in ("stage", "mparams_a", "mparams_b", "mparams_delta")],
+        caption=(
+            f"{name_b} against {name_a}, stage by stage (Δ = {name_b} − {name_a}; in print A = {name_a}, B = {name_b}); "
+            f"stages with equal names are paired by name, the others by position; weighted layers = conv and fc on the "
+            f"main path.{counts} {CAPTION}"
+        ),
+        sources=sources,
+        latex_columns=[
+            "stage",
+            "blocks_a",
+            "blocks_b",
+            "weighted_a",
+            "weighted_b",
+            "mparams_a",
+            "mparams_b",
+            "mparams_delta",
+            "gmacs_a",
+            "gmacs_b",
+            "gmacs_delta",
+        ],  # fmt: skip
+        footer_rows=1,  # the totals
+        latex_labels={
+            "blocks_a": "blocks A",
+            "blocks_b": "blocks B",
+            "weighted_a": "layers A",
+            "weighted_b": "layers B",
+            "mparams_a": "params A (M)",
+            "mparams_b": "params B (M)",
+            "mparams_delta": "Δ params (M)",
+            "gmacs_a": "GMACs A",
+            "gmacs_b": "GMACs B",
+            "gmacs_delta": "Δ GMACs",
+        },  # fmt: skip
     )

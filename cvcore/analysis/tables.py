@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from cvcore.analysis.conventions import CAPTION, GMACS_ALL_OPS_LABEL, GMACS_LABEL, GMACS_TORCH_LABEL
+from cvcore.analysis.conventions import (
+    CAPTION,
+    GMACS_ALL_OPS_LABEL,
+    GMACS_ALL_OPS_PRINT_LABEL,
+    GMACS_LABEL,
+    GMACS_PRINT_LABEL,
+    GMACS_TORCH_LABEL,
+)
 from cvcore.analysis.layers import LayerRow
 from cvcore.analysis.receptive_field import GLOBAL
 from cvcore.analysis.results import Complexity
@@ -67,6 +74,11 @@ def format_field(value: tuple | None) -> str | None:
     return fmt(h) if h == w else f"{fmt(h)}x{fmt(w)}"
 
 
+# A printed layer table: the layer's name says its stage; dilation, jump and the all-ops GMACs (totals in the
+# caption and the stage table) are in the CSV.
+LAYER_LATEX_COLUMNS = ["layer", "type", "output", "kernel", "stride", "groups", "params", "gmacs", "rf"]
+
+
 def layer_records(layers: Sequence[LayerRow]) -> list[dict]:
     return [
         {
@@ -94,7 +106,11 @@ def layer_table(layers: Sequence[LayerRow], c: Complexity | None = None) -> Tabl
     )
     if c is not None:
         caption = f"{c.name} at {c.input_size[0]}x{c.input_size[1]}: " + caption
-    return Table(layer_records(layers), labels=LAYER_LABELS, caption=caption, sources=[FVCORE_SOURCE])
+    return Table(
+        layer_records(layers), labels=LAYER_LABELS, caption=caption, sources=[FVCORE_SOURCE],
+        latex_columns=LAYER_LATEX_COLUMNS, latex_labels=LAYER_LATEX_LABELS,
+    )  # fmt: skip
 
 
 LAYER_LABELS = {"gmacs": GMACS_LABEL, "gmacs_all_ops": GMACS_ALL_OPS_LABEL, "rf": "receptive field"}
+LAYER_LATEX_LABELS = {"gmacs": GMACS_PRINT_LABEL, "gmacs_all_ops": GMACS_ALL_OPS_PRINT_LABEL}  # the caption says the rest

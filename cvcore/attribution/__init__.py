@@ -12,17 +12,34 @@
 """
 
 from cvcore.attribution.core import Attribution, explain
-from cvcore.attribution.faithfulness import Curve, Faithfulness, faithfulness, random_baseline
+from cvcore.attribution.faithfulness import (
+    DEFAULT_RANDOM_MAPS,
+    MAX_RANDOM_MAPS,
+    MIN_RANDOM_MAPS_FOR_VERDICT,
+    Curve,
+    Faithfulness,
+    Verdict,
+    compare_with_random,
+    faithfulness,
+    random_baseline,
+)
 from cvcore.attribution.featvis import ClassMaximization, FilterGrid, first_layer_filters, maximize_class
 from cvcore.attribution.isolation import modules_with_hooks, shadow_copy
 from cvcore.attribution.layers import default_layer
 from cvcore.attribution.methods import Cost, Method, Sign, get_method, list_methods, method_names
-from cvcore.attribution.overlays import COLORMAPS, colorize, overlay
-from cvcore.attribution.report import MethodResult, PhotoExplanation, deletion_figure, explain_photo
+from cvcore.attribution.overlays import COLORMAPS, colorize, overlay, with_colorbar
+from cvcore.attribution.report import MethodResult, PhotoExplanation, deletion_figure, explain_photo, faithfulness_figure
 from cvcore.attribution.segmentation import SegmentationClassScore, explain_segmentation
 
 __all__ = [
     "COLORMAPS",
+    "DEFAULT_RANDOM_MAPS",
+    "MAX_RANDOM_MAPS",
+    "MIN_RANDOM_MAPS_FOR_VERDICT",
+    "Verdict",
+    "compare_with_random",
+    "faithfulness_figure",
+    "with_colorbar",
     "Attribution",
     "ClassMaximization",
     "Cost",

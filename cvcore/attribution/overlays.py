@@ -146,3 +146,54 @@ def _as_rgb_array(image: np.ndarray | Image.Image) -> np.ndarray:
     if photo.ndim != 3 or photo.shape[2] not in (3, 4) or photo.dtype != np.uint8:
         raise InvalidInputError(f"Expected an RGB uint8 image (H, W, 3); got {photo.shape} {photo.dtype}.")
     return photo[..., :3]
+
+
+# --- colour bar: how to read the colours -------------------------------------------------------
+
+COLORBAR_WIDTH_PX = 12
+COLORBAR_GAP_PX = 6
+COLORBAR_LABEL_PX = 40  # room for "+max" beside the bar
+COLORBAR_FONT_PX = 11
+
+
+def colorbar_labels(sign: Sign) -> tuple[str, ...]:
+    """Labels from the top of the bar down: the map scaled to its robust maximum (``percentile`` of the magnitudes)."""
+    return ("+max", "0", "-max") if Sign(sign) is Sign.SIGNED else ("max", "0")
+
+
+def colorbar(sign: Sign, height: int, *, cmap: str | None = None) -> np.ndarray:
+    """(height, COLORBAR_WIDTH_PX, 3) uint8: the colour table top (highest) to bottom, exactly as :func:`colorize` uses it."""
+    if height < 2:
+        raise InvalidInputError(f"A colour bar needs a height of at least 2 pixels; got {height}.")
+    table = colormap_table(cmap or default_colormap(sign))
+    rows = np.rint(np.linspace(255, 0, height)).astype(np.int64)  # top row = table's last entry (max; +max if signed)
+    return np.repeat(table[rows][:, None, :], COLORBAR_WIDTH_PX, axis=1)
+
+
+def with_colorbar(picture: np.ndarray, sign: Sign, *, cmap: str | None = None) -> np.ndarray:
+    """``picture`` (an overlay, RGB or RGBA) with a labelled colour bar on its right, on white: opaque (H, W', 4) uint8.
+
+    "max" is the map's robust maximum (its 99th percentile, see :func:`normalize_map`); in
+    the overlay, opacity grows with the value too, so low values let the photo through.
+    """
+    from PIL import ImageDraw, ImageFont
+
+    photo = _as_rgb_array(picture)
+    h, w = photo.shape[:2]
+    margin = max(4, h // 40)
+    bar_height = h - 2 * margin
+    out = np.full((h, w + COLORBAR_GAP_PX + COLORBAR_WIDTH_PX + COLORBAR_LABEL_PX, 3), 255, dtype=np.uint8)
+    out[:, :w] = photo
+    left = w + COLORBAR_GAP_PX
+    out[margin : margin + bar_height, left : left + COLORBAR_WIDTH_PX] = colorbar(sign, bar_height, cmap=cmap)
+    image = Image.fromarray(out)
+    draw = ImageDraw.Draw(image)
+    font = ImageFont.load_default(size=COLORBAR_FONT_PX)
+    labels = colorbar_labels(sign)
+    for i, label in enumerate(labels):
+        y = min(max(margin + bar_height * i / (len(labels) - 1), COLORBAR_FONT_PX / 2 + 1), h - COLORBAR_FONT_PX / 2 - 1)
+        draw.text((left + COLORBAR_WIDTH_PX + 3, y), label, fill=(60, 60, 60), font=font, anchor="lm")
+    rgba = np.empty((h, out.shape[1], 4), dtype=np.uint8)
+    rgba[..., :3] = np.asarray(image)
+    rgba[..., 3] = 255
+    return rgba

@@ -23,7 +23,15 @@ from PIL import Image
 from torch import nn
 
 from cvcore.attribution.core import Attribution, explain
-from cvcore.attribution.faithfulness import Faithfulness, faithfulness, random_baseline
+from cvcore.attribution.faithfulness import (
+    DEFAULT_RANDOM_MAPS,
+    MAX_RANDOM_MAPS,
+    Faithfulness,
+    Verdict,
+    compare_with_random,
+    faithfulness,
+    random_baseline,
+)
 from cvcore.attribution.methods import Cost, get_method
 from cvcore.classify import Classification, agreement_with_fp32, classify
 from cvcore.errors import InvalidInputError
@@ -47,6 +55,13 @@ class MethodResult:
     @property
     def time_ms(self) -> float:
         return self.attribution.time_ms
+
+    @property
+    def verdicts(self) -> tuple[Verdict, Verdict] | None:
+        """(deletion, insertion) against the random maps of this map's resolution; None without curves or baseline."""
+        if self.faithfulness is None or self.random is None:
+            return None
+        return compare_with_random(self.faithfulness, self.random)
 
 
 @dataclass
@@ -78,7 +93,7 @@ def explain_photo(
     settings: Mapping[str, Mapping[str, Any]] | None = None,
     curves: bool = True,
     curve_steps: int = 20,
-    random_maps: int = 2,
+    random_maps: int = DEFAULT_RANDOM_MAPS,
     seed: int = 0,
     progress: ReportProgress | None = None,
     baselines: dict[tuple[int, int], Faithfulness] | None = None,
@@ -88,7 +103,8 @@ def explain_photo(
 
     ``settings`` maps a method name to overrides of its defaults; ``layer`` overrides the
     Grad-CAM layer; ``random_maps`` random maps (seeded with ``seed``) at each map's own
-    resolution form its baseline (computed once per resolution). Pass the same dict as
+    resolution form its baseline (computed once per resolution; 10 by default, enough for
+    :attr:`MethodResult.verdicts` to judge against their spread, see :mod:`.faithfulness`). Pass the same dict as
     ``baselines`` to calls for the same photo, model, target and curve settings to reuse
     the random baselines already computed (it is filled in place); they must come from
     the same ``mode``. ``mode`` runs the top-5 and the curves (maps: eager fp32).
@@ -97,6 +113,8 @@ def explain_photo(
     if not chosen:
         raise InvalidInputError("Pick at least one attribution method.")
     mode = parse_mode(mode)
+    if curves and not 0 <= int(random_maps) <= MAX_RANDOM_MAPS:  # before any work: each map costs 2 (steps + 1) passes
+        raise InvalidInputError(f"random_maps must be between 0 and {MAX_RANDOM_MAPS}; got {random_maps}.")
     settings = {get_method(k).name: v for k, v in (settings or {}).items()}
     classification = classify(model, image, spec, k=5, mode=mode)
     agreement = None if mode.is_default else agreement_with_fp32(classification, classify(model, image, spec, k=5))
@@ -128,7 +146,8 @@ def explain_photo(
             reporter = plan.reporter(f"{attribution.display_name}: deletion/insertion curves", _CURVES_WEIGHT)
             scores = faithfulness(model, batch, attribution.values, target, steps=curve_steps, progress=reporter, mode=mode)
         if curves and random_maps:
-            if attribution.resolution not in randoms:
+            stored = randoms.get(attribution.resolution)
+            if stored is None or stored.maps != random_maps or len(stored.deletion.fractions) != curve_steps + 1:
                 h, w = attribution.resolution
                 reporter = plan.reporter(f"random-map baseline ({h}x{w})", _CURVES_WEIGHT * random_maps)
                 randoms[attribution.resolution] = random_baseline(
@@ -199,4 +218,47 @@ def deletion_figure(results: Sequence[MethodResult], title: str = ""):
     fig.update_layout(
         title=title, xaxis_title="share of pixels deleted", yaxis_title="target-class probability", height=380, margin={"t": 50}
     )
+    return fig
+
+
+def faithfulness_figure(results: Sequence[MethodResult], title: str = ""):
+    """Plotly figure, two panels side by side: deletion curves (lower area is better) and insertion curves (higher is better).
+
+    Each method has its colour (:func:`cvcore.palette.method_color`) in both panels, with its
+    AUC in the legend; the random-map baselines are grey, one per map resolution, with the
+    spread of their AUCs. Results without curves are skipped.
+    """
+    from plotly.subplots import make_subplots
+
+    from cvcore.palette import RANDOM_BASELINE_COLOR, method_color
+
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("Deletion (lower area is better)", "Insertion (higher area is better)"),
+                        horizontal_spacing=0.08, shared_yaxes=True)  # fmt: skip
+    randoms = {}
+    for result in results:
+        if result.faithfulness is None:
+            continue
+        a, f = result.attribution, result.faithfulness
+        for col, curve in ((1, f.deletion), (2, f.insertion)):
+            fig.add_scatter(
+                x=curve.fractions, y=curve.probs, mode="lines", line={"color": method_color(a.method)}, row=1, col=col,
+                name=f"{a.display_name} (deletion {f.deletion_auc:.3f}, insertion {f.insertion_auc:.3f})",
+                legendgroup=a.method, showlegend=col == 1,
+            )  # fmt: skip
+        if result.random is not None:
+            randoms[a.resolution] = result.random
+    for ((h, w), random), dash in zip(randoms.items(), ("dash", "dot", "dashdot", "longdash")):
+        spread = ""
+        if len(random.deletion_aucs) > 1:
+            spread = f", deletion {np.mean(random.deletion_aucs):.3f} ± {np.std(random.deletion_aucs, ddof=1):.3f}"
+        for col, curve in ((1, random.deletion), (2, random.insertion)):
+            fig.add_scatter(
+                x=curve.fractions, y=curve.probs, mode="lines", line={"dash": dash, "color": RANDOM_BASELINE_COLOR},
+                name=f"random {h}x{w}, mean of {random.maps}{spread}", legendgroup=f"random{h}x{w}", showlegend=col == 1,
+                row=1, col=col,
+            )  # fmt: skip
+    fig.update_xaxes(title_text="share of pixels deleted", row=1, col=1)
+    fig.update_xaxes(title_text="share of pixels inserted", row=1, col=2)
+    fig.update_yaxes(title_text="target-class probability", row=1, col=1)
+    fig.update_layout(title=title, height=420, margin={"t": 70}, legend={"orientation": "h", "yanchor": "top", "y": -0.2})
     return fig

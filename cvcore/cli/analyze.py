@@ -101,12 +101,14 @@ def _run_stages(args: argparse.Namespace) -> int:
     arch = architecture(args.model, args.input_size, device=args.device)
     size = arch.complexity.input_size
     spec = get_spec(args.model)
-    print(render(stage_summary_table(arch.stages(), spec.display_name, size), args.format))
+    print(render(stage_summary_table(arch.stages(), spec.display_name, size, family=spec.family), args.format))
     if args.diff:
+        other_spec = get_spec(args.diff)
         other = architecture(args.diff, size, device=args.device)
         print()
         diffs = diff_stages(arch.stages(), other.stages())
-        print(render(stage_diff_table(diffs, spec.display_name, get_spec(args.diff).display_name), args.format))
+        table = stage_diff_table(diffs, spec.display_name, other_spec.display_name, spec.family, other_spec.family)
+        print(render(table, args.format))
     return 0
 
 

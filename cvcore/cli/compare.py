@@ -14,11 +14,19 @@ from cvcore.storage import atomic_write
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser("compare", help="accuracy against compute (Canziani et al. 2016), deltas against a baseline")
-    parser.add_argument("models", nargs="*", help="catalogue names (default: the Compare page's seed set for --task)")
+    parser.add_argument(
+        "models", nargs="*", help="catalogue names, also with their weights (resnet50.IMAGENET1K_V1); default: the Compare page's seed set"
+    )
     parser.add_argument("--task", default="classification", choices=tuple(compare.Y_AXES_BY_TASK))
     parser.add_argument("--x", default="gmacs", choices=[k for k in compare.X_AXES if k != "latency_ms"], help="cost axis")
     parser.add_argument("--y", help="score axis (default: top-1 for classification, mIoU for segmentation)")
     parser.add_argument("--baseline", help="deltas against this model (default: the first one)")
+    parser.add_argument(
+        "--weights", action="append", default=[], metavar="MODEL=WEIGHTS",
+        help="compare MODEL with these weights (e.g. resnet50=IMAGENET1K_V2); repeatable. Default: like for like, the "
+        "weights most of the models share (torchvision's IMAGENET1K_V1) wherever a model has them",
+    )  # fmt: skip
+    parser.add_argument("--default-weights", action="store_true", help="each model with its own default weights instead")
     parser.add_argument("--linear-x", action="store_true", help="linear x axis in the figure (default: log)")
     parser.add_argument("--html", type=output_file, help="also write the chart as standalone HTML (plotly.js embedded)")
     add_format_argument(parser, ("table", "csv", "json", "latex"))
@@ -31,11 +39,24 @@ def run(args: argparse.Namespace) -> int:
     y = args.y or scores[0]
     if y not in scores:
         raise InvalidInputError(f"--y {y!r} is not a {args.task} score; expected one of {', '.join(scores)}.")
-    points = compare.model_points(names)
+    choice = compare.choose_weights(names, overrides=_weights_overrides(args.weights), like_for_like=not args.default_weights)
+    points = compare.model_points(choice.specs)
     chart = compare.chart_data(points, x=args.x, y=y)
-    keys = list(dict.fromkeys([args.x, "mparams", *compare.Y_AXES_BY_TASK[args.task]]))
-    print(render(compare.delta_table(points, args.baseline or names[0], keys, front=chart.front), args.format))
+    keys = list(dict.fromkeys([y, *compare.Y_AXES_BY_TASK[args.task], args.x, "mparams"]))
+    baseline = choice.spec_for(args.baseline or names[0]).name
+    print(render(compare.delta_table(points, baseline, keys, front=chart.front, note=choice.rule), args.format))
     if args.html:
-        figure = with_caption(compare.accuracy_figure(chart, log_x=not args.linear_x), figure_caption(chart.caption, chart.source_summary))
-        atomic_write(args.html, standalone_html(figure))
+        figure = compare.accuracy_figure(chart, log_x=not args.linear_x, common=choice.common)
+        atomic_write(args.html, standalone_html(with_caption(figure, figure_caption(chart.caption, chart.source_summary))))
     return 0
+
+
+def _weights_overrides(pairs: list[str]) -> dict[str, str]:
+    """ "resnet50=IMAGENET1K_V2" -> {"resnet50": "IMAGENET1K_V2"}; a malformed pair is a clear error."""
+    overrides = {}
+    for pair in pairs:
+        model, sep, weights = pair.partition("=")
+        if not sep or not model.strip() or not weights.strip():
+            raise InvalidInputError(f"--weights takes MODEL=WEIGHTS (e.g. resnet50=IMAGENET1K_V1); got {pair!r}.")
+        overrides[model.strip()] = weights.strip()
+    return overrides

@@ -127,13 +127,13 @@ def _evaluate(spec, dataset, args: argparse.Namespace, settings):
 
 
 def _print_result(result, fmt: str) -> None:
-    from cvcore.evaluation.report import CLASS_LABELS, class_rows, headline_line, protocol_caption, title_line
+    from cvcore.evaluation.report import class_table, headline_line, title_line
 
     print(title_line(result))
     print(headline_line(result))
     for note in result.protocol.notes:
         print(f"note: {note}")
-    print(render(Table(class_rows(result), labels=CLASS_LABELS, caption=protocol_caption(result)), fmt))
+    print(render(class_table(result), fmt))
     print()
 
 

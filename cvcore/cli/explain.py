@@ -15,7 +15,7 @@ import warnings
 from cvcore.cli import add_format_argument, add_runtime_arguments, count, output_file, runtime_mode
 from cvcore.errors import InvalidInputError
 from cvcore.figures import figure_caption, standalone_html, with_caption
-from cvcore.formatting import Table, render
+from cvcore.formatting import render
 from cvcore.images import decode_image, encode_png
 from cvcore.registry import Task, get_spec
 
@@ -31,7 +31,7 @@ def register(subparsers) -> None:
     parser.add_argument("--layer", help="Grad-CAM layer, a dotted module path (default: the family's last conv stage)")
     parser.add_argument("--out", type=output_file, help="write the map over the photo to this PNG file")
     parser.add_argument(
-        "--curves-html", type=output_file, help="write the deletion curves (and the random baseline) as standalone HTML"
+        "--curves-html", type=output_file, help="write the deletion and insertion curves (random baselines too) as HTML"
     )
     parser.add_argument(
         "--steps",
@@ -40,8 +40,9 @@ def register(subparsers) -> None:
         help="pixel shares on the deletion/insertion curves, 1..1000 (default: %(default)s)",
     )
     parser.add_argument(
-        "--random-maps", type=count(0, 20), default=2,
-        help="random maps averaged for the baseline, 0..20 (0: no baseline; default: %(default)s)",
+        "--random-maps", type=count(0, 99), default=10,  # 99: cvcore.attribution.faithfulness.MAX_RANDOM_MAPS (no torch here)
+        help="random maps of the map's resolution for the baseline, 0..99 (0: no baseline); a verdict needs 5 "
+        "(default: %(default)s)",
     )  # fmt: skip
     parser.add_argument("--seed", type=int, default=0, help="seed of the random maps (default: %(default)s)")
     add_format_argument(parser, ("table", "json"))
@@ -51,7 +52,7 @@ def register(subparsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     # Imported here: every `python -m cvcore ...` registers this command, and these load torch and Captum.
-    from cvcore.attribution import deletion_figure, explain_photo, get_method, overlay
+    from cvcore.attribution import explain_photo, faithfulness_figure, get_method, overlay, with_colorbar
     from cvcore.classify import resolve_target
     from cvcore.runtime import compile_in_this_thread
     from cvcore.storage import atomic_write
@@ -78,13 +79,15 @@ def run(args: argparse.Namespace) -> int:
         )  # fmt: skip
     result = report.results[0]
     if args.out is not None:
-        atomic_write(args.out, encode_png(overlay(report.image, result.attribution.values, result.attribution.sign)))
+        sign = result.attribution.sign
+        atomic_write(args.out, encode_png(with_colorbar(overlay(report.image, result.attribution.values, sign), sign)))
     if args.curves_html is not None:
-        title = f"{report.display_name}: deletion curves for '{report.target_label}'"
-        figure = with_caption(deletion_figure([result], title), figure_caption("AUC in brackets; lower is better."))
+        title = f"{report.display_name}: deletion and insertion curves for '{report.target_label}'"
+        caption = "AUCs in the legend; deletion: lower is better, insertion: higher is better; random baselines in grey."
+        figure = with_caption(faithfulness_figure([result], title), figure_caption(caption))
         atomic_write(args.curves_html, standalone_html(figure))
     record = _record(report, result, args)
-    print(json.dumps(record, indent=2) if args.format == "json" else _text(record))
+    print(json.dumps(record, indent=2) if args.format == "json" else _text(report, record))
     return 0
 
 
@@ -107,6 +110,12 @@ def _record(report, result, args) -> dict:
         "random_deletion_auc": round(random.deletion_auc, 4) if random else None,
         "random_insertion_auc": round(random.insertion_auc, 4) if random else None,
         "random_maps": random.maps if random else 0,
+        "random_deletion_auc_std": round(result.verdicts[0].random_std, 4) if random else None,
+        "random_insertion_auc_std": round(result.verdicts[1].random_std, 4) if random else None,
+        "deletion_p": round(result.verdicts[0].p_value, 4) if random else None,
+        "insertion_p": round(result.verdicts[1].p_value, 4) if random else None,
+        "deletion_verdict": result.verdicts[0].outcome if random else None,
+        "insertion_verdict": result.verdicts[1].outcome if random else None,
         "curve_steps": args.steps,
         "completeness": _completeness(attribution.completeness),
         "out": str(args.out) if args.out else None,
@@ -136,28 +145,22 @@ def _completeness(c) -> dict | None:
     }
 
 
-def _text(record: dict) -> str:
-    top = Table(
-        [{"rank": i + 1, "class": p["label"], "index": p["index"], "prob": p["prob"]} for i, p in enumerate(record["top5"])],
-        caption=f"{record['model']} on {record['image']}: top-5",
-    )
-    h, w = record["resolution"]
-    rows = [
-        {"map": f"{record['method_display_name']} ({h}x{w})", "deletion AUC (lower is better)": record["deletion_auc"],
-         "insertion AUC (higher is better)": record["insertion_auc"]},
-        {"map": f"random, mean of {record['random_maps']} ({h}x{w})", "deletion AUC (lower is better)": record["random_deletion_auc"],
-         "insertion AUC (higher is better)": record["random_insertion_auc"]},
-    ]  # fmt: skip
+def _text(report, record: dict) -> str:
+    from cvcore.attribution.tables import faithfulness_table, top5_table
+
+    top = top5_table(report.classification, f"{record['model']} on {record['image']}")
     layer = f", layer {record['layer']}" if record["layer"] else ""
-    faith = Table(
-        rows,
-        caption=f"Target {record['target_label']} ({record['target']}), p={record['target_prob']:.3f}; "
-        f"{record['method_display_name']} took {record['time_ms']:.0f} ms{layer}. "
-        f"Curves over {record['curve_steps']} equal pixel shares (Petsiuk et al. 2018).",
+    faith = faithfulness_table(report.results, report.display_name, report.target_label)
+    faith.caption += (
+        f" Target {record['target_label']} ({record['target']}), p={record['target_prob']:.3f}; "
+        f"{record['method_display_name']} took {record['time_ms']:.0f} ms{layer}; curves over {record['curve_steps']} pixel shares."
     )
-    lines = [render(top, "table"), "", render(faith, "table")]
-    if record["completeness"]:
-        lines.append(record["completeness"]["text"])
+    return "\n".join([render(top, "table"), "", render(faith, "table"), *_record_lines(record)])
+
+
+def _record_lines(record: dict) -> list[str]:
+    """The lines under the tables that the JSON record alone gives: completeness, notes, files written."""
+    lines = [record["completeness"]["text"]] if record["completeness"] else []
     lines += [f"note: {n}" for n in record["notes"]]
     if record["agreement_with_fp32"] is not None:
         agreement = record["agreement_with_fp32"]
@@ -165,4 +168,4 @@ def _text(record: dict) -> str:
         lines.append(f"Top-5 and curves in {record['mode']} (map: eager fp32); {verdict} ({agreement['reference']}).")
     if record["out"]:
         lines.append(f"wrote {record['out']}")
-    return "\n".join(lines)
+    return lines

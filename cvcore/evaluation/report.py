@@ -7,6 +7,7 @@ import math
 from cvcore.evaluation.bootstrap import Estimate
 from cvcore.evaluation.compare import PairedComparison
 from cvcore.evaluation.results import METRIC_LABELS, ClassificationEvaluation, Evaluation, SegmentationEvaluation
+from cvcore.formatting import Table
 
 
 def format_estimate(estimate: Estimate, *, level: float = 0.95, digits: int = 2) -> str:
@@ -96,3 +97,13 @@ def comparison_labels(comparison: PairedComparison) -> dict[str, str]:
 
 def protocol_caption(ev: Evaluation) -> str:
     return f"Protocol: {ev.protocol.describe()}. Intervals: percentile bootstrap over images."
+
+
+def headline_table(ev: Evaluation) -> Table:
+    """The headline metrics with their intervals, captioned with what was evaluated and how."""
+    return Table(headline_rows(ev), labels=HEADLINE_LABELS, caption=f"{title_line(ev)}. {protocol_caption(ev)}")
+
+
+def class_table(ev: Evaluation, caption: str = "") -> Table:
+    """Per-class results (:func:`class_rows`); ``caption`` defaults to the protocol."""
+    return Table(class_rows(ev), labels=CLASS_LABELS, caption=caption or protocol_caption(ev))

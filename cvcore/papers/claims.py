@@ -50,6 +50,7 @@ class Measurement:
     value: Value | None  # None: could not be measured (the note says why)
     how: str  # what was measured, on which model, with which tool
     note: str = ""  # why it differs from the claim, when it does
+    published_by: str = ""  # not measured by cvlens but published by someone else ("torchvision"): say so, label it so
 
 
 @dataclass(frozen=True)
@@ -102,6 +103,7 @@ class ClaimRow:
     within_tolerance: bool | None  # None for reference rows and rows that could not be measured
     status: Status
     note: str
+    published_by: str = ""  # see Measurement.published_by
     convention: str | None = None  # multiply-add rows: what the claim and the measurement count
 
 
@@ -139,6 +141,7 @@ def evaluate(claim: Claim) -> ClaimRow:
         within_tolerance=within,
         status=_status(claim, within, m.value),
         note=note,
+        published_by=m.published_by if m.value is not None else "",
         convention=claim.convention or None,
     )
 

@@ -124,7 +124,7 @@ def _measure(row: MobileNetRow, quantity: str) -> Measurement:
             )
         spec = get_spec(row.torchvision)
         acc = spec.metrics["acc@1"]
-        return Measurement(acc.value, f"acc@1 of {spec.weights.ref} ({acc.source})")
+        return Measurement(acc.value, f"acc@1 of {spec.weights.ref} ({acc.source})", published_by="torchvision")
     if row.torchvision is not None:
         complexity, precomputed = catalogue_complexity(row.torchvision)
         value = complexity.gmacs * 1000 if quantity == "mult-adds" else complexity.params / 1e6
@@ -334,20 +334,36 @@ def accuracy_on_trend(mmacs: float) -> float:
     return a + b * math.log10(mmacs)
 
 
+TRADEOFF_PLOT_PX = (560, 400)  # the plot area the labels are placed for (the Papers page draws it at least this large)
+TRADEOFF_Y_RANGE = (40, 78)
+
+
 def tradeoff_figure(point: MobileNetPoint):
-    """Plotly figure: the paper's accuracy vs mult-adds points, the fitted trend, and ``point`` on it."""
+    """Plotly figure: the paper's accuracy vs mult-adds points, the fitted trend, and ``point`` on it.
+
+    In MobileNetV1's colour (:mod:`cvcore.palette`), with log ticks a reader can read and
+    labels that neither overlap nor leave the plot (:func:`cvcore.figures.place_labels`).
+    """
     import plotly.graph_objects as go
+
+    from cvcore.figures import LABEL_FONT_PX, PlotArea, log_ticks, place_labels
+    from cvcore.palette import family_color
 
     points = tradeoff_points()
     xs = [p.mmacs for p in points]
+    span = [min(xs + [point.mmacs]) / 1.5, max(xs + [point.mmacs]) * 1.5]
+    area = PlotArea(*TRADEOFF_PLOT_PX, tuple(math.log10(v) for v in span), TRADEOFF_Y_RANGE, log_x=True)
+    texts = [f"{p.model} ({p.table})" for p in points]
+    positions = place_labels([(p.mmacs, p.accuracy) for p in points], texts, [4.0] * len(points), area)
     fig = go.Figure()
     fig.add_scatter(
-        x=xs, y=[p.accuracy for p in points], mode="markers+text", text=[f"{p.model} ({p.table})" for p in points],
-        textposition="top left", textfont={"size": 10}, name="paper (ImageNet top-1)",
+        x=xs, y=[p.accuracy for p in points], mode="markers+text", name="paper (ImageNet top-1)",
+        text=[t if pos else "" for t, pos in zip(texts, positions)], textposition=[pos or "top center" for pos in positions],
+        textfont={"size": LABEL_FONT_PX}, cliponaxis=False, marker={"color": family_color("MobileNetV1"), "size": 8},
+        hovertext=texts, hoverinfo="text+x+y",
     )  # fmt: skip
-    span = [min(xs + [point.mmacs]) / 1.5, max(xs + [point.mmacs]) * 1.5]
     fig.add_scatter(
-        x=span, y=[accuracy_on_trend(x) for x in span], mode="lines", line={"dash": "dot"},
+        x=span, y=[accuracy_on_trend(x) for x in span], mode="lines", line={"dash": "dot", "color": "grey"},
         name="log-linear fit to the paper's points",
     )  # fmt: skip
     fig.add_vline(x=point.mmacs, line={"color": "crimson"})
@@ -356,9 +372,16 @@ def tradeoff_figure(point: MobileNetPoint):
         marker={"color": "crimson", "symbol": "diamond-open", "size": 12},
         name=f"α={point.width_mult:g}, {point.resolution}px: measured mult-adds, accuracy read off the fit",
     )  # fmt: skip
-    fig.update_xaxes(type="log", title="million mult-adds, papers' convention (log scale)", range=[math.log10(v) for v in span])
-    fig.update_yaxes(title="ImageNet top-1 accuracy (%)", range=[40, 78])
-    fig.update_layout(height=520, margin={"t": 60}, legend={"orientation": "h", "yanchor": "bottom", "y": 1.02})
+    tickvals, ticktext = log_ticks(*span)
+    fig.update_xaxes(
+        type="log", title="million mult-adds, papers' convention (log scale)", range=list(area.x_range),
+        tickvals=tickvals, ticktext=ticktext,
+    )  # fmt: skip
+    fig.update_yaxes(title="ImageNet top-1 accuracy (%)", range=list(TRADEOFF_Y_RANGE))
+    fig.update_layout(
+        height=60 + TRADEOFF_PLOT_PX[1] + 60, margin={"l": 60, "r": 20, "t": 60, "b": 60},
+        legend={"orientation": "h", "yanchor": "bottom", "y": 1.02},
+    )  # fmt: skip
     return fig
 
 

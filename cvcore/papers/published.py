@@ -114,7 +114,7 @@ MOBILENET_TABLE10_MMACS = {(1.0, 224): 569, (0.75, 224): 325, (1.0, 192): 418, (
 # the paper draws them but tabulates only some. The authors' TF-slim release tabulates all 16 ("Million MACs",
 # "Million Parameters"), with the checkpoints trained in 2018: tensorflow/models, research/slim/nets/mobilenet_v1.md
 # (read at commit 02c04f49a188ba9a515100a3375a6359f3fffef1). Not in the course material.
-MOBILENET_TFSLIM_TABLE = "TF-slim mobilenet_v1.md"
+MOBILENET_TFSLIM_TABLE = "TF-slim table"  # short: a printed table column holds it; the source names the file
 MOBILENET_TFSLIM_SOURCE = (
     "the authors' TF-slim model table, tensorflow/models research/slim/nets/mobilenet_v1.md (github.com/tensorflow/models)"
 )

@@ -142,7 +142,8 @@ def _measure_error(e: ErrorRate, top: int) -> Measurement:
     acc = spec.metrics.get(f"acc@{top}")
     if acc is None:
         return Measurement(None, f"torchvision publishes no top-{top} accuracy for {spec.name}")
-    return Measurement(round(100 - acc.value, 3), f"100 - acc@{top} of {spec.weights.ref} ({acc.source}), one 224 centre crop")
+    how = f"100 - acc@{top} of {spec.weights.ref} ({acc.source}), one 224 centre crop"
+    return Measurement(round(100 - acc.value, 3), how, published_by="torchvision")
 
 
 # --- claims ------------------------------------------------------------------------------------

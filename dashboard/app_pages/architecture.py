@@ -15,6 +15,7 @@ from cvcore.analysis.conventions import (
     PAPERS_CONVENTION,
     TORCH_CONVENTION,
 )
+from cvcore.analysis.paper_names import depth
 from cvcore.analysis.stages import architecture, diff_stages, stage_diff_table, stage_layer_table, stage_summary_table
 from cvcore.analysis.tables import complexity_table, format_field, layer_table, reconciliation_table
 from cvcore.formatting import format_shape
@@ -90,6 +91,7 @@ if arch is None:
 
 c = arch.complexity
 stages = arch.stages(merge_sequential=merge)
+model_depth = depth(arch.layers, spec.family)
 st.caption(
     f"{spec.display_name} ({spec.family}, {spec.year}) at {size[0]}x{size[1]}"
     + (
@@ -103,14 +105,25 @@ with st.container(horizontal=True):
     st.metric(GMACS_LABEL, f"{c.gmacs:.3f}", help=PAPERS_CONVENTION)
     st.metric(GMACS_ALL_OPS_LABEL, f"{c.gmacs_all_ops:.3f}", help=ALL_OPS_CONVENTION)
     st.metric(GMACS_TORCH_LABEL, f"{c.torch_gmacs:.3f}", help=TORCH_CONVENTION)
-    st.metric("Layers", len(arch.layers))
+    st.metric(
+        "Depth (as the paper counts)" if model_depth.papers_convention else "Conv + fc layers",
+        model_depth.main_path,
+        help=model_depth.describe(),
+    )
+    st.metric("Modules", len(arch.layers), help="Every module the analysis lists: batch norm, activations, pooling too.")
     st.metric("Stages", len(stages))
 
 graph = show_graph(name, spec.display_name, size, arch)
 
 st.subheader("By stage")
 show_table(
-    stage_summary_table(stages, spec.display_name, size), file_stem=f"{name}_{size[0]}x{size[1]}_stages", key=state.ARCH_SUMMARY
+    stage_summary_table(stages, spec.display_name, size, family=spec.family),
+    file_stem=f"{name}_{size[0]}x{size[1]}_stages",
+    key=state.ARCH_SUMMARY,
+    column_config={
+        "stage": st.column_config.TextColumn("stage", pinned=True),
+        "structure": st.column_config.TextColumn(width="large"),
+    },
 )
 
 st.subheader("Layers")
@@ -166,7 +179,7 @@ if other:
         show_graph_pair(name, other, (spec.display_name, other_spec.display_name), size, (arch, other_arch))
         diffs = diff_stages(stages, other_arch.stages(merge_sequential=merge))
         show_table(
-            stage_diff_table(diffs, spec.display_name, other_spec.display_name),
+            stage_diff_table(diffs, spec.display_name, other_spec.display_name, spec.family, other_spec.family),
             file_stem=f"{name}_vs_{other}_{size[0]}x{size[1]}",
             key=state.ARCH_DIFF,
         )

@@ -8,7 +8,7 @@ import streamlit as st
 
 from cvcore import compare
 from cvcore.errors import CvlensError
-from cvcore.registry import get_spec, model_names
+from cvcore.registry import get_spec, list_weights, model_names
 from dashboard import state
 from dashboard.common import as_text, remember_choices, restore_choices, user_errors
 from dashboard.export import show_figure, show_table
@@ -22,6 +22,50 @@ LATENCY_RUNS = 5
 def display_name(name: str) -> str:
     # Metadata only: the page draws without importing torch until a latency is measured.
     return get_spec(name, metadata_only=True).display_name
+
+
+def weights_options(name: str) -> list:
+    """The catalogue weights a selected model can be compared with (a user's model has its own only)."""
+    spec = get_spec(name, metadata_only=True)
+    return [] if spec.is_user else list_weights(spec.arch, metadata_only=True, include_user=False)
+
+
+def weights_label(spec) -> str:
+    score = next((spec.metrics[k] for k in ("acc@1", "miou") if k in spec.metrics), None)
+    return spec.weights.id + (f" ({score.value:.1f}%)" if score else "")
+
+
+def remember_weights(arch: str, key: str) -> None:
+    st.session_state.setdefault(state.COMPARE_WEIGHTS_CHOSEN, {})[arch] = st.session_state[key]
+
+
+def choose_weights(selected: list[str]) -> compare.WeightsChoice:
+    """Like for like unless the user picked other weights for a model (kept across reruns and page visits)."""
+    picked: dict = st.session_state.setdefault(state.COMPARE_WEIGHTS_CHOSEN, {})
+    like_for_like = st.session_state[state.COMPARE_LIKE_FOR_LIKE]
+    choice = compare.choose_weights(selected, overrides=picked, like_for_like=like_for_like)
+    several = [(name, spec) for name, spec in zip(selected, choice.specs) if len(weights_options(name)) > 1]
+    changed = sum(spec.weights.id != get_spec(name, metadata_only=True).weights.id for name, spec in several)
+    with st.expander(f"Weights (training recipe): {len(several)} model(s) have several, {changed} not on their default"):
+        st.toggle(
+            "Like for like", key=state.COMPARE_LIKE_FOR_LIKE,
+            help="Use the weights most of the selected models share (torchvision's IMAGENET1K_V1 recipe) wherever a "
+            "model has them, so an accuracy difference is the architecture's, not the training recipe's.",
+        )  # fmt: skip
+        with st.container(horizontal=True):
+            for name, spec in several:
+                key = f"{state.COMPARE_WEIGHTS}.{spec.arch}"
+                options = {w.weights.id: w for w in weights_options(name)}
+                st.session_state[key] = spec.weights.id  # what is in use: the rule's choice or the user's
+                st.selectbox(
+                    display_name(name), list(options), key=key, format_func=lambda i, o=options: weights_label(o[i]),
+                    on_change=remember_weights, args=(spec.arch, key),
+                )  # fmt: skip
+        if picked and st.button("Back to the rule for every model", key=state.COMPARE_WEIGHTS_RESET):
+            picked.clear()
+            st.rerun()
+        st.caption(choice.rule)
+    return choice
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
@@ -53,12 +97,13 @@ st.title("Compare")
 st.caption(
     "Accuracy against compute, one bubble per model (area = parameters, colour = family), as in Canziani et al. 2016, "
     "*An Analysis of Deep Neural Network Models for Practical Applications*. The dashed line is the Pareto front: "
-    "no other selected model is both cheaper and more accurate. Hover a bubble for every number and its source."
+    "no other selected model is both cheaper and more accurate. Hover a bubble for every number and its source. "
+    "Models are compared like for like (the same training recipe wherever they have it): see *Weights* below the models."
 )
 
 # Streamlit forgets a widget's value once it is not drawn (other page): restore task, axes and baseline.
 axis_defaults = {
-    state.COMPARE_TASK: TASKS[0], state.COMPARE_X: "gmacs", state.COMPARE_LOG_X: True,
+    state.COMPARE_TASK: TASKS[0], state.COMPARE_X: "gmacs", state.COMPARE_LOG_X: True, state.COMPARE_LIKE_FOR_LIKE: True,
     **{f"{state.COMPARE_Y}.{t}": compare.Y_AXES_BY_TASK[t][0] for t in TASKS},
 }  # fmt: skip
 kept_axes = restore_choices(state.COMPARE_KEPT_AXES, axis_defaults)
@@ -93,39 +138,39 @@ if not selected:
     st.info("Pick at least one model.")
     st.stop()
 
-points = compare.model_points(selected, latency_ms=latencies)
+choice = choose_weights(selected)
+points = compare.model_points(choice.specs, latency_ms=latencies)
 chart = compare.chart_data(points, x=x, y=y)
 
-left, right = st.columns([3, 2], gap="medium")
-with left:
-    if chart.points:
-        show_figure(
-            compare.accuracy_figure(chart, log_x=log_x),
-            file_stem=f"cvlens_{y}_vs_{x}",
-            caption=chart.caption,
-            key=state.COMPARE_CHART,
-            sources=chart.source_summary,
-        )
-    else:
-        st.info(f"None of the selected models has both {chart.x_axis.short} and {chart.y_axis.short}.")
-    if chart.not_plotted:
-        with st.expander(f"Not on the chart: {len(chart.not_plotted)} model(s)", key=state.COMPARE_NOT_PLOTTED):
-            st.markdown("\n".join(f"- {why}" for why in chart.not_plotted.values()))
+if chart.points:
+    show_figure(
+        compare.accuracy_figure(chart, log_x=log_x, common=choice.common),
+        file_stem=f"cvlens_{y}_vs_{x}",
+        caption=chart.caption,
+        key=state.COMPARE_CHART,
+        sources=chart.source_summary,
+    )
+else:
+    st.info(f"None of the selected models has both {chart.x_axis.short} and {chart.y_axis.short}.")
+if chart.not_plotted:
+    with st.expander(f"Not on the chart: {len(chart.not_plotted)} model(s)", key=state.COMPARE_NOT_PLOTTED):
+        st.markdown("\n".join(f"- {why}" for why in chart.not_plotted.values()))
 
-with right:
-    if st.session_state.get(state.COMPARE_BASELINE) not in selected:  # first visit, back on the page, or deselected
-        kept_baseline = kept_axes.get(state.COMPARE_BASELINE)
-        preferred = kept_baseline if kept_baseline in selected else PREFERRED_BASELINE
-        st.session_state[state.COMPARE_BASELINE] = preferred if preferred in selected else selected[0]
-    baseline = st.selectbox("Baseline", selected, format_func=display_name, key=state.COMPARE_BASELINE)
-    remember_choices(kept_axes, [state.COMPARE_BASELINE])
-    keys = list(dict.fromkeys([x, "mparams", *compare.Y_AXES_BY_TASK[task]]))
-    with user_errors():
-        show_table(
-            compare.delta_table(points, baseline, keys, front=chart.front),
-            file_stem=f"cvlens_deltas_vs_{baseline}",
-            key=state.COMPARE_DELTAS,
-        )
+st.subheader("Against a baseline")
+if st.session_state.get(state.COMPARE_BASELINE) not in selected:  # first visit, back on the page, or deselected
+    kept_baseline = kept_axes.get(state.COMPARE_BASELINE)
+    preferred = kept_baseline if kept_baseline in selected else PREFERRED_BASELINE
+    st.session_state[state.COMPARE_BASELINE] = preferred if preferred in selected else selected[0]
+baseline = st.selectbox("Baseline", selected, format_func=display_name, key=state.COMPARE_BASELINE)
+remember_choices(kept_axes, [state.COMPARE_BASELINE])
+keys = list(dict.fromkeys([y, *compare.Y_AXES_BY_TASK[task], x, "mparams"]))
+with user_errors():
+    show_table(
+        compare.delta_table(points, choice.spec_for(baseline).name, keys, front=chart.front, note=choice.rule),
+        file_stem=f"cvlens_deltas_vs_{baseline}",
+        key=state.COMPARE_DELTAS,
+        column_config={"Model": st.column_config.TextColumn("Model", pinned=True)},
+    )
 
 st.divider()
 st.subheader("Measured latency")

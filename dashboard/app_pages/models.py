@@ -26,10 +26,10 @@ def cached_catalogue_rows(user_models_version: tuple[int, int]):
 
 st.title("Models")
 st.caption(
-    "Every model in the catalogue. Click a column header to sort. Params and GMACs are measured by cvlens, in two "
-    "conventions: the papers' (convolutions, linear layers, matrix products, attention) and fvcore's all-operator total; "
-    "accuracy, published GMACs and file sizes come from the cited source (see the caption under the table). "
-    "Models marked ★ yours are the ones you imported (page: Your models)."
+    "Every model in the catalogue. Click a column header to sort (again to reverse): the CSV and LaTeX downloads keep "
+    "the order. Params and GMACs are measured by cvlens, in two conventions: the papers' (convolutions, linear layers, "
+    "matrix products, attention) and fvcore's all-operator total; accuracy, published GMACs and file sizes come from "
+    "the cited source (see the caption under the table). Models marked ★ yours are the ones you imported (page: Your models)."
 )
 
 rows = cached_catalogue_rows(store_version())

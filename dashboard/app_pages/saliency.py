@@ -3,29 +3,35 @@
 Widgets -> cvcore.attribution.explain_photo -> display. Every map is stored in session
 state under (photo, model, method, target), so reruns and page switches recompute
 nothing; random-map baselines are shared between the maps of one photo, model and
-target. Models come from the process-wide cache and are only read (cvcore works on
-per-call copies for anything that needs hooks).
+target, and between browser sessions (the bundled sample's baselines are computed once
+per server, not once per student). Models come from the process-wide cache and are only
+read (cvcore works on per-call copies for anything that needs hooks).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 
 import streamlit as st
 
 from cvcore.attribution import (
+    DEFAULT_RANDOM_MAPS,
+    MAX_RANDOM_MAPS,
+    MIN_RANDOM_MAPS_FOR_VERDICT,
     Sign,
-    deletion_figure,
     explain_photo,
+    faithfulness_figure,
     first_layer_filters,
     get_method,
     list_methods,
     maximize_class,
     overlay,
+    with_colorbar,
 )
+from cvcore.attribution.tables import FAITHFULNESS_SOURCE, faithfulness_table, top5_table
 from cvcore.classify import agreement_with_fp32, classify
 from cvcore.errors import CvlensError
-from cvcore.formatting import Table
 from cvcore.images import ACCEPTED_EXTENSIONS, MAX_UPLOAD_MB, encode_png
 from cvcore.input_sizes import check_input_size
 from cvcore.registry import Task, get_spec, list_models
@@ -59,6 +65,16 @@ TOP1 = -1  # target option: each model's own top-1 class
 def trained_classifiers(models_version: tuple[int, int]) -> list[str]:
     """Classifiers that can run here; keyed by the user's model store, so an import shows at once."""
     return [s.name for s in list_models(Task.CLASSIFICATION) if weight_status(s.name).available]
+
+
+@st.cache_resource(max_entries=64, show_spinner=False)
+def shared_baselines(digest: str, name: str, goal: int, random_maps: int, mode_name: str = EXACT.name) -> dict:
+    """Random-map baselines of one photo, model, class, map count and runtime mode, by resolution, for every session
+    (explain_photo fills it).
+
+    Seeded, so two sessions filling it at once compute the same values; a few hundred bytes each.
+    """
+    return {}
 
 
 def choose_photo() -> tuple[str, bytes] | None:
@@ -115,24 +131,29 @@ def top5(digest: str, image, names: list[str], mode: RuntimeMode = EXACT) -> dic
     return {name: computed[(digest, name, mode.name)] for name in names}
 
 
-def cell_key(digest: str, name: str, method: str, goal: int, layer: str, mode: RuntimeMode = EXACT) -> tuple:
-    """Where a map is stored: the layer only matters to the methods that use one; a fast mode's curves apart."""
-    key = digest, name, method, goal, layer if get_method(method).needs_layer else ""
+def cell_key(
+    digest: str, name: str, method: str, goal: int, layer: str, random_maps: int = DEFAULT_RANDOM_MAPS, mode: RuntimeMode = EXACT
+) -> tuple:
+    """Where a map is stored: the layer only matters to the methods that use one; another random-map count, another
+    baseline; a fast mode's curves apart."""
+    key = (digest, name, method, goal, layer if get_method(method).needs_layer else "")
+    if random_maps != DEFAULT_RANDOM_MAPS:
+        key = (*key, random_maps)
     return key if mode.is_default else (*key, mode.name)
 
 
 def run_maps(
-    digest: str, image, names: list[str], methods: list[str], target: int, classes: dict, layer: str, mode: RuntimeMode
+    digest: str, image, names: list[str], methods: list[str], target: int, classes: dict, layer: str, random_maps: int,
+    mode: RuntimeMode,
 ) -> None:
     """Compute the (model, method) cells not stored yet, one explain_photo call per model, with a progress bar."""
     results = session_cache(state.SAL_RESULTS)  # the session's byte budget; the least recently shown go first
-    baselines = session_cache(state.SAL_BASELINES)
     todo = {}
     for name in names:
         if isinstance(classes[name], str):
             continue
         goal = classes[name].top1.index if target == TOP1 else target
-        missing = [m for m in methods if cell_key(digest, name, m, goal, layer, mode) not in results]
+        missing = [m for m in methods if cell_key(digest, name, m, goal, layer, random_maps, mode) not in results]
         if missing:
             todo[name] = (goal, missing)
     if not todo:
@@ -146,19 +167,15 @@ def run_maps(
 
         for method in missing:  # one call per method, so that one failing method does not hide the others
             try:
-                baseline_key = (digest, name, goal) + (() if mode.is_default else (mode.name,))
-                shared = baselines.get(baseline_key)
-                if shared is None:
-                    shared = {}
-                    baselines.put(baseline_key, shared, size_bytes=0)  # random-map curves: a few KB
                 with model_slot():
                     report = explain_photo(
                         cached_model(name), spec, image, [method], target=goal, layer=layer or None, progress=progress,
-                        baselines=shared, mode=mode,
+                        random_maps=random_maps, baselines=shared_baselines(digest, name, goal, random_maps, mode.name),
+                        mode=mode,
                     )  # fmt: skip
-                results[cell_key(digest, name, method, goal, layer, mode)] = (report.results[0], report.image)
+                results[cell_key(digest, name, method, goal, layer, random_maps, mode)] = (report.results[0], report.image)
             except CvlensError as exc:
-                results[cell_key(digest, name, method, goal, layer, mode)] = str(exc)
+                results[cell_key(digest, name, method, goal, layer, random_maps, mode)] = str(exc)
     bar.empty()
 
 
@@ -171,31 +188,30 @@ def show_top5(stem: str, digest: str, names: list[str], classes: dict) -> None:
             if isinstance(result, str):
                 st.error(as_text(result))
                 continue
-            rows = [{"rank": i + 1, "class": p.label, "index": p.index, "prob": p.prob} for i, p in enumerate(result.predictions)]
-            how = "" if result.mode == EXACT.name else f", {result.mode}"
-            show_table(
-                Table(rows, labels={"prob": "probability"}, caption=f"{get_spec(name).display_name}: top-5 (softmax{how})."),
-                f"{stem}_{name}_top5", f"{state.SAL_TABLES}.{name}.top5",
-            )  # fmt: skip
+            table = top5_table(result, get_spec(name).display_name)
+            if result.mode != EXACT.name:
+                table = dataclasses.replace(table, caption=table.caption.replace("(softmax)", f"(softmax, {result.mode})"))
+            show_table(table, f"{stem}_{name}_top5", f"{state.SAL_TABLES}.{name}.top5")
             reference = references.get((digest, name))
-            if result.mode != EXACT.name and not isinstance(reference, str):
+            if result.mode != EXACT.name and not isinstance(reference, str) and reference is not None:
                 st.caption(agreement_caption(agreement_with_fp32(result, reference)))
                 st.caption("Maps: eager fp32 (gradients); top-5 and deletion/insertion curves: " + result.mode + ".")
 
 
 def cell_caption(result) -> str:
-    a, f, r = result.attribution, result.faithfulness, result.random
+    a = result.attribution
     h, w = a.resolution
-    return (
-        f"{a.time_ms:.0f} ms · deletion AUC {f.deletion_auc:.3f} (random {r.deletion_auc:.3f}) · "
-        f"insertion AUC {f.insertion_auc:.3f} (random {r.insertion_auc:.3f}) · {h}x{w} map"
-        + (f" · layer {a.layer}" if a.layer else "")
-        + (f" · {a.completeness.describe()}" if a.completeness else "")
-    )
+    parts = [f"{a.time_ms:.0f} ms · {h}x{w} map" + (f" · layer {a.layer}" if a.layer else "")]
+    if result.verdicts is not None:
+        parts += [v.describe() for v in result.verdicts]
+    if a.completeness:
+        parts.append(a.completeness.describe())
+    return "  \n".join(parts)
 
 
 def show_grid(
-    stem: str, digest: str, names: list[str], methods: list[str], target: int, classes: dict, layer: str, mode: RuntimeMode
+    stem: str, digest: str, names: list[str], methods: list[str], target: int, classes: dict, layer: str, random_maps: int,
+    mode: RuntimeMode,
 ) -> dict:
     """Methods as rows, models as columns; returns the computed cells for the curves."""
     opacity = st.slider("Overlay opacity", 0.0, 1.0, value=start[state.SAL_OPACITY], step=0.05, key=state.SAL_OPACITY)
@@ -216,7 +232,7 @@ def show_grid(
                 if isinstance(classes[name], str):
                     continue
                 goal = classes[name].top1.index if target == TOP1 else target
-                cell = results.get(cell_key(digest, name, method, goal, layer, mode))
+                cell = results.get(cell_key(digest, name, method, goal, layer, random_maps, mode))
                 if cell is None:
                     st.info("Not computed yet.")
                     continue
@@ -225,7 +241,8 @@ def show_grid(
                     continue
                 result, view = cell
                 a = result.attribution
-                picture = overlay(view, a.values, Sign.ABSOLUTE if absolute else a.sign, alpha=opacity)
+                sign = Sign.ABSOLUTE if absolute else a.sign
+                picture = with_colorbar(overlay(view, a.values, sign, alpha=opacity), sign)
                 st.image(picture, caption=f"target: {get_spec(name).categories[goal]} ({goal})", width="stretch")
                 st.caption(as_text(cell_caption(result)))  # carries the layer name the user typed
                 for note in a.notes:
@@ -239,21 +256,27 @@ def show_grid(
 
 
 def show_curves(stem: str, names: list[str], done: dict) -> None:
-    st.markdown("##### Deletion curves")
+    st.markdown("##### Deletion and insertion curves")
     st.caption(
-        "Target-class probability as the most-attributed pixels are replaced by the mean colour, a growing share at a "
-        "time (Petsiuk et al. 2018, RISE). A faithful map makes it fall fast: lower area is better. Grey: random "
-        "maps at the same resolution as the map (pixel-level random noise would wreck any photo for its shape alone)."
+        "Target-class probability as the most-attributed pixels are replaced by the mean colour (deletion: a faithful map "
+        "makes it fall fast, lower area is better) or put back into a blurred photo (insertion: higher is better), a growing "
+        "share at a time (Petsiuk et al. 2018, RISE). Grey: random maps at the same resolution as the map (pixel-level "
+        "random noise would wreck any photo for its shape alone). A map *beats random* when one more random map would do as "
+        "well with a chance of 5% or less (p <= 0.05, Student's t from the random maps' mean and spread)."
     )
     for name in names:
         cells = {m: r for (n, m), r in done.items() if n == name}
         if not cells:
             continue
-        fig = deletion_figure(list(cells.values()), title=get_spec(name).display_name)
+        display = get_spec(name).display_name
         show_figure(
-            fig, f"{stem}_{name}_deletion", f"Deletion curves of {get_spec(name).display_name}; AUC in brackets.",
-            f"{state.SAL_TABLES}.{name}.curves",
+            faithfulness_figure(list(cells.values()), title=display), f"{stem}_{name}_faithfulness",
+            f"Deletion and insertion curves of {display}; AUCs in the legend, random baselines in grey.",
+            f"{state.SAL_TABLES}.{name}.curves", sources=[FAITHFULNESS_SOURCE],
         )  # fmt: skip
+        show_table(
+            faithfulness_table(list(cells.values()), display), f"{stem}_{name}_faithfulness", f"{state.SAL_TABLES}.{name}.faith"
+        )
 
 
 def attribution_tab(stem: str, digest: str, image, names: list[str]) -> None:
@@ -286,8 +309,14 @@ def attribution_tab(stem: str, digest: str, image, names: list[str]) -> None:
             placeholder="e.g. stages.5",
             help="A dotted module path inside the model, as in the Architecture page's layer table.",
         ).strip()  # fmt: skip
-    run_maps(digest, image, names, methods, target, classes, layer, mode)
-    done = show_grid(stem, digest, names, methods, target, classes, layer, mode)
+    random_maps = st.slider(
+        "Random maps for the baseline", 1, MAX_RANDOM_MAPS, value=start[state.SAL_RANDOM_MAPS], key=state.SAL_RANDOM_MAPS,
+        help=f"Each map's scores are compared with the mean and spread of this many random maps of its resolution "
+        f"(a verdict needs at least {MIN_RANDOM_MAPS_FOR_VERDICT}; {DEFAULT_RANDOM_MAPS} keep the 95% bound within 20% of "
+        "its limit). Each random map costs 2 x 21 forward passes, once per photo, model, class and map resolution.",
+    )  # fmt: skip
+    run_maps(digest, image, names, methods, target, classes, layer, random_maps, mode)
+    done = show_grid(stem, digest, names, methods, target, classes, layer, random_maps, mode)
     if done:
         show_curves(stem, names, done)
 
@@ -363,6 +392,7 @@ widget_defaults = {
     state.SAL_LAYER: "",
     state.SAL_OPACITY: 0.6,
     state.SAL_ABSOLUTE: False,
+    state.SAL_RANDOM_MAPS: DEFAULT_RANDOM_MAPS,
 }
 kept_choices, start = starting_values(state.SAL_KEPT, widget_defaults)  # drawn with, never written to session state
 photo = choose_photo()

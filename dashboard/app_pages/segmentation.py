@@ -12,7 +12,6 @@ import hashlib
 import streamlit as st
 
 from cvcore.errors import CvlensError
-from cvcore.formatting import Table
 from cvcore.images import ACCEPTED_EXTENSIONS, MAX_UPLOAD_MB, encode_png
 from cvcore.memory import MB
 from cvcore.registry import get_spec
@@ -27,13 +26,13 @@ from cvcore.segmentation import (
     disagreement_image,
     is_coarse,
     label_mask_png,
-    legend,
     model_choices,
     overlay,
     runnable_first,
     segment,
     wipe,
 )
+from cvcore.segmentation_tables import TIMING_LABELS, class_iou_table, legend_table, scores_table, timings_table
 from cvcore.voc import read_label_mask, score
 from cvcore.weights import WeightState, missing_weights_note, weight_status
 from dashboard import state
@@ -53,6 +52,11 @@ from dashboard.runtime_controls import agreement_caption, current_mode
 
 MAX_MODELS = 4
 UPLOADS_KEY = "files"  # the one entry of the kept-uploads cache: [(name, bytes)] in the uploader's order
+# A table wider than its frame scrolls, and a right-aligned number cut at the edge loses its first digits:
+# the model stays pinned and numbers get the decimals they have (cvcore.segmentation_tables rounds them).
+PINNED_MODEL = {"model": st.column_config.TextColumn("model", pinned=True)}
+MS_COLUMN = st.column_config.NumberColumn(format="%.1f")
+PCT_COLUMN = st.column_config.NumberColumn(format="%.2f")
 
 
 def model_label(name: str) -> str:
@@ -238,32 +242,21 @@ def show_before_after(image, done: dict, opacity: float) -> None:
 
 
 def show_tables(stem: str, done: dict) -> None:
-    legends = {name: legend(result) for name, result in done.items()}  # computes the confidence maps (on demand)
-    timing_rows = [
-        {"model": r.display_name, "kind": r.kind, "device": r.device, "mode": r.mode, **r.timings_ms.as_dict(), "confidence_ms": r.confidence_ms}
-        for r in done.values()
-    ]  # fmt: skip
+    legends = {name: legend_table(result) for name, result in done.items()}  # computes the confidence maps (on demand)
     show_table(
-        Table(
-            timing_rows, labels={"total_ms": "total_ms (to labels)", "confidence_ms": "confidence_ms (after the overlay)"},
-            caption="Wall-clock time per stage, measured on this machine for this photo (first run of a model includes warm-up). "
-            "The overlay needs only the labels; the confidence map (Confidence tab, mean confidence below) is computed after it.",
-        ),
-        f"{stem}_timings", f"{state.SEG_TABLES}.timings",
+        timings_table(list(done.values())), f"{stem}_timings", f"{state.SEG_TABLES}.timings",
+        column_config=PINNED_MODEL | {TIMING_LABELS[k]: MS_COLUMN for k in TIMING_LABELS if k.endswith("_ms")},
     )  # fmt: skip
     for name, result in done.items():
         with st.expander(f"{result.display_name}: legend and per-class areas ({len(result.classes)} classes)"):
-            rows = legends[name]
-            table = Table(
-                rows, labels={"share_pct": "share (%)", "mean_confidence": "mean confidence"},
-                caption=f"{result.display_name} ({result.kind}); share of the photo's pixels, mean softmax probability over them.",
-            )  # fmt: skip
+            table = legends[name]
             show_table(
                 table, f"{stem}_{name}_classes", f"{state.SEG_TABLES}.{name}.classes",
-                column_config={"color": st.column_config.TextColumn("colour")},
+                column_config={"colour": st.column_config.TextColumn("colour"), "share (%)": PCT_COLUMN,
+                               "mean confidence": st.column_config.NumberColumn(format="%.3f")},
             )  # fmt: skip
-            swatches = [f':color[■]{{foreground="{r["color"]}"}} {r["class"].strip("_")}' for r in rows[:12]]
-            st.markdown(" · ".join(swatches) + (" · …" if len(rows) > 12 else ""))
+            swatches = [f':color[■]{{foreground="{r["color"]}"}} {r["class"].strip("_")}' for r in table.rows[:12]]
+            st.markdown(" · ".join(swatches) + (" · …" if len(table.rows) > 12 else ""))
 
 
 def show_confidence(done: dict) -> None:
@@ -302,20 +295,18 @@ def show_ground_truth(done: dict) -> None:
     if not scorable:
         st.info("Ground truth can only score the VOC segmenters; none of the chosen ones has a result.")
         return
-    rows = []
+    scored = []
     for result in scorable.values():
         try:
-            m = score(result, read_label_mask(mask_file.getvalue(), len(result.categories)))
+            scored.append((result, score(result, read_label_mask(mask_file.getvalue(), len(result.categories)))))
         except CvlensError as exc:
             st.error(as_text(exc))
             return
-        rows.append({"model": result.display_name, "pixel_acc_pct": 100 * m.pixel_accuracy, "miou_pct": 100 * m.mean_iou,
-                     **{f"IoU {k}": 100 * v for k, v in m.per_class_iou.items() if v == v}})  # fmt: skip
     show_table(
-        Table(rows, labels={"pixel_acc_pct": "pixel acc (%)", "miou_pct": "mIoU (%)"},
-              caption="Measured against the uploaded mask; border pixels (255) ignored; mIoU over classes in the mask or the prediction."),
-        "ground_truth_scores", f"{state.SEG_TABLES}.ground_truth",
+        scores_table(scored), "ground_truth_scores", f"{state.SEG_TABLES}.ground_truth",
+        column_config=PINNED_MODEL | {"pixel acc (%)": PCT_COLUMN, "mIoU (%)": PCT_COLUMN},
     )  # fmt: skip
+    show_table(class_iou_table(scored), "ground_truth_class_iou", f"{state.SEG_TABLES}.ground_truth_classes")
 
 
 # --- page ---------------------------------------------------------------------------------

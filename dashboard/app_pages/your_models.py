@@ -12,8 +12,7 @@ import streamlit as st
 from cvcore.catalogue import catalogue_rows, mine_table
 from cvcore.errors import CvlensError
 from cvcore.evaluation.measured import MAX_PAGE_IMAGES, evaluate_and_store, latest_stored
-from cvcore.evaluation.report import CLASS_LABELS, HEADLINE_LABELS, class_rows, headline_rows, protocol_caption, title_line
-from cvcore.formatting import Table
+from cvcore.evaluation.report import class_table, headline_table
 from cvcore.registry import list_models
 from cvcore.user_models import (
     MAX_MODEL_UPLOAD_MB,
@@ -186,12 +185,12 @@ def show_evaluation(name: str) -> None:
         return
     ev = stored.evaluation
     show_table(
-        Table(headline_rows(ev), labels=HEADLINE_LABELS, caption=f"{title_line(ev)}. {protocol_caption(ev)}"),
+        headline_table(ev),
         f"{name}_evaluation", f"{state.MINE_EVAL_TABLE}.{name}.headline",
     )  # fmt: skip
     with st.expander("Per class"):
         show_table(
-            Table(class_rows(ev), labels=CLASS_LABELS, caption=f"{name}: per-class results of the evaluation above."),
+            class_table(ev, f"{name}: per-class results of the evaluation above."),
             f"{name}_classes", f"{state.MINE_EVAL_TABLE}.{name}.classes",
         )  # fmt: skip
 

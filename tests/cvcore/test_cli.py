@@ -54,7 +54,7 @@ def test_analyze_json_with_layers(capsys):
 
 def test_analyze_latex(capsys):
     code, out, _ = run(capsys, "analyze", "squeezenet1_1", "--format", "latex")
-    assert code == 0 and out.count(r"\begin{tabular}") == 2
+    assert code == 0 and out.count(r"\caption") == 2  # totals and reconciliation (\caption[short]{full} or \caption{full})
 
 
 def test_unknown_model_is_a_message_not_a_traceback(capsys):
@@ -80,6 +80,27 @@ def test_compare_json_says_where_each_multiply_add_figure_comes_from(capsys):
         assert "papers' convention" in r["gmacs_source"] or "'_ops'" in r["gmacs_source"]
     code, out, _ = run(capsys, "compare", "resnet18", "mobilenet_v2", "--x", "gmacs_all_ops", "--format", "csv")
     assert code == 0 and "GMACs (all ops, fvcore)" in out.splitlines()[0] and "_source" not in out
+
+
+def test_compare_weights_like_for_like_by_default_or_as_chosen(capsys):
+    import csv
+    import io
+
+    def top1(*argv):
+        code, out, _ = run(capsys, "compare", "resnet18", "resnet50", "--format", "csv", *argv)
+        assert code == 0
+        rows = {r["Model"].removesuffix(" (baseline)"): r for r in csv.DictReader(line for line in io.StringIO(out) if not line.startswith("#"))}
+        return rows["ResNet-50"]["Weights"], float(rows["ResNet-50"]["Top-1 (%)"])
+
+    assert top1() == ("IMAGENET1K_V1", 76.13)  # beside ResNet-18's only weights, V1
+    assert top1("--weights", "resnet50=IMAGENET1K_V2") == ("IMAGENET1K_V2", 80.858)
+    assert top1("--default-weights") == ("IMAGENET1K_V2", 80.858)
+    code, out, _ = run(capsys, "compare", "resnet18", "resnet50.IMAGENET1K_V2", "--format", "csv")
+    assert code == 0 and "IMAGENET1K_V2" in out
+    code, _, err = run(capsys, "compare", "resnet50", "--weights", "resnet50")
+    assert code == 2 and "MODEL=WEIGHTS" in err
+    code, _, err = run(capsys, "compare", "resnet50", "--weights", "resnet50=V9")
+    assert code == 2 and "IMAGENET1K_V1" in err
 
 
 def test_compare_rejects_a_score_of_another_task(capsys):

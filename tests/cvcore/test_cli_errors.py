@@ -111,7 +111,7 @@ CASES = [
     ("explain-steps-0", "explain {photo} --steps 0", "--steps: must be from 1 to 1000, got 0"),
     ("explain-steps-negative", "explain {photo} --steps -3", "--steps: must be from 1 to 1000, got -3"),
     ("explain-steps-100000", "explain {photo} --steps 100000", "--steps: must be from 1 to 1000"),
-    ("explain-maps-100000", "explain {photo} --random-maps 100000", "--random-maps: must be from 0 to 20"),
+    ("explain-maps-100000", "explain {photo} --random-maps 100000", "--random-maps: must be from 0 to 99"),
     ("explain-target", "explain {photo} --target 100000", "out of range"),
     ("explain-grad-cam-layer", "explain {photo} --layer classifier " + " ".join(FAST_EXPLAIN[2:]), "not a spatial map"),
     ("explain-out-missing-folder", "explain {photo} --out {nofolder}/m.png", "does not exist"),

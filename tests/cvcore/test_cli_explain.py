@@ -4,7 +4,7 @@ import pytest
 from PIL import Image
 
 from cvcore.cli import main
-from cvcore.cli.explain import _text
+from cvcore.cli.explain import _record_lines
 from cvcore.samples import get_sample
 
 
@@ -23,9 +23,11 @@ def test_explain_json_and_png(tmp_path, capsys):
     assert record["method"] == "grad_cam" and record["target"] == 281 and record["target_label"] == "tabby"
     assert 0 <= record["deletion_auc"] <= 1 and record["time_ms"] > 0
     with Image.open(out) as png:
-        assert png.size == (224, 224)
+        assert png.size[1] == 224 and png.size[0] > 224  # the model's 224x224 view, and its colour bar beside it
     html = (tmp_path / "curves.html").read_text()
-    assert "Grad-CAM" in html and "random 7x7" in html and f"({record['deletion_auc']:.3f})" in html
+    assert "Grad-CAM" in html and "random 7x7" in html and f"deletion {record['deletion_auc']:.3f}" in html
+    assert "Insertion (higher area is better)" in html  # the insertion curve beside the deletion curve
+    assert record["random_maps"] == 1 and record["deletion_verdict"].startswith("too few random maps")
     assert "Generated with cvlens" in html and '<script src="http' not in html  # plotly.js embedded: works offline
 
 
@@ -38,7 +40,7 @@ def test_explain_reports_captums_convergence_delta_for_path_methods(capsys):
     assert c["samples"] == 16 and c["tolerance"] == 0.05
     assert c["attribution_sum"] - c["output_difference"] == pytest.approx(c["convergence_delta"], abs=1e-5)
     assert c["within_tolerance"] == (c["relative"] <= 0.05)
-    text = _text(record)  # what --format table prints for the same record
+    text = "\n".join(_record_lines(record))  # the lines --format table prints under its tables for the same record
     assert "Captum's convergence delta" in text and ("Completeness not met" in text) is not c["within_tolerance"]
 
 

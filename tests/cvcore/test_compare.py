@@ -122,13 +122,13 @@ def test_every_catalogue_model_gets_a_point():
 
 
 def test_chart_caption_names_both_axes_and_keeps_units():
-    chart = compare.chart_data(compare.model_points(["resnet18", "resnet50"]), x="gmacs", y="acc@1")
+    chart = compare.chart_data(compare.model_points(["resnet18", "resnet50.IMAGENET1K_V1"]), x="gmacs", y="acc@1")
     assert chart.caption.startswith(
-        "ImageNet top-1 accuracy (%) against multiply-adds (GMACs, papers' convention); bubble area = parameters. "
-        "GMACs in the papers' convention count convolutions, linear layers, matrix products and attention"
+        "ImageNet top-1 accuracy (%) against multiply-adds (GMACs, papers' convention); bubble area = parameters; "
+        "colour = family. GMACs in the papers' convention count convolutions, linear layers, matrix products and attention"
     )
-    by_size = compare.chart_data(compare.model_points(["resnet18", "resnet50"]), x="mparams", y="acc@1")
-    assert by_size.caption == "ImageNet top-1 accuracy (%) against parameters (millions); bubble area = parameters."
+    by_size = compare.chart_data(compare.model_points(["resnet18", "resnet50.IMAGENET1K_V1"]), x="mparams", y="acc@1")
+    assert by_size.caption == "ImageNet top-1 accuracy (%) against parameters (millions); bubble area = parameters; colour = family."
 
 
 def test_every_gmacs_header_and_axis_names_its_convention():
@@ -139,3 +139,35 @@ def test_every_gmacs_header_and_axis_names_its_convention():
     # torchvision's segmentation scores are measured on COCO val2017 with VOC's classes, not on VOC 2012 val.
     for key in ("miou", "pixel_acc"):
         assert "COCO val2017, VOC labels" in compare.CATALOGUE_LABELS[key] and "COCO val2017" in compare.Y_AXES[key].short
+
+
+def test_mixed_recipes_are_marked_on_the_chart_the_caption_and_the_deltas():
+    # Each model's default weights: ResNet-50's IMAGENET1K_V2 (80.9%) beside ResNet-18's V1 (69.8%).
+    points = compare.model_points(["resnet18", "resnet50"])
+    chart = compare.chart_data(points, x="gmacs", y="acc@1")
+    assert "Weights: IMAGENET1K_V1 unless marked" in chart.caption and "[V2]" in chart.caption
+    fig = compare.accuracy_figure(chart)
+    resnets = next(t for t in fig.data if t.name == "ResNet")
+    assert list(resnets.marker.symbol) == ["circle", "diamond"]
+    assert [t for t in resnets.text if t] == ["ResNet-18", "ResNet-50 [V2]"]
+    table = compare.delta_table(points, "resnet18", ["gmacs", "acc@1"])
+    assert [r["weights"] for r in table.rows] == ["IMAGENET1K_V1", "IMAGENET1K_V2"]
+    assert "ResNet-18 (IMAGENET1K_V1)" in table.caption
+
+
+def test_like_for_like_uses_the_shared_recipe_wherever_a_model_has_it():
+    choice = compare.choose_weights(["resnet18", "resnet50", "efficientnet_lite0"])
+    assert choice.common == "IMAGENET1K_V1"
+    assert choice.names == ["resnet18", "resnet50.IMAGENET1K_V1", "efficientnet_lite0"]  # Lite0 has only its own
+    assert "IMAGENET1K_V1" in choice.rule and "otherwise its default" in choice.rule
+    (r18, r50, _) = compare.model_points(choice.specs)
+    # The published numbers of the recipes (torchvision's metadata): V1 76.13 vs V2 80.858.
+    assert r50.value("acc@1") == get_spec("resnet50.IMAGENET1K_V1").metrics["acc@1"].value == 76.13
+    assert r50.value("acc@1") - r18.value("acc@1") == pytest.approx(76.13 - 69.758)
+    assert r50.value("gmacs") is not None  # the architecture's count serves every weights of it
+    # The user's choice wins over the rule; a name that says its weights keeps them; the rule can be switched off.
+    assert compare.choose_weights(["resnet18", "resnet50"], {"resnet50": "IMAGENET1K_V2"}).names == ["resnet18", "resnet50"]
+    assert compare.choose_weights(["resnet50.IMAGENET1K_V1"]).names == ["resnet50.IMAGENET1K_V1"]
+    assert compare.choose_weights(["resnet18", "resnet50"], like_for_like=False).names == ["resnet18", "resnet50"]
+    with pytest.raises(InvalidInputError, match="IMAGENET1K_V1, IMAGENET1K_V2|IMAGENET1K_V2, IMAGENET1K_V1"):
+        compare.choose_weights(["resnet50"], {"resnet50": "V9"})

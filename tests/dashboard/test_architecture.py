@@ -22,6 +22,8 @@ def test_default_model_shows_stages_layers_and_reconciliation(page_app):
     assert {"fvcore GMACs", "torch GMACs", "in papers' convention"} <= set(at.dataframe[-1].value.columns)  # reconciliation last
     labels = [m.label for m in at.metric]
     assert {"GMACs (papers' convention)", "GMACs (all ops, fvcore)", "GMACs (torch counter ÷ 2)"} <= set(labels)
+    depth = next(m for m in at.metric if m.label == "Depth (as the paper counts)")
+    assert depth.value == "18" and list(summary["paper (Table 1)"])[3:7] == ["conv2_x", "conv2_x", "conv3_x", "conv4_x"]
 
 
 def test_other_input_size_is_traced_and_reported(page_app):
@@ -63,7 +65,9 @@ def test_two_model_diff(page_app):
     at.selectbox(key=state.ARCH_DIFF_MODEL).select("resnet34").run()
     assert not at.exception and not at.error
     diff = at.dataframe[-1].value
-    assert "Δ params" in diff.columns and "layer1" in set(diff["stage (ResNet-18)"])
+    assert "Δ params" in diff.columns and "layer1 (conv2_x)" in set(diff["stage (ResNet-18)"])
+    assert diff["stage (ResNet-18)"].iloc[-1] == "total"
+    assert any("[2, 2, 2, 2], ResNet-34 [3, 4, 6, 3]" in c.value for c in at.caption)
 
 
 # A transformer, a segmentation net at 520x520, concatenating branches, a bundled-weights family.

@@ -86,6 +86,72 @@ def test_every_page_has_its_own_url(streamlit_server, browser):
     assert not browser.find_elements(By.CSS_SELECTOR, '[data-testid="stDialog"]')
 
 
+LABEL_BOXES_JS = """
+const box = e => { const r = e.getBoundingClientRect(); return [r.left, r.top, r.right, r.bottom]; };
+return {
+  plot: box(document.querySelector('.nsewdrag')),  // the drag layer covers exactly the plot area
+  labels: [...document.querySelectorAll('.scatterlayer .trace text')].filter(t => t.textContent).map(t => [t.textContent, ...box(t)]),
+  ticks: [...document.querySelectorAll('.xtick text')].map(t => t.textContent),
+};
+"""
+
+
+@pytest.mark.parametrize("selection", ["default", "every classifier"])
+def test_exported_compare_chart_labels_neither_overlap_nor_clip(browser, tmp_path, selection):
+    """The standalone HTML, drawn by plotly in Chromium at the smallest width the labels are placed for."""
+    from cvcore.figures import standalone_html
+    from cvcore.registry import list_models
+
+    names = compare.DEFAULT_SEED if selection == "default" else [s.name for s in list_models("classification")]
+    choice = compare.choose_weights(names)
+    chart = compare.chart_data(compare.model_points(choice.specs), "gmacs", "acc@1")
+    figure = compare.accuracy_figure(chart, common=choice.common)
+    figure.update_layout(width=compare.PLOT_WIDTH_PX + 280)  # margins and the family legend around the nominal plot
+    page = tmp_path / "chart.html"
+    page.write_text(standalone_html(figure))
+    browser.get(page.as_uri())
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    WebDriverWait(browser, 30).until(lambda d: d.execute_script("return document.querySelectorAll('.xtick text').length") > 0)
+    drawn = browser.execute_script(LABEL_BOXES_JS)
+    left, top, right, bottom = drawn["plot"]
+    labels = drawn["labels"]
+    assert len(labels) >= (len(chart.points) if selection == "default" else 10)
+    for text, *b in labels:  # whole, inside the plot: no "obileNet-v3-small"
+        assert left - 0.5 <= b[0] and b[2] <= right + 0.5 and top - 0.5 <= b[1] and b[3] <= bottom + 0.5, text
+    overlapping = [
+        (a[0], c[0])
+        for i, a in enumerate(labels)
+        for c in labels[i + 1 :]
+        if a[1] < c[3] and c[1] < a[3] and a[2] < c[4] and c[2] < a[4]
+    ]
+    assert not overlapping
+    ticks = [t for t in drawn["ticks"] if t]
+    assert ticks and all(t.replace(".", "", 1).isdigit() for t in ticks), ticks  # 0.1, 1, 10: no "2 5 2 5", no 10^k
+
+
+def test_a_header_click_sorts_on_the_server_so_the_downloads_follow(streamlit_server, streamlit_server_log, browser):
+    """The browser's own sort never reaches the server: a click on a header must sort there (and again reverse)."""
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    def sort_line(d):
+        lines = [c.text for c in d.find_elements(By.CSS_SELECTOR, '[data-testid="stCaptionContainer"]')]
+        return next((t for t in lines if "Click a column header to sort by it" in t), "")
+
+    browser.get(f"{streamlit_server}/models")
+    WebDriverWait(browser, DRAW_TIMEOUT_S, poll_frequency=0.5).until(lambda d: sort_line(d).startswith("In the original order"))
+    grid = browser.find_element(By.CSS_SELECTOR, '[data-testid="stDataFrame"]')
+    browser.execute_script("arguments[0].scrollIntoView({block: 'center'});", grid)
+    first_header = (-grid.rect["width"] / 2 + 40, -grid.rect["height"] / 2 + 17)  # the "Model" header, from the centre
+    for expected in ("Sorted by Model, ascending", "Sorted by Model, descending"):
+        ActionChains(browser).move_to_element_with_offset(grid, *first_header).click().perform()
+        WebDriverWait(browser, 60, poll_frequency=0.5).until(lambda d, e=expected: sort_line(d).startswith(e))
+    assert not error_boxes(browser), error_boxes(browser)
+    assert not logged_problems(streamlit_server_log), logged_problems(streamlit_server_log)
+
+
 def test_architecture_page_draws_the_resnet50_graph_readably(streamlit_server, browser, tmp_path):
     """The graph of ResNet-50 in Chromium: every node drawn, its stage labels on screen; the screenshot is kept
     (``$CVLENS_SCREENSHOT_DIR``) so that a person can check that it reads well."""

@@ -17,10 +17,15 @@ def _marker_count(fig):
     return sum(len(t["x"]) for t in fig["data"] if "markers" in t.get("mode", ""))
 
 
+def _like_for_like(names):
+    """The points the page draws by default: each model with the weights most of them share (compare.choose_weights)."""
+    return compare.model_points(compare.choose_weights(names).specs)
+
+
 def test_default_seed_is_charted_one_point_per_model(page_app):
     at = page_app(PAGE)
     assert not at.exception
-    expected = compare.chart_data(compare.model_points(compare.DEFAULT_SEED), "gmacs", "acc@1")
+    expected = compare.chart_data(_like_for_like(compare.DEFAULT_SEED), "gmacs", "acc@1")
     assert _marker_count(_figure(at)) == len(expected.points) == len(compare.DEFAULT_SEED)
     deltas = at.dataframe[0].value
     assert len(deltas) == len(compare.DEFAULT_SEED)
@@ -36,7 +41,7 @@ def test_changing_the_x_axis_changes_the_figure(page_app):
     after = _figure(at)
     assert after["layout"]["xaxis"]["title"]["text"] != before["layout"]["xaxis"]["title"]["text"]
     assert "MB" in after["layout"]["xaxis"]["title"]["text"]
-    sizes = compare.chart_data(compare.model_points(compare.DEFAULT_SEED), "file_size_mb", "acc@1")
+    sizes = compare.chart_data(_like_for_like(compare.DEFAULT_SEED), "file_size_mb", "acc@1")
     assert _marker_count(after) == len(sizes.points)
     xs = sorted(x for t in after["data"] if "markers" in t.get("mode", "") for x in t["x"])
     assert xs == sorted(cp.x for cp in sizes.points)
@@ -48,7 +53,7 @@ def test_selection_and_segmentation_task(page_app):
     assert _marker_count(_figure(at)) == 2
     at.segmented_control(key=state.COMPARE_TASK).set_value("segmentation").run()
     assert not at.exception
-    expected = compare.chart_data(compare.model_points(compare.default_selection("segmentation")), "gmacs", "miou")
+    expected = compare.chart_data(_like_for_like(compare.default_selection("segmentation")), "gmacs", "miou")
     assert _marker_count(_figure(at)) == len(expected.points) > 0
     assert "IoU" in _figure(at)["layout"]["yaxis"]["title"]["text"]
 
@@ -128,3 +133,30 @@ def test_latency_is_measured_again_in_the_sidebars_inference_mode(page_app):
     assert not at.exception and not at.error
     assert at.session_state[state.COMPARE_LATENCY]["squeezenet1_1"].mode == "bf16"
     assert list(at.dataframe[-1].value["mode"]) == ["bf16"]
+
+
+def _top1(at, model):
+    deltas = at.dataframe[0].value
+    row = deltas[deltas["Model"].str.startswith(model)].iloc[0]
+    return row["Weights"], row["Top-1 (%)"]
+
+
+def test_weights_are_like_for_like_by_default_and_the_users_choice_sticks(page_app):
+    at = page_app(PAGE)
+    at.multiselect(key=f"{state.COMPARE_MODELS}.classification").set_value(["resnet18", "resnet50"]).run()
+    assert not at.exception
+    # ResNet-18 has only IMAGENET1K_V1: ResNet-50 is compared with its V1 (76.13%), not its V2 default (80.858%).
+    assert _top1(at, "ResNet-50") == ("IMAGENET1K_V1", 76.13)
+    assert at.selectbox(key=f"{state.COMPARE_WEIGHTS}.resnet50").value == "IMAGENET1K_V1"
+    assert any("Like for like" in c.value for c in at.caption)
+    at.selectbox(key=f"{state.COMPARE_WEIGHTS}.resnet50").select("IMAGENET1K_V2").run()
+    assert not at.exception and _top1(at, "ResNet-50") == ("IMAGENET1K_V2", 80.858)
+    texts = [t for trace in _figure(at)["data"] for t in trace.get("text", []) if t]
+    assert "ResNet-50 [V2]" in texts  # the other recipe is marked on the point
+    at.switch_page("app_pages/models.py").run()
+    at.switch_page(PAGE).run()
+    assert not at.exception and _top1(at, "ResNet-50") == ("IMAGENET1K_V2", 80.858)
+    at.button(key=state.COMPARE_WEIGHTS_RESET).click().run()
+    assert not at.exception and _top1(at, "ResNet-50") == ("IMAGENET1K_V1", 76.13)
+    at.toggle(key=state.COMPARE_LIKE_FOR_LIKE).set_value(False).run()
+    assert not at.exception and _top1(at, "ResNet-50") == ("IMAGENET1K_V2", 80.858)

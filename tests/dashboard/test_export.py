@@ -8,7 +8,9 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from cvcore.formatting import versions_line
-from dashboard import export
+from dashboard import export, state
+
+from .conftest import APP, APP_TIMEOUT_S
 
 
 def _figure():
@@ -79,3 +81,30 @@ def test_a_long_source_list_folds_into_an_expander_and_stays_in_the_files():
     assert not at.exception
     assert "Many sources." in at.caption[0].value and versions_line() in at.caption[0].value
     assert at.expander and "source number 39" in at.expander[0].caption[0].value
+
+
+def test_a_header_click_sorts_reverses_and_stays():
+    assert export.next_sort(None, [], ["Top-1 (%)"]) == ("Top-1 (%)", False)  # a click on a header: ascending
+    assert export.next_sort(("Top-1 (%)", False), ["Top-1 (%)"], []) == ("Top-1 (%)", True)  # again (deselects): reversed
+    assert export.next_sort(("Top-1 (%)", True), [], ["Top-1 (%)"]) == ("Top-1 (%)", False)  # and again
+    assert export.next_sort(("Top-1 (%)", True), ["Top-1 (%)"], ["GMACs"]) == ("GMACs", False)  # another header
+    assert export.next_sort(("GMACs", False), ["GMACs"], ["GMACs"]) == ("GMACs", False)  # a rerun without a click
+
+
+def test_downloads_follow_the_order_on_screen(monkeypatch):
+    from cvcore.compare import catalogue_table
+
+    exported = []
+    monkeypatch.setattr(export, "to_csv", lambda t: exported.append(t) or "csv")
+    at = AppTest.from_file(str(APP), default_timeout=APP_TIMEOUT_S)
+    at.session_state[f"{state.MODELS_TABLE}.frame"] = {"selection": {"rows": [], "columns": ["Top-1 (%)"], "cells": []}}
+    at.switch_page("app_pages/models.py").run()
+    assert not at.exception
+    shown = list(at.dataframe[0].value["Top-1 (%)"])
+    values = [v for v in shown if v == v]  # NaN (no published top-1) last
+    assert values == sorted(values) and len(values) < len(shown) and all(v != v for v in shown[len(values) :])
+    assert [r.get("acc@1") for r in exported[-1].rows][: len(values)] == values  # the CSV holds the same order
+    assert "offline" in exported[-1].local_columns  # "Weights here": on screen, never in the file
+    assert any("Sorted by Top-1 (%), ascending" in c.value for c in at.caption)
+    full = catalogue_table([])  # the labels the page sorts by are the table's own
+    assert full.header("acc@1") == "Top-1 (%)"

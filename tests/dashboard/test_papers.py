@@ -55,3 +55,18 @@ def test_paper_and_explorer_sliders_survive_a_visit_to_another_page(app):
     assert not at.exception
     assert at.selectbox(key=state.PAPERS_PAPER).value == "mobilenet"
     assert at.slider(key=state.PAPERS_WIDTH).value == 0.75 and at.slider(key=state.PAPERS_RESOLUTION).value == 192
+
+
+def test_notes_are_readable_and_values_are_labelled_for_what_they_are(app):
+    at = app
+    at.selectbox(key=state.PAPERS_PAPER).select("resnet").run()
+    assert not at.exception
+    tables = [h.value for h in at.subheader]
+    table1, table3 = at.dataframe[0].value, at.dataframe[2 * tables.index("Table 3")].value  # each with its "how" table
+    # Exact rows: no delta, shown as "—" (the frame's placeholder), not "None".
+    assert table1["delta %"].isna().sum() >= 6 and at.dataframe[0].proto.placeholder == "—"
+    # Table 1's values are measured; Table 3's are torchvision's published errors, labelled so.
+    assert "measured" in table1.columns and "torchvision, published" in table3.columns and "measured" not in table3.columns
+    # Notes: a mark in the column, the whole text under the table.
+    assert set(table1["note"]) - {""} <= set("abcdefgh") and (table1["note"] != "").any()
+    assert any("bottleneck ResNets" in m.value and "stride 2" in m.value for m in at.markdown)

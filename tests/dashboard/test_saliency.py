@@ -18,6 +18,7 @@ LITE = "efficientnet_lite0"
 def saliency_app(methods: list[str]) -> AppTest:
     at = AppTest.from_file(str(APP), default_timeout=APP_TIMEOUT_S)
     at.session_state[state.SAL_METHODS] = methods  # one fast method keeps the test short
+    at.session_state[state.SAL_RANDOM_MAPS] = 3  # so do few random maps (the verdict then says they are too few)
     return at.switch_page(PAGE).run()
 
 
@@ -33,8 +34,10 @@ def test_sample_shows_top5_a_map_its_scores_and_downloads():
     [(key, cell)] = cells(at).items()
     result, view = cell
     assert key[1:3] == (LITE, "grad_cam") and isinstance(result, MethodResult) and view.shape == (224, 224, 3)
-    assert result.faithfulness.deletion_auc >= 0 and result.random.maps >= 1
-    assert any("deletion AUC" in c.value and "random" in c.value for c in at.caption)
+    assert result.faithfulness.deletion_auc >= 0 and result.random.maps == 3
+    assert any("deletion AUC" in c.value and "insertion AUC" in c.value and "too few random maps" in c.value for c in at.caption)
+    faith = at.dataframe[1].value  # top-5, then the faithfulness table
+    assert list(faith["deletion verdict"]) == ["too few maps"] and 0 <= faith["p (deletion)"][0] <= 1
     labels = [b.proto.label for b in at.get("download_button")]
     assert labels.count("PNG") >= 2  # the map, the filter grid
     assert len(at.get("image")) >= 2 and len(at.get("plotly_chart")) == 1  # map + filters; deletion curves
@@ -43,7 +46,7 @@ def test_sample_shows_top5_a_map_its_scores_and_downloads():
     assert not at.exception and cells(at)[key] is cell
     # Another target class: a new map next to the stored one.
     at.selectbox(key=state.SAL_TARGET).set_value(281).run()
-    assert not at.exception and (key[0], LITE, "grad_cam", 281, "") in cells(at) and key in cells(at)
+    assert not at.exception and (key[0], LITE, "grad_cam", 281, *key[4:]) in cells(at) and key in cells(at)
     # A layer that is not in the model: its real top-level modules in an error, the rest of the page intact.
     at.text_input(key=state.SAL_LAYER).input("nope").run()
     assert not at.exception and any("'nope' is not in this model" in e.value and "stages" in e.value for e in at.error)
@@ -52,6 +55,7 @@ def test_sample_shows_top5_a_map_its_scores_and_downloads():
 def test_bad_upload_is_an_error_and_the_page_keeps_working():
     at = AppTest.from_file(str(APP), default_timeout=APP_TIMEOUT_S)
     at.session_state[state.SAL_METHODS] = ["saliency"]
+    at.session_state[state.SAL_RANDOM_MAPS] = 2
     at.session_state[state.SAL_SOURCE] = "upload"
     at.switch_page(PAGE).run()
     assert not at.exception and any("Upload a photo" in i.value for i in at.info)

@@ -164,9 +164,11 @@ def test_cached_segmenter_overlay_disagreement_and_ground_truth(page_app):
     width, height = Image.open(get_sample("chelsea").path).size
     at.file_uploader(key=state.SEG_MASK_UPLOAD).set_value(("truth.png", voc_mask_png(width, height), "image/png")).run()
     assert not at.exception and not at.error
-    scores = at.dataframe[-1].value
+    scores, per_class = at.dataframe[-2].value, at.dataframe[-1].value
     assert list(scores["model"]) == ["LR-ASPP-MobileNet-v3-large"]
     assert 0 <= scores["pixel acc (%)"][0] <= 100
+    # Per-class IoUs down the page (a row per class), not dozens of columns off its side.
+    assert list(per_class.columns) == ["class", "IoU (%) LR-ASPP-MobileNet-v3-large"] and len(per_class) >= 1
     # A mask that does not belong to the photo: a message, not a crash.
     at.file_uploader(key=state.SEG_MASK_UPLOAD).set_value(("wrong.png", voc_mask_png(50, 50), "image/png")).run()
     assert not at.exception and any("do not belong together" in e.value for e in at.error)
@@ -187,9 +189,11 @@ def test_two_voc_segmenters_get_a_disagreement_map_and_a_legend(page_app):
     assert len(legends) == 2 and all('foreground="#' in text for text in legends)
     timings = at.dataframe[0].value
     assert list(timings["model"]) == ["LR-ASPP-MobileNet-v3-large", "DeepLabV3-MobileNet-v3-large"]
-    assert (timings["forward_ms"] > 0).all()
+    assert (timings["forward (ms)"] > 0).all()
+    # Milliseconds to one decimal: a frame wide enough for them, none cut ("259.3087" read as "59.3087").
+    assert ((timings["forward (ms)"] * 10).round(6) % 1 == 0).all() and set(timings["kind"]) == {"segmenter"}
     # The confidence maps are computed after the overlays, on demand; the table says how long they took.
-    assert (timings["confidence_ms (after the overlay)"] > 0).all()
+    assert (timings["confidence map (ms)"] > 0).all()
     assert all(current[n].confidence_ms is not None for n in (LRASPP, second))
 
 

@@ -96,7 +96,7 @@ def test_diff_pairs_equal_names_and_reports_b_minus_a(resnet18_rows):
     assert by_a["layer4"].b is None and by_a["layer4"].matched_by == "only in A"
     assert by_a["layer4"].params_delta == -by_a["layer4"].a.params
     table = stage_diff_table(diffs, "ResNet-18", "cut")
-    assert len(table.rows) == len(diffs) and "ResNet-18" in to_csv(table)
+    assert len(table.rows) == len(diffs) + 1 and table.rows[-1]["stage_a"] == "total" and "ResNet-18" in to_csv(table)
 
 
 def test_diff_of_unrelated_names_pairs_by_position(resnet18_rows, alexnet_rows):
@@ -152,7 +152,7 @@ def test_identical_consecutive_stages_merge_into_one_repeated_stage():
 def test_structure_reads_like_the_papers_tables(resnet18_rows, alexnet_rows):
     stages = {s.name: s for s in group_stages(resnet18_rows)}
     assert stages["layer1"].structure == "[3x3 conv 64 + 3x3 conv 64] x 2"
-    assert stages["layer2"].structure.startswith("3x3 conv 128 + 3x3 conv 128 + 1x1 conv 128")  # with the downsample
+    assert stages["layer2"].structure.startswith("3x3 conv 128 + 3x3 conv 128 ‖ shortcut: 1x1 conv 128")  # a branch
     assert group_stages(alexnet_rows)[0].structure == "11x11 conv 64; ReLU; MaxPool2d"
 
 

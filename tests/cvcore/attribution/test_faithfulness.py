@@ -81,3 +81,47 @@ def test_bad_maps_are_refused(setup):
         faithfulness(model, inputs, np.full_like(left, np.nan), 0)
     with pytest.raises(InvalidInputError, match="resolution"):
         random_baseline(model, inputs, 0, resolution=(0, 4))
+
+
+def test_verdict_is_a_prediction_bound_against_enough_random_maps(setup):
+    from scipy import stats  # the independent implementation of Student's t (installed with scikit-image)
+
+    from cvcore.attribution import DEFAULT_RANDOM_MAPS, compare_with_random
+
+    model, inputs, left = setup
+    good = faithfulness(model, inputs, left, 0, steps=8, blur_sigma=4.0)
+    bad = faithfulness(model, inputs, 1.0 - left, 0, steps=8, blur_sigma=4.0)
+    rnd = random_baseline(model, inputs, 0, maps=DEFAULT_RANDOM_MAPS, steps=8, blur_sigma=4.0)
+    aucs = np.asarray(rnd.deletion_aucs)
+    assert len(aucs) == DEFAULT_RANDOM_MAPS and aucs.mean() == pytest.approx(rnd.deletion_auc)
+    deletion, insertion = compare_with_random(good, rnd)
+    # The map that ranks the evidence first: far below the random maps' one-sided 95% prediction bound.
+    n, sd = len(aucs), aucs.std(ddof=1)
+    expected_p = stats.t.sf((aucs.mean() - good.deletion_auc) / (sd * np.sqrt(1 + 1 / n)), n - 1)
+    assert deletion.p_value == pytest.approx(expected_p, abs=1e-9) and deletion.p_value < 0.05
+    assert deletion.beats_random and insertion.beats_random and deletion.beaten == DEFAULT_RANDOM_MAPS
+    assert deletion.random_std == pytest.approx(sd) and sd > 0
+    assert "beats random" in deletion.describe() and "± " in deletion.describe()
+    worst, _ = compare_with_random(bad, rnd)  # the map that ranks the evidence last beats none
+    assert worst.beaten == 0 and worst.p_value > 0.5 and not worst.beats_random and worst.outcome == "does not beat random"
+    few = random_baseline(model, inputs, 0, maps=3, steps=8, blur_sigma=4.0)
+    (deletion, _) = compare_with_random(good, few)
+    # Better than all three, but three maps cannot say how far random maps spread: no verdict.
+    assert deletion.beaten == 3 and not deletion.decidable and not deletion.beats_random and "too few" in deletion.outcome
+
+
+def test_student_t_tail_matches_scipy():
+    from scipy import stats
+
+    from cvcore.attribution.faithfulness import student_t_sf
+
+    for t, dof in [(0.0, 9), (0.5, 9), (1.833, 9), (3.0, 2), (10.0, 4), (-1.2, 7), (25.0, 98)]:
+        assert student_t_sf(t, dof) == pytest.approx(stats.t.sf(t, dof), abs=1e-9)
+
+
+def test_random_map_count_is_bounded(setup):
+    from cvcore.attribution import MAX_RANDOM_MAPS
+
+    model, inputs, _ = setup
+    with pytest.raises(InvalidInputError, match=str(MAX_RANDOM_MAPS)):
+        random_baseline(model, inputs, 0, maps=MAX_RANDOM_MAPS + 1)

@@ -50,3 +50,20 @@ def test_overlay_keeps_the_photo_where_the_map_is_zero():
 def test_png_round_trip():
     rgba = colorize(np.random.default_rng(1).random((9, 7)).astype(np.float32), Sign.ABSOLUTE)
     assert np.array_equal(np.asarray(Image.open(io.BytesIO(encode_png(rgba)))), rgba)
+
+
+@pytest.mark.parametrize("sign", [Sign.ABSOLUTE, Sign.SIGNED])
+def test_colour_bar_shows_the_colours_the_overlay_uses(sign):
+    from cvcore.attribution.overlays import COLORBAR_WIDTH_PX, colorbar, colorbar_labels, colorize, with_colorbar
+
+    values = np.linspace(-1.0, 1.0, 64 * 64, dtype=np.float32).reshape(64, 64)
+    heat = colorize(values, sign, alpha=1.0, percentile=100.0)
+    bar = colorbar(sign, 64)
+    assert bar.shape == (64, COLORBAR_WIDTH_PX, 3)
+    # The top of the bar is the colour of the map's largest value, the bottom of its smallest (0 for magnitudes).
+    top, bottom = heat[values == values.max()][0, :3], heat[values == (values.min() if sign is Sign.SIGNED else 0)]
+    assert (bar[0, 0] == top).all()
+    assert sign is Sign.ABSOLUTE or (bar[-1, 0] == bottom[0, :3]).all()
+    picture = with_colorbar(overlay(np.zeros((64, 64, 3), np.uint8), values, sign), sign)
+    assert picture.shape[0] == 64 and picture.shape[1] > 64 + COLORBAR_WIDTH_PX and (picture[..., 3] == 255).all()
+    assert colorbar_labels(sign)[0] in ("max", "+max")
