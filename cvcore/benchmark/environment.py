@@ -60,5 +60,5 @@ def environment(device: str = "cpu", threads: int | None = None) -> Environment:
         cvlens_version=cvcore.__version__,
         python_version=platform.python_version(),
         platform=platform.platform(),
-        date_utc=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        date_utc=datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
     )

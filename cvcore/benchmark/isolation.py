@@ -166,7 +166,9 @@ def run_isolated(function: Callable, *args: Any, timeout_s: float) -> Any:
         raise IsolatedFailure(f"the measuring process took more than {timeout_s:.0f} s and was stopped")
     if os.WIFSIGNALED(status):
         number = os.WTERMSIG(status)
-        raise IsolatedFailure(f"the measuring process was killed by {signal.Signals(number).name}", killed=number == signal.SIGKILL)
+        raise IsolatedFailure(
+            f"the measuring process was killed by {signal.Signals(number).name}", killed=number == signal.SIGKILL
+        )
     if not data:
         raise IsolatedFailure(f"the measuring process exited with code {os.waitstatus_to_exitcode(status)} without a result")
     outcome, value = pickle.loads(data)

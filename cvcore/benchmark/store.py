@@ -62,7 +62,7 @@ def store_folder(*, create: bool = False) -> Path:
 
 
 def new_sweep_id() -> str:
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     host = "".join(c if c.isalnum() or c in "-_" else "-" for c in socket.gethostname())[:40] or "host"
     return f"{now:%Y%m%d-%H%M%S}-{host}-{secrets.token_hex(3)}"
 
@@ -112,7 +112,9 @@ def read_sweep_file(path: str | Path) -> StoredSweep:
     try:
         size = path.stat().st_size
         if size > MAX_STORED_FILE_BYTES:
-            raise StorageError(f"{path} is {size / 2**20:.0f} MB; cvlens reads result files up to {MAX_STORED_FILE_BYTES // 2**20} MB.")
+            raise StorageError(
+                f"{path} is {size / 2**20:.0f} MB; cvlens reads result files up to {MAX_STORED_FILE_BYTES // 2**20} MB."
+            )
         text = path.read_bytes().decode("utf-8", errors="replace")
     except FileNotFoundError:
         raise InvalidInputError(f"No benchmark results at {path}.") from None

@@ -176,7 +176,10 @@ def _measure(plan: SweepPlan, job: Job) -> dict:
         return _execute(plan, measure_job, job)
     except IsolatedFailure as exc:
         if exc.killed:
-            return {"status": OUT_OF_MEMORY, "note": f"{exc} (the system ends processes that exhaust memory that way) at batch {job.batch_size}"}
+            return {
+                "status": OUT_OF_MEMORY,
+                "note": f"{exc} (the system ends processes that exhaust memory that way) at batch {job.batch_size}",
+            }
         return {"status": FAILED, "note": str(exc)}
 
 

@@ -150,8 +150,6 @@ def gemm_peak(device: str, dtype: str, threads: int) -> float | None:
     """GFLOP/s of the best of :data:`GEMM_RUNS` square matrix products in ``dtype`` on ``device`` (None if it cannot run)."""
     import torch
 
-    from cvcore.device import synchronize
-
     torch.set_num_threads(threads)
     dev = torch.device(device)
     n = GEMM_SIDE.get(dev.type, 1024)

@@ -89,7 +89,6 @@ def fake_measurement(function, *args):
     """A stand-in measuring process (logic tests): fixed times, or what the real function answers for the GEMM probe."""
     if function is sweep.gemm_peak:
         return 100.0
-    job = args[0]
     return {"status": OK, "note": "", "times_ms": [4.0, 2.0, 3.0], "path": "eager", "peak_memory_mb": 1.0,
             "energy_source": NOT_MEASURABLE, "energy_j": None, "mparams": 0.06, "gmacs_per_image": 0.001}  # fmt: skip
 
