@@ -73,7 +73,9 @@ def _run_child(function: Callable, args: tuple, result_fd: int) -> None:
 def serve() -> None:
     """The fork server's loop: read ``(function, args)``, fork, report the child's pid, then its result and exit status."""
     import importlib
+    import warnings
 
+    warnings.filterwarnings("ignore", category=FutureWarning, module="torch.jit")  # as the CLI does: noise for users
     for module in PRELOAD:
         importlib.import_module(module)
     protocol_fd = os.dup(1)

@@ -45,7 +45,7 @@ class Environment:
     @property
     def machine(self) -> str:
         """A label for people: "host (CPU model, 2 threads)" or "host (GPU name)"."""
-        what = self.gpu_name if self.gpu_name else f"{self.cpu_model}, {self.threads} threads"
+        what = self.gpu_name if self.gpu_name else f"{self.cpu_model}, {self.threads} thread{'s' * (self.threads != 1)}"
         return f"{self.host} ({what})"
 
     @classmethod
