@@ -39,6 +39,7 @@ MAX_WARMUP_RUNS = 20
 MAX_THREADS = 256
 MAX_CONFIGURATIONS = 3000
 MAX_BATCH_PIXELS = 64 * 512 * 512  # batch x H x W of one forward pass (64 images at 512 px: 200 MB of input)
+INTERACTIVE_MAX_CONFIGURATIONS = 48  # a sweep started from the shared dashboard (the CLI allows MAX_CONFIGURATIONS)
 CONFIGURATION_TIMEOUT_S = 1800.0  # one measuring process (a torch.compile of a large model included)
 
 
@@ -92,6 +93,7 @@ def plan_sweep(
     warmup_runs: int = DEFAULT_WARMUP_RUNS,
     memory_cap_mb: float | None = None,
     isolate: bool = True,
+    max_configurations: int = MAX_CONFIGURATIONS,
 ) -> SweepPlan:
     """Check a sweep's every input and bound its work (typed :class:`InvalidInputError` otherwise); runs nothing."""
     from cvcore.device import resolve_device
@@ -133,8 +135,11 @@ def plan_sweep(
         memory_cap_mb=memory_cap_mb,
         isolate=isolate,
     )
-    if plan.configurations > MAX_CONFIGURATIONS:
-        raise InvalidInputError(f"{plan.configurations} configurations is more than {MAX_CONFIGURATIONS} per sweep; split it.")
+    if plan.configurations > max_configurations:
+        raise InvalidInputError(
+            f"{plan.configurations} configurations (models x batch sizes x modes) is more than {max_configurations} per sweep "
+            "here; choose fewer, or run the larger sweep with `python -m cvcore benchmark`."
+        )
     return plan
 
 
