@@ -225,3 +225,45 @@ def _fsync_folder(folder: Path) -> None:
             os.fsync(fd)
         finally:
             os.close(fd)
+
+
+def append_line(path: str | Path, line: str, *, encoding: str = "utf-8") -> Path:
+    """Append one line (a JSONL record) to ``path`` durably: one ``write``, then ``fsync``; the file is created if new.
+
+    For records written one by one as they are measured (a benchmark sweep): every line
+    already there stays; a crash can at worst cut the last line short, and the next append
+    starts on a line of its own, so a reader loses that one record only. A write that
+    fails (a full disk) is undone: the file is truncated back to what it held.
+    """
+    target = Path(path).expanduser()
+    if target.is_dir():
+        raise StorageError(f"Cannot write {target}: it is a folder.")
+    if not target.parent.is_dir():
+        raise StorageError(f"Cannot write {target}: the folder {target.parent} does not exist.")
+    payload = (line.rstrip("\n") + "\n").encode(encoding)
+    try:
+        fd = os.open(target, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
+    except OSError as exc:
+        raise StorageError(f"Cannot write {target}: {describe_os_error(exc)}.") from exc
+    try:
+        size = os.fstat(fd).st_size
+        if size and _last_byte(target) != b"\n":  # a line cut short by a crash stays a line of its own
+            payload = b"\n" + payload
+        try:
+            written = os.write(fd, payload)
+            if written != len(payload):
+                raise OSError(errno.ENOSPC, "short write")
+            os.fsync(fd)
+        except OSError as exc:
+            with contextlib.suppress(OSError):
+                os.ftruncate(fd, size)
+            raise StorageError(f"Cannot write {target}: {describe_os_error(exc)}; nothing was added.") from exc
+    finally:
+        os.close(fd)
+    return target
+
+
+def _last_byte(path: Path) -> bytes:
+    with open(path, "rb") as f:
+        f.seek(-1, os.SEEK_END)
+        return f.read(1)

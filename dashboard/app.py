@@ -32,6 +32,7 @@ pages = {
         st.Page(PAGES_DIR / "compare.py", title="Compare", icon="📈", url_path="compare"),
         st.Page(PAGES_DIR / "architecture.py", title="Architecture", icon="🧱", url_path="architecture"),
         st.Page(PAGES_DIR / "papers.py", title="Papers", icon="📄", url_path="papers"),
+        st.Page(PAGES_DIR / "benchmark.py", title="Benchmark", icon="⏱️", url_path="benchmark"),
     ],
     "Look inside": [
         st.Page(PAGES_DIR / "segmentation.py", title="Segmentation", icon="🖼️", url_path="segmentation"),

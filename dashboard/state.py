@@ -154,6 +154,21 @@ MINE_EVAL_RUN = "mine.eval_run"
 MINE_EVAL_TABLE = "mine.eval_table"  # prefix of result table keys
 MINE_EVAL_ERROR = "mine.eval_error"  # the last evaluation's error message, shown after the rerun
 
+# --- Benchmark page --------------------------------------------------------------
+BENCH_MODELS = "benchmark.models"
+BENCH_BATCHES = "benchmark.batches"
+BENCH_MODES = "benchmark.modes"
+BENCH_SIDE = "benchmark.side"  # input side in pixels; 0 = each model's own input size
+BENCH_REPEATS = "benchmark.repeats"
+BENCH_RUN = "benchmark.run"
+BENCH_SWEEPS = "benchmark.sweeps"  # stored sweep ids shown (several machines side by side)
+BENCH_FIT_BATCH = "benchmark.fit_batch"
+BENCH_FIT_MODE = "benchmark.fit_mode"
+BENCH_TABLE = "benchmark.table"  # export widgets derive their keys from these
+BENCH_FIGURE = "benchmark.figure"  # prefix: one per figure
+BENCH_MESSAGE = "benchmark.message"  # (kind, text) of the last run; shown after the rerun
+BENCH_KEPT = "benchmark.kept"  # the choices; survive leaving the page
+
 # --- inference mode (sidebar; every page that runs a model reads it) ---------------
 RUNTIME_PRECISION = "runtime.precision"  # "fp32" (exact, default), "bf16", "fp16"
 RUNTIME_CHANNELS_LAST = "runtime.channels_last"

@@ -126,6 +126,20 @@ CASES = [
     ("papers-unknown-paper", "papers nope", "Unknown paper 'nope'"),
     ("papers-unknown-table", "papers resnet --table 'Table 99'", "resnet has no 'Table 99'; its tables are: Table 1"),
     ("papers-unknown-format", "papers resnet --format docx", "invalid choice"),
+    # benchmark
+    ("benchmark-unknown-model", "benchmark resnet5 --batch 1", "Unknown model 'resnet5'"),
+    ("benchmark-batch-0", "benchmark resnet18 --batch 0", "--batch: must be from 1 to 256, got 0"),
+    ("benchmark-batch-negative", "benchmark resnet18 --batch -4", "--batch: must be from 1 to 256, got -4"),
+    ("benchmark-batch-100000", "benchmark resnet18 --batch 100000", "--batch: must be from 1 to 256, got 100000"),
+    ("benchmark-repeats-0", "benchmark resnet18 --repeats 0", "--repeats: must be from 1 to 200, got 0"),
+    ("benchmark-unknown-mode", "benchmark resnet18 --mode fp8", "Unknown runtime mode 'fp8'"),
+    ("benchmark-size-0", "benchmark resnet18 --input-size 0 0", "16 and 4096, got (0, 0)"),
+    ("benchmark-too-many-pixels", "benchmark resnet18 --batch 256 --input-size 1024 1024", "pixels per forward pass"),
+    ("benchmark-unknown-device", "benchmark resnet18 --device quantum", "Unknown device 'quantum'"),
+    ("benchmark-out-missing-folder", "benchmark resnet18 --out {nofolder}/r.jsonl", "does not exist"),
+    ("benchmark-out-unwritable", "benchmark resnet18 --out {unwritable}/r.jsonl", "permission denied"),
+    ("benchmark-show-unknown", "benchmark show nope", "No stored sweep 'nope'"),
+    ("benchmark-list-with-models", "benchmark list resnet18", "takes no model names"),
 ]
 
 

@@ -1,0 +1,65 @@
+"""Ray, the optional engine for work that outgrows one machine: connected here, imported nowhere else first.
+
+Only :func:`ray_session` imports Ray, and only callers given ``--ray`` call it (a test
+checks that a local benchmark never imports it). ``auto``: the Ray cluster this machine
+belongs to if one is running, else a Ray started for this call on this machine.
+``ADDRESS``: ``ray.init(address=ADDRESS)``; cvlens must then be installed on the cluster's
+nodes. A Ray the caller initialised already (a test, a notebook) is used as it is and left running.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+from cvcore.errors import CvlensError, InvalidInputError
+
+PASSED_ENV_VARS = ("CVLENS_HOME", "CVLENS_DEVICE", "TORCH_HOME", "OMP_WAIT_POLICY")
+
+
+class RayUnavailableError(CvlensError, RuntimeError):
+    """Ray is not installed, or its cluster cannot be reached; the message says which and what to do."""
+
+
+def import_ray():
+    try:
+        import ray
+    except ImportError:
+        raise RayUnavailableError("--ray needs Ray: pip install -r requirements-ray.txt") from None
+    return ray
+
+
+def runtime_env() -> dict:
+    """This checkout on the workers' path, and the cvlens home and device settings of the caller."""
+    root = str(Path(__file__).resolve().parents[1])
+    env = {name: os.environ[name] for name in PASSED_ENV_VARS if name in os.environ}
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH", "")) if p)
+    return {"env_vars": env}
+
+
+@contextlib.contextmanager
+def ray_session(address: str = "auto") -> Iterator:
+    """The ``ray`` module, connected to ``address`` for the block (shut down after it if this call started it)."""
+    ray = import_ray()
+    if not address or not str(address).strip():
+        raise InvalidInputError("--ray needs `auto` or a cluster address (ray://host:10001, host:6379).")
+    started = False
+    if not ray.is_initialized():
+        try:
+            if address == "auto":
+                try:
+                    ray.init(address="auto", runtime_env=runtime_env(), log_to_driver=False)
+                except ConnectionError:
+                    ray.init(runtime_env=runtime_env(), include_dashboard=False, log_to_driver=False)
+            else:
+                ray.init(address=address, runtime_env=runtime_env(), log_to_driver=False)
+        except (ConnectionError, ValueError, RuntimeError) as exc:
+            raise RayUnavailableError(f"Cannot reach the Ray cluster at {address!r}: {str(exc).splitlines()[0]}") from exc
+        started = True
+    try:
+        yield ray
+    finally:
+        if started:
+            ray.shutdown()
