@@ -17,8 +17,10 @@ from pathlib import Path
 
 from cvcore.errors import CvlensError
 
-# One module per subcommand (models, compare, analyze, graph, weights, segment, evaluate, explain, papers, import-model).
-SUBCOMMAND_MODULES = ("models", "compare", "analyze", "graph", "weights", "segment", "evaluate", "explain", "papers", "import_model")
+# One module per subcommand (models, compare, analyze, graph, weights, segment, evaluate, explain, papers, import-model, report).
+SUBCOMMAND_MODULES = (
+    "models", "compare", "analyze", "graph", "weights", "segment", "evaluate", "explain", "papers", "import_model", "report",
+)  # fmt: skip
 
 
 class OneLineErrorParser(argparse.ArgumentParser):

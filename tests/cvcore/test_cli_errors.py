@@ -126,6 +126,14 @@ CASES = [
     ("papers-unknown-paper", "papers nope", "Unknown paper 'nope'"),
     ("papers-unknown-table", "papers resnet --table 'Table 99'", "resnet has no 'Table 99'; its tables are: Table 1"),
     ("papers-unknown-format", "papers resnet --format docx", "invalid choice"),
+    # report
+    ("report-show-unknown", "report show nope", "There is no report 'nope'"),
+    ("report-show-bad-name", "report show ../etc", "is not allowed"),
+    ("report-export-unknown", "report export nope --html {out}/r.html", "There is no report 'nope'"),
+    ("report-export-nothing", "report export nope", "give --html FILE and/or --zip FILE"),
+    ("report-export-missing-folder", "report export nope --zip {nofolder}/r.zip", "does not exist"),
+    ("report-export-unwritable", "report export nope --html {unwritable}/r.html", "permission denied"),
+    ("report-unknown-action", "report publish", "invalid choice"),
 ]
 
 
