@@ -4,6 +4,8 @@
   in-browser export, with a file name and scale), plus a standalone, offline HTML download.
 - :func:`download_table`: CSV and LaTeX (booktabs) downloads of a :class:`cvcore.formatting.Table`.
 - :func:`show_table`: the table on screen, its caption, and both downloads.
+- Each also has an "Add to report" button (:mod:`dashboard.report_buttons`); ``rebuild``
+  says how to compute the item again (its ``python -m cvcore`` line) where the page knows it.
 
 Everything exported carries a caption line with its sources and the cvlens / torch /
 torchvision versions (:func:`cvcore.formatting.provenance`): tables through
@@ -23,6 +25,8 @@ import streamlit as st
 
 from cvcore.figures import figure_caption, standalone_html, with_caption  # noqa: F401 (re-exported for pages)
 from cvcore.formatting import Table, provenance, to_csv, to_latex, versions_line
+from cvcore.report import Rebuild
+from dashboard.report_buttons import add_figure_button, add_table_button
 
 IMAGE_FORMATS = ("png", "svg")
 IMAGE_SCALE = 2  # PNG at twice the on-screen size: sharp on a projector
@@ -45,7 +49,15 @@ def plotly_config(file_stem: str, image_format: str = "png", scale: int = IMAGE_
     }
 
 
-def show_figure(fig, file_stem: str, caption: str, key: str, sources: Sequence[str] = ()) -> None:
+def show_figure(
+    fig,
+    file_stem: str,
+    caption: str,
+    key: str,
+    sources: Sequence[str] = (),
+    rebuild: Rebuild | None = None,
+    models: Sequence[str] = (),
+) -> None:
     """Display a plotly figure with its caption, PNG/SVG export from the camera button, and an HTML download.
 
     ``caption`` says what the figure shows; ``sources`` are where its numbers come from.
@@ -73,9 +85,10 @@ def show_figure(fig, file_stem: str, caption: str, key: str, sources: Sequence[s
         on_click="ignore",
         icon=":material/download:",
     )
+    add_figure_button(fig, caption, sources, file_stem, key, rebuild, models)  # rebuild: how to compute it again (CLI line)
 
 
-def download_table(table: Table, file_stem: str, key: str) -> None:
+def download_table(table: Table, file_stem: str, key: str, rebuild: Rebuild | None = None, models: Sequence[str] = ()) -> None:
     """CSV and LaTeX (booktabs) download buttons; both files end with the table's caption and provenance."""
     stem = safe_stem(file_stem)
     with st.container(horizontal=True):
@@ -87,6 +100,7 @@ def download_table(table: Table, file_stem: str, key: str) -> None:
             "LaTeX", data=to_latex(table), file_name=f"{stem}.tex", mime="application/x-tex", key=f"{key}.latex",
             on_click="ignore", icon=":material/download:", help="A booktabs table: needs \\usepackage{booktabs}.",
         )  # fmt: skip
+        add_table_button(table, file_stem, key, rebuild, models)
 
 
 def table_frame(table: Table):
@@ -98,14 +112,17 @@ def table_frame(table: Table):
     return frame.rename(columns={c: table.header(c) for c in columns})
 
 
-def show_table(table: Table, file_stem: str, key: str, column_config: dict | None = None, **dataframe_kwargs) -> None:
+def show_table(
+    table: Table, file_stem: str, key: str, column_config: dict | None = None, *, rebuild: Rebuild | None = None,
+    models: Sequence[str] = (), **dataframe_kwargs,
+) -> None:  # fmt: skip
     """Display a :class:`Table` (headers from its labels), its full caption, and CSV/LaTeX downloads.
 
     ``column_config`` is keyed by the displayed header (the label), as ``st.dataframe`` sees it.
     """
     st.dataframe(table_frame(table), hide_index=True, column_config=column_config, key=f"{key}.frame", **dataframe_kwargs)
     show_caption(table.caption, table.sources)
-    download_table(table, file_stem, key)
+    download_table(table, file_stem, key, rebuild, models)
 
 
 def show_caption(caption: str, sources: Sequence[str] = ()) -> None:

@@ -33,7 +33,7 @@ from pathlib import Path
 
 from cvcore.figures import figure_caption, with_caption
 from cvcore.formatting import format_cell, provenance, render
-from cvcore.report.model import Item, Report
+from cvcore.report.model import FIGURE_OUTPUT, Item, Report
 from cvcore.report.store import image_bytes
 from cvcore.versions import package_version, versions_line
 
@@ -116,10 +116,17 @@ def model_state(name: str, *, with_sha256: bool = True) -> ModelState:
 
 def gone_note(item: Item, states: dict[str, ModelState]) -> str | None:
     """ "Exported from its stored data" when a model the item used has lost its weights since."""
-    notes = [states[m].note for m in item.models if m in states and states[m].note]
+    notes = [states[m].note for m in item.models if _lost(item, states.get(m))]
     if not notes:
         return None
     return f"{'; '.join(notes)}: this item is exported from its stored data, as computed when it was added."
+
+
+def _lost(item: Item, state: ModelState | None) -> bool:
+    """The model is gone from the catalogue, or its weights were here when the item was added and are not now."""
+    if state is None or state.present or not state.note:
+        return False
+    return state.weights_file is None or item.weights_when_added.get(state.name, False)
 
 
 # --- HTML -----------------------------------------------------------------------------
@@ -339,7 +346,8 @@ def _shell_line(command: str, item: Item, stem: str) -> str:
     if item.kind == "table" and "--format" not in words:
         words += ["--format", "csv"]
     suffix = "csv" if item.kind == "table" else "txt"
-    return f'"$PYTHON" -m cvcore {shlex.join(words)} > "$OUT/{stem}.{suffix}"'
+    line = f'"$PYTHON" -m cvcore {shlex.join(words)} > "$OUT/{stem}.{suffix}"'
+    return line.replace(f" {FIGURE_OUTPUT} ", f' "$OUT/{stem}.html" ')
 
 
 # --- static images --------------------------------------------------------------------

@@ -31,6 +31,16 @@ MAX_FIGURE_JSON_BYTES = 20 * 2**20
 MAX_IMAGE_BYTES = 20 * 2**20
 
 
+FIGURE_OUTPUT = "FIGURE.html"  # in a figure's command: where regenerate.sh puts the rebuilt figure
+
+
+def cli_command(*words: str) -> str:
+    """``python -m cvcore`` and ``words``, quoted for a POSIX shell (a figure's ``--html`` names :data:`FIGURE_OUTPUT`)."""
+    import shlex
+
+    return "python -m cvcore " + shlex.join(str(w) for w in words)
+
+
 @dataclass
 class Rebuild:
     """How to compute an item again: a CLI line and/or the cvcore call with its parameters."""
@@ -60,6 +70,7 @@ class Item:
     text: str = ""  # a note's text
     rebuild: Rebuild | None = None
     models: list[str] = field(default_factory=list)  # catalogue names the item's numbers came from
+    weights_when_added: dict[str, bool] = field(default_factory=dict)  # model -> were its trained weights here then
     datasets: list[dict] = field(default_factory=list)  # {"name", "fingerprint"} where the item has them
     page: str = ""  # the dashboard page (or "cli") that added it
     file_stem: str = ""
@@ -70,7 +81,7 @@ class Item:
         data = {
             "id": self.id, "kind": self.kind, "caption": self.caption, "sources": list(self.sources),
             "page": self.page, "file_stem": self.file_stem, "added": self.added,
-            "models": list(self.models), "datasets": to_jsonable(self.datasets),
+            "models": list(self.models), "weights_when_added": dict(self.weights_when_added), "datasets": to_jsonable(self.datasets),
             "rebuild": self.rebuild.to_json() if self.rebuild else None,
         }  # fmt: skip
         if self.kind == "table":
@@ -93,6 +104,7 @@ class Item:
             table=data.get("table"), figure=data.get("figure"), image_sha256=data.get("image_sha256"),
             text=str(data.get("text") or ""), rebuild=Rebuild.from_json(data.get("rebuild")),
             models=[str(m) for m in data.get("models") or []], datasets=list(data.get("datasets") or []),
+            weights_when_added={str(k): bool(v) for k, v in (data.get("weights_when_added") or {}).items()},
             page=str(data.get("page") or ""), file_stem=str(data.get("file_stem") or ""),
             id=str(data["id"]), added=str(data.get("added") or ""),
         )  # fmt: skip

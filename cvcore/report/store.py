@@ -164,6 +164,7 @@ def add_item(name: str, item: Item, *, image_png: bytes | None = None, create: b
     """Append ``item`` to report ``name`` (created when missing and ``create``); an image item passes its PNG bytes."""
     if item.kind == "image":
         item.image_sha256 = store_image(image_png or b"")
+    item.weights_when_added = weights_here(item.models)
     if create:
         open_or_create(name)
 
@@ -247,6 +248,13 @@ def delete_report(name: str) -> None:
             raise ReportNotFoundError(f"There is no report {name!r}.")
         path.unlink()
         _remove_unused_images()
+
+
+def weights_here(models) -> dict[str, bool]:
+    """Whether each model's trained weights are on this machine now (a file check, no hashing)."""
+    from cvcore.report.export import model_state
+
+    return {name: model_state(name, with_sha256=False).present for name in models}
 
 
 def store_image(png: bytes) -> str:

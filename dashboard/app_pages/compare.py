@@ -9,6 +9,7 @@ import streamlit as st
 from cvcore import compare
 from cvcore.errors import CvlensError
 from cvcore.registry import get_spec, model_names
+from cvcore.report import FIGURE_OUTPUT, Rebuild, cli_command
 from dashboard import state
 from dashboard.common import as_text, remember_choices, restore_choices, user_errors
 from dashboard.export import show_figure, show_table
@@ -96,6 +97,10 @@ if not selected:
 points = compare.model_points(selected, latency_ms=latencies)
 chart = compare.chart_data(points, x=x, y=y)
 
+# The same chart and deltas from the CLI (report items record it; measured latency has no CLI axis).
+cli = (
+    ["compare", *selected, "--task", task, "--x", x, "--y", y, *([] if log_x else ["--linear-x"])] if x != "latency_ms" else None
+)
 left, right = st.columns([3, 2], gap="medium")
 with left:
     if chart.points:
@@ -105,6 +110,10 @@ with left:
             caption=chart.caption,
             key=state.COMPARE_CHART,
             sources=chart.source_summary,
+            rebuild=Rebuild(
+                cli_command(*cli, "--html", FIGURE_OUTPUT) if cli else None, "cvcore.compare.chart_data", {"x": x, "y": y}
+            ),
+            models=selected,
         )
     else:
         st.info(f"None of the selected models has both {chart.x_axis.short} and {chart.y_axis.short}.")
@@ -125,6 +134,10 @@ with right:
             compare.delta_table(points, baseline, keys, front=chart.front),
             file_stem=f"cvlens_deltas_vs_{baseline}",
             key=state.COMPARE_DELTAS,
+            rebuild=Rebuild(
+                cli_command(*cli, "--baseline", baseline) if cli else None, "cvcore.compare.delta_table", {"baseline": baseline}
+            ),
+            models=selected,
         )
 
 st.divider()

@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 
 from cvcore.formatting import Table, format_cell
-from cvcore.report import Rebuild, add_item, add_note, figure_item, image_item, load_report, table_item
+from cvcore.report import Rebuild, add_item, add_note, figure_item, image_item, load_report, table_item, update
 from cvcore.report.export import StaticExport, commands, model_state, render_static, report_html, report_zip
 from cvcore.weights import packaged_weights_path
 
@@ -47,6 +47,8 @@ def build_report():
     )
     add_note("r", "The deeper network is more accurate.\n\nSecond paragraph.", None)
     add_item("r", image_item("An overlay.", file_stem="overlay"), image_png=png())
+    # As if resnet18's weights had been here when the table was added, and were removed since.
+    update("r", lambda report: report.items[0].weights_when_added.update(resnet18=True), None)
     return load_report("r")
 
 
@@ -143,6 +145,13 @@ def test_without_kaleido_the_figures_come_as_html_and_json_and_the_export_goes_o
     monkeypatch.setattr(builtins, "__import__", no_kaleido)
     static = render_static(build_report())
     assert static.images == {} and "kaleido is not installed" in static.problem
+
+
+def test_only_weights_that_were_here_and_are_gone_get_the_note():
+    report = build_report()
+    assert report.items[1].weights_when_added == {"efficientnet_lite0": True}  # bundled with its package
+    update("r", lambda r: r.items[0].weights_when_added.update(resnet18=False), None)
+    assert "no longer on this machine" not in report_html(load_report("r"))  # never here: its numbers are metadata
 
 
 def test_a_missing_model_or_removed_imported_model_is_described_not_fatal():
