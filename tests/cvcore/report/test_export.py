@@ -172,3 +172,39 @@ def test_static_export_renders_svg_and_png_with_the_system_chromium():
     archive = zipfile.ZipFile(io.BytesIO(report_zip(report, static=static)))
     assert {"figures/02_chart.svg", "figures/02_chart.png"} <= set(archive.namelist())
     assert json.loads(archive.read("manifest.json"))["static_export"]["figures"] == "svg+png"
+
+
+@pytest.mark.slow
+def test_regenerate_sh_run_by_the_shell_rebuilds_the_same_numbers(tmp_path):
+    """The exported script, run by sh in a fresh process from the checkout, writes CSVs equal to the exported ones."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from cvcore.compare import Y_AXES_BY_TASK, chart_data, delta_table, model_points
+    from cvcore.papers.registry import paper_rows
+    from cvcore.papers.tables import claims_table
+    from cvcore.report import cli_command
+
+    rows = [r for r in paper_rows("resnet") if r.table == "Table 1"]
+    add_item(
+        "r",
+        table_item(claims_table(rows, "ResNet Table 1"), rebuild=Rebuild(cli_command("papers", "resnet", "--table", "Table 1"))),
+    )
+    points = model_points(["resnet18", "resnet50"])
+    keys = list(dict.fromkeys(["gmacs", "mparams", *Y_AXES_BY_TASK["classification"]]))
+    deltas = delta_table(points, "resnet18", keys, front=chart_data(points, x="gmacs", y=keys[2]).front)
+    add_item("r", table_item(deltas, rebuild=Rebuild(cli_command("compare", "resnet18", "resnet50", "--baseline", "resnet18"))))
+    archive = zipfile.ZipFile(io.BytesIO(report_zip(load_report("r"), static=StaticExport(problem="not needed"))))
+    archive.extractall(tmp_path / "pack")
+    root = Path(__file__).resolve().parents[3]
+    env = {**os.environ, "PYTHON": sys.executable, "OUT": str(tmp_path / "regenerated"), "PYTHONPATH": str(root)}
+    done = subprocess.run(
+        ["sh", str(tmp_path / "pack" / "regenerate.sh")], cwd=root, env=env, capture_output=True, text=True, timeout=600
+    )
+    assert done.returncode == 0, done.stderr
+    for name in ("01_table.csv", "02_table.csv"):
+        exported = (tmp_path / "pack" / "tables" / name).read_text().splitlines()
+        rebuilt = (tmp_path / "regenerated" / name).read_text().splitlines()
+        assert rebuilt[: len(exported) - 1] == exported[:-1], name  # all but the caption line (it names the CLI's title)
