@@ -88,7 +88,14 @@ def show_figure(
     add_figure_button(fig, caption, sources, file_stem, key, rebuild, models)  # rebuild: how to compute it again (CLI line)
 
 
-def download_table(table: Table, file_stem: str, key: str, rebuild: Rebuild | None = None, models: Sequence[str] = ()) -> None:
+def download_table(
+    table: Table,
+    file_stem: str,
+    key: str,
+    rebuild: Rebuild | None = None,
+    models: Sequence[str] = (),
+    datasets: Sequence[dict] = (),
+) -> None:
     """CSV and LaTeX (booktabs) download buttons; both files end with the table's caption and provenance."""
     stem = safe_stem(file_stem)
     with st.container(horizontal=True):
@@ -100,7 +107,7 @@ def download_table(table: Table, file_stem: str, key: str, rebuild: Rebuild | No
             "LaTeX", data=to_latex(table), file_name=f"{stem}.tex", mime="application/x-tex", key=f"{key}.latex",
             on_click="ignore", icon=":material/download:", help="A booktabs table: needs \\usepackage{booktabs}.",
         )  # fmt: skip
-        add_table_button(table, file_stem, key, rebuild, models)
+        add_table_button(table, file_stem, key, rebuild, models, datasets)
 
 
 def table_frame(table: Table):
@@ -114,7 +121,7 @@ def table_frame(table: Table):
 
 def show_table(
     table: Table, file_stem: str, key: str, column_config: dict | None = None, *, rebuild: Rebuild | None = None,
-    models: Sequence[str] = (), **dataframe_kwargs,
+    models: Sequence[str] = (), datasets: Sequence[dict] = (), **dataframe_kwargs,
 ) -> None:  # fmt: skip
     """Display a :class:`Table` (headers from its labels), its full caption, and CSV/LaTeX downloads.
 
@@ -122,7 +129,7 @@ def show_table(
     """
     st.dataframe(table_frame(table), hide_index=True, column_config=column_config, key=f"{key}.frame", **dataframe_kwargs)
     show_caption(table.caption, table.sources)
-    download_table(table, file_stem, key, rebuild, models)
+    download_table(table, file_stem, key, rebuild, models, datasets)
 
 
 def show_caption(caption: str, sources: Sequence[str] = ()) -> None:

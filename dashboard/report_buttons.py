@@ -34,8 +34,20 @@ def page_of(key: str) -> str:
     return key.split(".")[0].replace("_", " ").capitalize()
 
 
-def add_table_button(table: Table, file_stem: str, key: str, rebuild: Rebuild | None = None, models: Sequence[str] = ()) -> None:
-    _button(lambda: (table_item(table, rebuild=rebuild, models=models, page=page_of(key), file_stem=file_stem), None), key)
+def add_table_button(
+    table: Table,
+    file_stem: str,
+    key: str,
+    rebuild: Rebuild | None = None,
+    models: Sequence[str] = (),
+    datasets: Sequence[dict] = (),
+) -> None:
+    """``datasets``: fingerprints of the data the numbers were measured on (an evaluation's), for the manifest."""
+
+    def make():
+        return table_item(table, rebuild=rebuild, models=models, datasets=datasets, page=page_of(key), file_stem=file_stem), None
+
+    _button(make, key)
 
 
 def add_figure_button(

@@ -27,6 +27,7 @@ import re
 import shlex
 import subprocess
 import tempfile
+import threading
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,6 +41,9 @@ from cvcore.versions import package_version, versions_line
 ROOT = Path(__file__).resolve().parents[2]
 STATIC_WIDTH, STATIC_HEIGHT = 900, 560  # layout pixels of a figure without its own size; PNG at twice that
 STATIC_TIMEOUT_S = 120
+STATIC_WAIT_S = 120  # how long an export waits for another one's browser before shipping HTML+JSON figures
+# One headless Chromium at a time per server: each costs a few hundred MB and a core while it renders.
+_STATIC_SLOT = threading.BoundedSemaphore(1)
 
 PRINT_CSS = """
 body { font-family: system-ui, sans-serif; max-width: 60rem; margin: 2rem auto; padding: 0 1rem; color: #222; }
@@ -353,7 +357,7 @@ def _shell_line(command: str, item: Item, stem: str) -> str:
 # --- static images --------------------------------------------------------------------
 
 
-def render_static(report: Report, *, timeout_s: float = STATIC_TIMEOUT_S) -> StaticExport:
+def render_static(report: Report, *, timeout_s: float = STATIC_TIMEOUT_S, wait_s: float = STATIC_WAIT_S) -> StaticExport:
     """Every figure as SVG and PNG via kaleido and the system Chromium, in one browser; never raises."""
     figures = [item for item in report.items if item.kind == "figure"]
     if not figures:
@@ -362,6 +366,15 @@ def render_static(report: Report, *, timeout_s: float = STATIC_TIMEOUT_S) -> Sta
         import kaleido
     except ImportError:
         return StaticExport(problem="kaleido is not installed: figures are exported as interactive HTML and plotly JSON")
+    if not _STATIC_SLOT.acquire(timeout=wait_s):
+        return StaticExport(problem="the server was busy rendering another export's figures: they are exported as HTML and JSON")
+    try:
+        return _render(kaleido, figures, timeout_s)
+    finally:
+        _STATIC_SLOT.release()
+
+
+def _render(kaleido, figures: list[Item], timeout_s: float) -> StaticExport:
     with tempfile.TemporaryDirectory(prefix="cvlens-static-") as folder:
         specs = []
         for item in figures:

@@ -40,7 +40,11 @@ def build_report():
     rebuild = Rebuild(
         command="python -m cvcore compare resnet18 resnet50", call="cvcore.compare.delta_table", params={"baseline": "resnet18"}
     )
-    add_item("r", table_item(table, rebuild=rebuild, models=["resnet18"], file_stem="deltas vs resnet18", page="Compare"))
+    data = {"root": "/data/val", "layout": "imagefolder", "files": 10, "total_bytes": 1234, "sha256": "ab" * 32}
+    add_item(
+        "r",
+        table_item(table, rebuild=rebuild, models=["resnet18"], datasets=[data], file_stem="deltas vs resnet18", page="Compare"),
+    )
     figure = go.Figure(go.Scatter(x=[1.8, 4.1], y=[69.8, 76.1], mode="markers+text", text=["ResNet-18", "ResNet-50"]))
     add_item(
         "r", figure_item(figure, "Accuracy against cost.", ["torchvision"], models=["efficientnet_lite0"], file_stem="chart")
@@ -116,6 +120,9 @@ def test_the_zip_holds_every_file_and_a_manifest_that_describes_them():
     manifest = json.loads(archive.read("manifest.json"))
     assert manifest["item_count"] == 4 and [i["kind"] for i in manifest["items"]] == ["table", "figure", "note", "image"]
     assert set(manifest["versions"]) >= {"cvlens", "torch", "torchvision"} and manifest["device"] and manifest["date"]
+    assert manifest["datasets"] == [
+        {"root": "/data/val", "layout": "imagefolder", "files": 10, "total_bytes": 1234, "sha256": "ab" * 32}
+    ]
     assert manifest["static_export"] == {"figures": "html+json", "problem": "not tried in this test"}
     by_name = {m["name"]: m for m in manifest["models"]}
     assert by_name["resnet18"]["present"] is False and "no longer on this machine" in manifest["items"][0]["note"]
@@ -152,6 +159,17 @@ def test_only_weights_that_were_here_and_are_gone_get_the_note():
     assert report.items[1].weights_when_added == {"efficientnet_lite0": True}  # bundled with its package
     update("r", lambda r: r.items[0].weights_when_added.update(resnet18=False), None)
     assert "no longer on this machine" not in report_html(load_report("r"))  # never here: its numbers are metadata
+
+
+def test_one_browser_at_a_time_a_waiting_export_still_succeeds_without_images():
+    from cvcore.report import export
+
+    assert export._STATIC_SLOT.acquire(timeout=1)
+    try:
+        static = render_static(build_report(), wait_s=0.1)
+    finally:
+        export._STATIC_SLOT.release()
+    assert static.images == {} and "busy" in static.problem
 
 
 def test_a_missing_model_or_removed_imported_model_is_described_not_fatal():
