@@ -93,4 +93,6 @@ def _add(make: Callable) -> None:
     except CvlensError as exc:
         st.toast(as_text(f"Not added: {exc}"), icon="⚠️")
         return
+    if st.session_state.get(state.REPORT_REVISION) == report.revision - 1:
+        st.session_state[state.REPORT_REVISION] = report.revision  # this session's own addition is no news to its Report page
     st.toast(as_text(f"Added to the report '{name}' as item {len(report.items)}."), icon="✅")

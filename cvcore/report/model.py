@@ -123,7 +123,7 @@ class Item:
     @property
     def title(self) -> str:
         """One line naming the item in lists (its caption's first sentence, else its kind)."""
-        text = (self.caption or self.text or self.kind).strip().splitlines()[0] if (self.caption or self.text) else self.kind
+        text = " ".join((self.caption or self.text).split()) or self.kind
         return text if len(text) <= 90 else text[:87] + "..."
 
 

@@ -48,9 +48,12 @@ def shown_revision() -> int | None:
     return st.session_state.get(state.REPORT_REVISION)
 
 
-def choose(name: str) -> None:
+def choose(name: str, *, from_callback: bool = True) -> None:
+    """Make ``name`` this session's report; a callback also moves the chooser (a drawn widget cannot be set)."""
     st.session_state[state.REPORT_CURRENT] = name
     st.session_state.pop(state.REPORT_REVISION, None)
+    if from_callback:
+        st.session_state[state.REPORT_CHOOSE] = name
 
 
 def create() -> None:
@@ -121,7 +124,7 @@ def show_chooser(name: str) -> None:
         st.text_input("New report", key=state.REPORT_NEW_NAME, placeholder="e.g. defense-v2")
         st.button("Create", key=state.REPORT_CREATE, on_click=create, icon=":material/add:")
     if picked != name:
-        choose(picked)
+        choose(picked, from_callback=False)
         st.rerun()
 
 

@@ -134,3 +134,16 @@ def test_a_damaged_report_file_is_said_and_kept():
     )
     assert (report_path("defense").parent / "defense.json.damaged-1").read_text() == '{"items": ['
     assert load_report("defense").items == []
+
+
+def test_a_new_report_becomes_the_one_pages_add_to():
+    at = run_page(REPORT)
+    at.text_input(key=state.REPORT_NEW_NAME).input("second")
+    at.button(key=state.REPORT_CREATE).click().run()
+    assert not at.exception and at.selectbox(key=state.REPORT_CHOOSE).value == "second"
+    at.switch_page("app_pages/papers.py").run()
+    add(at, f"{state.PAPERS_TABLE}.0")
+    at.switch_page(REPORT).run()
+    assert at.selectbox(key=state.REPORT_CHOOSE).value == "second" and at.subheader[0].value == "1 items"
+    assert not at.info or not any("changed since" in i.value for i in at.info)  # its own addition is no conflict
+    assert len(load_report("second").items) == 1 and load_report("defense").items == []
