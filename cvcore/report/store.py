@@ -14,9 +14,9 @@ it is based on whatever is stored. A report file hand-edited into invalid JSON r
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import re
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +29,12 @@ FOLDER = "reports"
 DEFAULT_NAME = "defense"
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+_THREADS = threading.Lock()  # the sessions of one server; the lock file adds other processes (the CLI) where flock exists
+
+try:
+    import fcntl
+except ImportError:  # Windows: one server process still serialises its own sessions
+    fcntl = None
 
 
 class ReportError(CvlensError):
@@ -273,10 +279,10 @@ def store_image(png: bytes) -> str:
 
 
 def image_bytes(sha256: str) -> bytes | None:
-    """An image item's PNG, or None when its file is gone."""
+    """An image item's PNG, or None when its file is gone (or a hand-edited item names no valid sha256)."""
     try:
         return image_path(sha256).read_bytes()
-    except FileNotFoundError:
+    except (FileNotFoundError, ReportDamagedError):
         return None
 
 
@@ -325,9 +331,11 @@ def _locked() -> Iterator[None]:
         handle = open(lock, "a+")  # noqa: SIM115 (held for the whole block)
     except OSError as exc:
         raise StorageError(f"Cannot open {lock}: {describe_os_error(exc)}.") from exc
-    with handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
+    with _THREADS, handle:
+        if fcntl is not None:
+            fcntl.flock(handle, fcntl.LOCK_EX)
         try:
             yield
         finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+            if fcntl is not None:
+                fcntl.flock(handle, fcntl.LOCK_UN)

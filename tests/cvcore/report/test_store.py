@@ -137,6 +137,7 @@ def test_images_are_kept_while_a_report_uses_them():
     assert image_path(digest).is_file()
     delete_report("b")
     assert not image_path(digest).exists()
+    assert image_bytes(digest) is None and image_bytes("not-a-sha") is None  # exports say "missing" instead of failing
 
 
 @pytest.mark.parametrize(
