@@ -53,6 +53,10 @@ def cli_csv(command: str) -> str:
     return out.getvalue()
 
 
+def files_of(manifest: dict, item_id: str) -> list[str]:
+    return next(i["files"] for i in manifest["items"] if i["id"] == item_id)
+
+
 def same_numbers(rebuilt: str, exported: str, count: int) -> bool:
     """The first ``count`` rows agree on every column both CSVs have (the page may show fewer columns than the CLI)."""
     ours = list(csv.DictReader(io.StringIO(exported)))[:count]
@@ -68,6 +72,7 @@ def test_items_from_four_pages_in_one_session_then_order_remove_and_export():
     add(at, state.COMPARE_DELTAS)
     at.switch_page("app_pages/architecture.py").run()
     add(at, state.ARCH_SUMMARY)
+    add(at, state.ARCH_GRAPH_DOWNLOADS)  # the topology graph, as a PNG
     at.switch_page("app_pages/papers.py").run()
     add(at, f"{state.PAPERS_TABLE}.0")
     at.switch_page("app_pages/segmentation.py").run()
@@ -77,30 +82,33 @@ def test_items_from_four_pages_in_one_session_then_order_remove_and_export():
     at.switch_page(REPORT).run()
     assert not at.exception and not at.error
     report = load_report("defense")
-    assert [i.kind for i in report.items] == ["figure", "table", "table", "table", "image"]
-    assert [i.page for i in report.items] == ["Compare", "Compare", "Architecture", "Papers", "Segmentation"]
-    assert kinds_on_page(at) == ["Figure", "Table", "Table", "Table", "Figure"]
-    assert len(at.dataframe) >= 3 and at.subheader[0].value == "5 items"
+    assert [i.kind for i in report.items] == ["figure", "table", "table", "image", "table", "image"]
+    assert [i.page for i in report.items] == ["Compare", "Compare", "Architecture", "Architecture", "Papers", "Segmentation"]
+    assert kinds_on_page(at) == ["Figure", "Table", "Table", "Figure", "Table", "Figure"]
+    assert len(at.dataframe) >= 3 and at.subheader[0].value == "6 items"
 
-    chart, deltas, stages, paper, photo = (i.id for i in report.items)
-    at.button(key=f"{state.REPORT_ITEM}.{paper}.up").click().run()  # Papers' table before the stages
+    chart, deltas, stages, graph, paper, photo = (i.id for i in report.items)
+    at.button(key=f"{state.REPORT_ITEM}.{paper}.up").click().run()  # Papers' table before the graph
+    at.button(key=f"{state.REPORT_ITEM}.{paper}.up").click().run()  # and before the stages
     at.button(key=f"{state.REPORT_ITEM}.{chart}.remove").click().run()
     at.text_area(key=state.REPORT_NOTE).input("Why ResNet-50 wins.")
     at.button(key=state.REPORT_ADD_NOTE).click().run()
     assert not at.exception and not at.warning
     report = load_report("defense")
-    assert [i.id for i in report.items][:4] == [deltas, paper, stages, photo] and report.items[4].kind == "note"
-    assert at.subheader[0].value == "5 items" and [d.proto.label for d in at.get("download_button")][-2:] == ["HTML", "ZIP"]
+    assert [i.id for i in report.items][:5] == [deltas, paper, stages, graph, photo] and report.items[5].kind == "note"
+    assert at.subheader[0].value == "6 items" and [d.proto.label for d in at.get("download_button")][-2:] == ["HTML", "ZIP"]
 
     page = report_html(report)
-    assert 'data-item-count="5"' in page and page.count('<section class="item') == 5 and "Why ResNet-50 wins." in page
+    assert 'data-item-count="6"' in page and page.count('<section class="item') == 6 and "Why ResNet-50 wins." in page
     archive = zipfile.ZipFile(io.BytesIO(report_zip(report, static=StaticExport(problem="not rendered in this test"))))
     manifest = json.loads(archive.read("manifest.json"))
-    assert manifest["item_count"] == 5 and {"versions", "device", "git_commit", "models", "datasets", "date"} <= set(manifest)
+    assert manifest["item_count"] == 6 and {"versions", "device", "git_commit", "models", "datasets", "date"} <= set(manifest)
     assert {"resnet18", "resnet50", "efficientnet_lite0"} <= {m["name"] for m in manifest["models"]}
     lines = commands(report)
-    assert len(lines) == 3 and all("-m cvcore " in line for line in lines)  # compare, papers, analyze; the photo has none
+    assert len(lines) == 3 and all("-m cvcore " in line for line in lines)  # compare, papers, analyze; the images have none
+    assert archive.read(next(f for f in files_of(manifest, graph) if f.endswith(".png")))[:4] == b"\x89PNG"
     files = {i["id"]: i["files"] for i in manifest["items"]}
+    assert all(files[i.id] for i in report.items if i.kind != "note")
     for item in report.items[:3]:
         exported = archive.read(next(f for f in files[item.id] if f.endswith(".csv")))
         rows = list(csv.reader(io.StringIO(exported.decode())))
