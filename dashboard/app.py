@@ -40,6 +40,7 @@ pages = {
     ],
     "Your work": [
         st.Page(PAGES_DIR / "your_models.py", title="Your models", icon="🎓", url_path="your_models"),
+        st.Page(PAGES_DIR / "report.py", title="Report", icon="📝", url_path="report"),
     ],
 }
 

@@ -7,6 +7,8 @@
   column header sorts the table here, on the server (a click again reverses it), so the
   CSV and LaTeX files hold the rows in the order the screen shows: the browser's own
   sorting, which the server never learns of, is replaced by this (a selected column).
+- Each also has an "Add to report" button (:mod:`dashboard.report_buttons`); ``rebuild``
+  says how to compute the item again (its ``python -m cvcore`` line) where the page knows it.
 
 Everything exported carries a caption line with its sources and the cvlens / torch /
 torchvision versions (:func:`cvcore.formatting.provenance`): tables through
@@ -26,6 +28,8 @@ import streamlit as st
 
 from cvcore.figures import figure_caption, standalone_html, with_caption  # noqa: F401 (re-exported for pages)
 from cvcore.formatting import Table, footnoted, merge_sources, provenance, sort_table, to_csv, to_latex, versions_line
+from cvcore.report import Rebuild
+from dashboard.report_buttons import add_figure_button, add_table_button
 
 IMAGE_FORMATS = ("png", "svg")
 IMAGE_SCALE = 2  # PNG at twice the on-screen size: sharp on a projector
@@ -48,7 +52,15 @@ def plotly_config(file_stem: str, image_format: str = "png", scale: int = IMAGE_
     }
 
 
-def show_figure(fig, file_stem: str, caption: str, key: str, sources: Sequence[str] = ()) -> None:
+def show_figure(
+    fig,
+    file_stem: str,
+    caption: str,
+    key: str,
+    sources: Sequence[str] = (),
+    rebuild: Rebuild | None = None,
+    models: Sequence[str] = (),
+) -> None:
     """Display a plotly figure with its caption, PNG/SVG export from the camera button, and an HTML download.
 
     ``caption`` says what the figure shows; ``sources`` are where its numbers come from.
@@ -76,9 +88,17 @@ def show_figure(fig, file_stem: str, caption: str, key: str, sources: Sequence[s
         on_click="ignore",
         icon=":material/download:",
     )
+    add_figure_button(fig, caption, sources, file_stem, key, rebuild, models)  # rebuild: how to compute it again (CLI line)
 
 
-def download_table(table: Table, file_stem: str, key: str) -> None:
+def download_table(
+    table: Table,
+    file_stem: str,
+    key: str,
+    rebuild: Rebuild | None = None,
+    models: Sequence[str] = (),
+    datasets: Sequence[dict] = (),
+) -> None:
     """CSV and LaTeX (booktabs) download buttons; both files end with the table's caption and provenance."""
     stem = safe_stem(file_stem)
     with st.container(horizontal=True):
@@ -90,6 +110,7 @@ def download_table(table: Table, file_stem: str, key: str) -> None:
             "LaTeX", data=to_latex(table), file_name=f"{stem}.tex", mime="application/x-tex", key=f"{key}.latex",
             on_click="ignore", icon=":material/download:", help="A booktabs table: needs \\usepackage{booktabs}.",
         )  # fmt: skip
+        add_table_button(table, file_stem, key, rebuild, models, datasets)
 
 
 def table_frame(table: Table):
@@ -101,7 +122,10 @@ def table_frame(table: Table):
     return frame.rename(columns={c: table.header(c) for c in columns})
 
 
-def show_table(table: Table, file_stem: str, key: str, column_config: dict | None = None, **dataframe_kwargs) -> None:
+def show_table(
+    table: Table, file_stem: str, key: str, column_config: dict | None = None, *, rebuild: Rebuild | None = None,
+    models: Sequence[str] = (), datasets: Sequence[dict] = (), **dataframe_kwargs,
+) -> None:  # fmt: skip
     """Display a :class:`Table` (headers from its labels), its full caption, and CSV/LaTeX downloads in the shown order.
 
     ``column_config`` is keyed by the displayed header (the label), as ``st.dataframe`` sees it.
@@ -119,7 +143,7 @@ def show_table(table: Table, file_stem: str, key: str, column_config: dict | Non
     show_caption(table.caption, table.sources)
     if len(table.rows) > 1:
         show_sort_line(key)
-    download_table(table, file_stem, key)
+    download_table(table, file_stem, key, rebuild, models, datasets)
 
 
 MISSING = "—"

@@ -18,6 +18,7 @@ from cvcore.images import ACCEPTED_EXTENSIONS
 from dashboard import state
 from dashboard.common import cached_model, remember_choices, restore_choices, user_errors
 from dashboard.export import safe_stem, show_figure, show_table
+from dashboard.report_buttons import add_image_button
 
 DEFAULT_DEPTH = 1
 MAX_DEPTH = 6
@@ -167,6 +168,9 @@ def _show_downloads(views, stem: str, key: str, highlight: frozenset[str]) -> No
                 label, data=lambda fmt=fmt: graph_bytes(views, fmt, highlight=highlight), file_name=f"{safe_stem(stem)}.{fmt}",
                 mime=mime, key=f"{key}.{fmt}", on_click="ignore", icon=":material/download:",
             )  # fmt: skip
+        add_image_button(
+            lambda: graph_bytes(views, "png", highlight=highlight), f"Topology graph {stem.replace('_', ' ')} (torch.fx trace).", stem, key,
+        )  # fmt: skip
 
 
 def _show_node(name: str, view) -> None:

@@ -175,3 +175,23 @@ RUNTIME_CHANNELS_LAST = "runtime.channels_last"
 RUNTIME_COMPILE = "runtime.compile"
 SEG_FAST_RESULTS = "segmentation.fast_results"  # {(photo digest, model, mode name): SegmentationResult | error}; fp32 stay in SEG_RESULTS
 SAL_FAST_CLASSIFY = "saliency.fast_classify"  # {(photo digest, model, mode name): Classification | error}; fp32 stay in SAL_CLASSIFY
+
+# --- Report page (defense report, cvcore.report) -------------------------------------
+REPORT_CURRENT = "report.current"  # the report name this session adds to ("defense" until chosen)
+REPORT_REVISION = "report.revision"  # the revision this session last saw: an edit based on an older one is refused
+REPORT_MESSAGE = "report.message"  # (kind, text) of the last action (conflict, rename), shown after the rerun
+REPORT_CHOOSE = "report.choose"
+REPORT_NEW_NAME = "report.new_name"
+REPORT_CREATE = "report.create"
+REPORT_RENAME_TO = "report.rename_to"
+REPORT_RENAME = "report.rename"
+REPORT_DELETE = "report.delete"
+REPORT_TITLE = "report.title"
+REPORT_AUTHOR = "report.author"
+REPORT_SAVE_DETAILS = "report.save_details"
+REPORT_ITEM = "report.item"  # prefix of per-item widgets (up, down, remove, caption, save)
+REPORT_NOTE = "report.note"
+REPORT_ADD_NOTE = "report.add_note"
+REPORT_HTML = "report.html"
+REPORT_ZIP = "report.zip"
+REPORT_PREVIEW = "report.preview"

@@ -17,9 +17,11 @@ from pathlib import Path
 
 from cvcore.errors import CvlensError
 
-# One module per subcommand (models, compare, analyze, graph, weights, segment, evaluate, explain, papers, import-model, benchmark).
+# One module per subcommand (models, compare, analyze, graph, weights, segment, evaluate, explain, papers, import-model,
+# benchmark, report).
 SUBCOMMAND_MODULES = (
     "models", "compare", "analyze", "graph", "weights", "segment", "evaluate", "explain", "papers", "import_model", "benchmark",
+    "report",
 )  # fmt: skip
 
 

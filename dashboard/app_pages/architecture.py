@@ -21,6 +21,7 @@ from cvcore.analysis.tables import complexity_table, format_field, layer_table, 
 from cvcore.formatting import format_shape
 from cvcore.input_sizes import InputSizeError
 from cvcore.registry import get_spec, model_names
+from cvcore.report import Rebuild, cli_command
 from dashboard import state
 from dashboard.common import as_text, user_errors
 from dashboard.export import download_table, show_table, table_frame
@@ -116,6 +117,7 @@ with st.container(horizontal=True):
 graph = show_graph(name, spec.display_name, size, arch)
 
 st.subheader("By stage")
+cli = ["analyze", name, "--input-size", str(size[0]), str(size[1]), "--stages"] if merge else None  # the CLI merges plain layers
 show_table(
     stage_summary_table(stages, spec.display_name, size, family=spec.family),
     file_stem=f"{name}_{size[0]}x{size[1]}_stages",
@@ -124,6 +126,8 @@ show_table(
         "stage": st.column_config.TextColumn("stage", pinned=True),
         "structure": st.column_config.TextColumn(width="large"),
     },
+    rebuild=Rebuild(cli and cli_command(*cli), "cvcore.analysis.stages.stage_summary_table", {"model": name, "size": size}),
+    models=[name],
 )
 
 st.subheader("Layers")
@@ -182,6 +186,8 @@ if other:
             stage_diff_table(diffs, spec.display_name, other_spec.display_name, spec.family, other_spec.family),
             file_stem=f"{name}_vs_{other}_{size[0]}x{size[1]}",
             key=state.ARCH_DIFF,
+            rebuild=Rebuild(cli and cli_command(*cli, "--diff", other), "cvcore.analysis.stages.diff_stages", {"other": other}),
+            models=[name, other],
         )
 
 show_effective_field(name, spec, size, graph)

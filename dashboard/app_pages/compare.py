@@ -9,6 +9,7 @@ import streamlit as st
 from cvcore import compare
 from cvcore.errors import CvlensError
 from cvcore.registry import get_spec, list_weights, model_names
+from cvcore.report import FIGURE_OUTPUT, Rebuild, cli_command
 from dashboard import state
 from dashboard.common import as_text, remember_choices, restore_choices, user_errors
 from dashboard.export import show_figure, show_table
@@ -142,6 +143,13 @@ choice = choose_weights(selected)
 points = compare.model_points(choice.specs, latency_ms=latencies)
 chart = compare.chart_data(points, x=x, y=y)
 
+# The same chart and deltas from the CLI (report items record it; measured latency has no CLI axis).
+# The chosen entries by name (resnet50.IMAGENET1K_V1), each as given: --default-weights keeps them.
+cli = (
+    ["compare", *choice.names, "--default-weights", "--task", task, "--x", x, "--y", y, *([] if log_x else ["--linear-x"])]
+    if x != "latency_ms"
+    else None
+)
 if chart.points:
     show_figure(
         compare.accuracy_figure(chart, log_x=log_x, common=choice.common),
@@ -149,6 +157,8 @@ if chart.points:
         caption=chart.caption,
         key=state.COMPARE_CHART,
         sources=chart.source_summary,
+        rebuild=Rebuild(cli_command(*cli, "--html", FIGURE_OUTPUT) if cli else None, "cvcore.compare.chart_data", {"x": x, "y": y}),
+        models=choice.names,
     )
 else:
     st.info(f"None of the selected models has both {chart.x_axis.short} and {chart.y_axis.short}.")
@@ -170,6 +180,12 @@ with user_errors():
         file_stem=f"cvlens_deltas_vs_{baseline}",
         key=state.COMPARE_DELTAS,
         column_config={"Model": st.column_config.TextColumn("Model", pinned=True)},
+        rebuild=Rebuild(
+            cli_command(*cli, "--baseline", choice.spec_for(baseline).name) if cli else None,
+            "cvcore.compare.delta_table",
+            {"baseline": baseline},
+        ),
+        models=choice.names,
     )
 
 st.divider()

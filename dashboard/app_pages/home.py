@@ -25,6 +25,7 @@ PAGES = (
     ),
     ("app_pages/saliency.py", "What a classifier looks at (Captum), with deletion/insertion faithfulness against random maps."),
     ("app_pages/your_models.py", "Import the model you trained (state dict, checkpoint, safetensors, ONNX): every page can then use it."),
+    ("app_pages/report.py", "Your defense report: Add to report on any page, then order, caption and export it (HTML, ZIP)."),
 )
 
 st.title("cvlens")

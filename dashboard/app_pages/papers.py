@@ -23,6 +23,7 @@ from cvcore.papers.mobilenet import (
 from cvcore.papers.registry import PAPERS, get_paper, paper_layers, paper_rows, status_counts
 from cvcore.papers.reproductions import reproduction_rows
 from cvcore.papers.tables import claims_table, reproduction_table
+from cvcore.report import Rebuild, cli_command
 from dashboard import state
 from dashboard.common import remember_choices, restore_choices, user_errors
 from dashboard.export import download_table, show_figure, show_table
@@ -68,6 +69,9 @@ def show_claims(key: str) -> None:
             claims_table(in_table, caption, as_text=True, compact=True),
             file_stem=f"{key}_{table}",
             key=f"{state.PAPERS_TABLE}.{i}",
+            rebuild=Rebuild(
+                cli_command("papers", key, "--table", table), "cvcore.papers.tables.claims_table", {"paper": key, "table": table}
+            ),
             column_config={
                 "delta %": st.column_config.NumberColumn(format="%.2f"),
                 "quantity": st.column_config.TextColumn(width="large"),
@@ -82,7 +86,9 @@ def show_claims(key: str) -> None:
                 hide_index=True,
             )
     st.caption("Every row of this paper in one file:")
-    download_table(claims_table(rows), file_stem=f"{key}_claims", key=state.PAPERS_ALL)
+    download_table(
+        claims_table(rows), file_stem=f"{key}_claims", key=state.PAPERS_ALL, rebuild=Rebuild(cli_command("papers", key))
+    )
 
 
 def show_reproductions(key: str) -> None:

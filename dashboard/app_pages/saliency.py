@@ -53,6 +53,7 @@ from dashboard.common import (
     user_errors,
 )
 from dashboard.export import safe_stem, show_figure, show_table
+from dashboard.report_buttons import add_image_button
 from dashboard.runtime_controls import agreement_caption, current_mode
 
 MAX_MODELS = 3
@@ -250,6 +251,11 @@ def show_grid(
                 st.download_button(
                     "PNG", lambda picture=picture: encode_png(picture), f"{safe_stem(f'{stem}_{name}_{method}_{goal}')}.png", mime="image/png",
                     key=f"{state.SAL_DOWNLOADS}.{name}.{method}", on_click="ignore", icon=":material/download:",
+                )  # fmt: skip
+                add_image_button(
+                    lambda picture=picture: encode_png(picture), f"{method} map of {get_spec(name).display_name} for "
+                    f"{get_spec(name).categories[goal]} ({goal}). {cell_caption(result)}", f"{stem}_{name}_{method}_{goal}",
+                    f"{state.SAL_DOWNLOADS}.{name}.{method}", models=[name],
                 )  # fmt: skip
                 done[(name, method)] = result
     return done

@@ -48,6 +48,7 @@ from dashboard.common import (
     starting_values,
 )
 from dashboard.export import safe_stem, show_table
+from dashboard.report_buttons import add_image_button
 from dashboard.runtime_controls import agreement_caption, current_mode
 
 MAX_MODELS = 4
@@ -231,6 +232,10 @@ def show_downloads(stem: str, image, results: dict, opacity: float) -> None:
                 f"{result.display_name}: label mask PNG", lambda r=result: label_mask_png(r), f"{base}_mask.png",
                 mime="image/png", key=f"{state.SEG_TABLES}.{name}.mask", on_click="ignore",
                 help="Pixel value = class index (VOC palette PNG; 16-bit greyscale for ImageNet's 1000 classes).",
+            )  # fmt: skip
+            add_image_button(
+                lambda r=result: encode_png(overlay(image, r, opacity)), f"{result.display_name} segmentation of {stem} "
+                f"(overlay at opacity {opacity:g}).", f"{base}_overlay", f"{state.SEG_TABLES}.{name}.overlay", models=[name],
             )  # fmt: skip
 
 

@@ -13,6 +13,7 @@ from cvcore.catalogue import catalogue_rows, mine_table
 from cvcore.errors import CvlensError
 from cvcore.evaluation.measured import MAX_PAGE_IMAGES, evaluate_and_store, latest_stored
 from cvcore.evaluation.report import class_table, headline_table
+from cvcore.formatting import to_jsonable
 from cvcore.registry import list_models
 from cvcore.user_models import (
     MAX_MODEL_UPLOAD_MB,
@@ -186,7 +187,7 @@ def show_evaluation(name: str) -> None:
     ev = stored.evaluation
     show_table(
         headline_table(ev),
-        f"{name}_evaluation", f"{state.MINE_EVAL_TABLE}.{name}.headline",
+        f"{name}_evaluation", f"{state.MINE_EVAL_TABLE}.{name}.headline", models=[name], datasets=[to_jsonable(ev.protocol.dataset)],
     )  # fmt: skip
     with st.expander("Per class"):
         show_table(

@@ -140,6 +140,14 @@ CASES = [
     ("benchmark-out-unwritable", "benchmark resnet18 --out {unwritable}/r.jsonl", "permission denied"),
     ("benchmark-show-unknown", "benchmark show nope", "No stored sweep 'nope'"),
     ("benchmark-list-with-models", "benchmark list resnet18", "takes no model names"),
+    # report
+    ("report-show-unknown", "report show nope", "There is no report 'nope'"),
+    ("report-show-bad-name", "report show ../etc", "is not allowed"),
+    ("report-export-unknown", "report export nope --html {out}/r.html", "There is no report 'nope'"),
+    ("report-export-nothing", "report export nope", "give --html FILE and/or --zip FILE"),
+    ("report-export-missing-folder", "report export nope --zip {nofolder}/r.zip", "does not exist"),
+    ("report-export-unwritable", "report export nope --html {unwritable}/r.html", "permission denied"),
+    ("report-unknown-action", "report publish", "invalid choice"),
 ]
 
 

@@ -95,7 +95,13 @@ def logged_problems(log: Path) -> list[str]:
 
 
 @pytest.fixture(scope="session")
-def streamlit_server(streamlit_server_log, tmp_path_factory):
+def streamlit_server_home(tmp_path_factory) -> Path:
+    """The shared browser-test server's cvlens home (its reports, imported models)."""
+    return tmp_path_factory.mktemp("server-home")
+
+
+@pytest.fixture(scope="session")
+def streamlit_server(streamlit_server_log, streamlit_server_home):
     """``streamlit run dashboard/app.py`` on 127.0.0.1 and a free port; yields its URL, stops it afterwards."""
     port = free_port()
     log = streamlit_server_log
@@ -105,7 +111,7 @@ def streamlit_server(streamlit_server_log, tmp_path_factory):
         "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none",
     ]  # fmt: skip
     # The server's own cvlens home: what a browser test imports must not appear in this process's registry.
-    server_env = {**os.environ, "PYTHONUNBUFFERED": "1", "CVLENS_HOME": str(tmp_path_factory.mktemp("server-home"))}
+    server_env = {**os.environ, "PYTHONUNBUFFERED": "1", "CVLENS_HOME": str(streamlit_server_home)}
     with open(log, "wb") as out:
         proc = subprocess.Popen(
             command, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, env=server_env
