@@ -46,6 +46,21 @@ def idle(driver):
     return not any("Running" in e.text for e in driver.find_elements(By.CSS_SELECTOR, '[data-testid="stStatusWidget"]'))
 
 
+def find_button(driver, css: str, text: str, *, last_word: bool = False):
+    """The first button showing ``text`` (its last word, after the icon's ligature, when ``last_word``), or None yet."""
+    from selenium.common.exceptions import StaleElementReferenceException
+    from selenium.webdriver.common.by import By
+
+    try:
+        for button in driver.find_elements(By.CSS_SELECTOR, css):
+            words = button.text.split()
+            if (words and words[-1] == text) if last_word else text in button.text:
+                return button
+    except StaleElementReferenceException:  # Streamlit redrew the page meanwhile: look again
+        return None
+    return None
+
+
 def click_first_add(driver, url: str, ready_css: str) -> None:
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
@@ -53,7 +68,7 @@ def click_first_add(driver, url: str, ready_css: str) -> None:
     driver.get(url)
     wait = WebDriverWait(driver, DRAW_TIMEOUT_S, poll_frequency=0.5)
     wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, ready_css) and idle(d))
-    button = next(b for b in driver.find_elements(By.CSS_SELECTOR, '[data-testid="stButton"] button') if ADD in b.text)
+    button = wait.until(lambda d: find_button(d, '[data-testid="stButton"] button', ADD))
     driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", button)
     button.click()
     wait.until(
@@ -80,11 +95,7 @@ def test_two_pages_into_the_report_then_the_offline_html_draws_everything(
     wait = WebDriverWait(driver, DRAW_TIMEOUT_S, poll_frequency=0.5)
     wait.until(lambda d: any(h.text == f"{count} items" for h in d.find_elements(By.CSS_SELECTOR, "h3")) and idle(d))
     assert not error_boxes(driver), error_boxes(driver)
-    html_button = next(
-        b
-        for b in driver.find_elements(By.CSS_SELECTOR, '[data-testid="stDownloadButton"] button')
-        if b.text.split() and b.text.split()[-1] == "HTML"
-    )
+    html_button = wait.until(lambda d: find_button(d, '[data-testid="stDownloadButton"] button', "HTML", last_word=True))
     driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", html_button)
     html_button.click()
     deadline = time.monotonic() + 60
