@@ -310,7 +310,44 @@ def _cli():
 
 
 # Which cvcore function each builder exercises: every function that returns a Table must be in one.
+def _benchmark():
+    """Two machines' rows (an ok and a skipped configuration) and the stored-sweeps list, as `benchmark` prints them.
+
+    The values are inputs of the layout under test, not measurements."""
+    from pathlib import Path
+
+    from cvcore.benchmark.results import OK, SKIPPED, BenchmarkRow, Environment
+    from cvcore.benchmark.store import StoredSweep
+    from cvcore.benchmark.tables import rows_table, sweeps_table
+
+    def env(host, gpu=""):
+        return Environment(host, "Intel(R) Xeon(R) Processor", 2, 2, gpu, "550.54" if gpu else "", "12.8" if gpu else "",
+                           "2.14.1", "0.29.1", "0.1.0", "3.11.7", "Linux", "2026-12-01T12:00:00+00:00")  # fmt: skip
+
+    def row(host, batch, status=OK):
+        ok = status == OK
+        return BenchmarkRow(
+            model="mobilenet_v3_large", display_name="MobileNet-v3-large", device="cpu", mode="fp32" if ok else "fp16",
+            batch_size=batch, input_size=(224, 224), status=status, host=host,
+            note="" if ok else "fp16 autocast cannot run here: this CPU has no native fp16 (torch.ops.mkldnn)",
+            latency_median_ms=12.5 * batch if ok else None, latency_p10_ms=12.0 * batch if ok else None,
+            latency_p90_ms=13.1 * batch if ok else None, images_per_s=80.0 if ok else None,
+            peak_memory_mb=41.5 * batch if ok else None, memory_source="peak RSS growth of the measuring process",
+            gmacs_per_image=0.217, achieved_gflops_per_s=34.7 if ok else None, peak_share=0.106 if ok else None,
+        )  # fmt: skip
+
+    rows = [row("laptop", 1), row("laptop", 8), row("lab", 1), row("lab", 1, SKIPPED)]
+    environments = [env("laptop"), env("lab", "NVIDIA H200")]
+    stored = StoredSweep(Path("bench-20261201-120000.jsonl"), {"models": ["mobilenet_v3_large"], "device": "cpu", "configurations": 4},
+                         {e.host: e for e in environments}, rows, ["line 7: cut short"])  # fmt: skip
+    return {
+        "benchmark_rows": rows_table(rows, environments, machines=[r.host for r in rows]),
+        "benchmark_sweeps": sweeps_table([stored]),
+    }
+
+
 BUILDERS = {
+    _benchmark: {"cvcore.benchmark.tables.rows_table", "cvcore.benchmark.tables.sweeps_table"},
     _catalogue: {"cvcore.compare.catalogue_table"},
     _compare: {"cvcore.compare.delta_table", "cvcore.latency.latency_table"},
     _architecture: {
