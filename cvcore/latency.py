@@ -12,7 +12,6 @@ No global torch flag is touched (timm flips ``cudnn.benchmark`` on import; we do
 from __future__ import annotations
 
 import statistics
-import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -20,10 +19,11 @@ import torch
 from torch import nn
 
 from cvcore.analysis.complexity import example_input, resolve_model
-from cvcore.device import resolve_device, synchronize
+from cvcore.device import resolve_device
 from cvcore.errors import AnalysisError, InvalidInputError
 from cvcore.formatting import Table
 from cvcore.runtime import EXACT, CompileState, ModeNotSupportedError, RuntimeMode, parse_mode, prepare
+from cvcore.timing import time_forward
 
 LATENCY_SOURCE = "measured: cvlens latency benchmark (median of timed runs after warm-up, batch 1)"
 
@@ -55,20 +55,6 @@ class Latency:
         return 1000.0 * self.batch_size / self.latency_ms
 
 
-def _timed_runs(model: nn.Module, x: torch.Tensor, device: torch.device, warmup_runs: int, runs: int) -> list[float]:
-    times_ms = []
-    with torch.inference_mode():
-        for _ in range(warmup_runs):
-            model(x)
-        synchronize(device)
-        for _ in range(runs):
-            start = time.perf_counter()
-            model(x)
-            synchronize(device)  # inside the timer: CUDA calls return before the work is done
-            times_ms.append((time.perf_counter() - start) * 1000.0)
-    return times_ms
-
-
 def measure_latency(
     model_or_name: nn.Module | str,
     input_size: tuple[int, int] | None = None,
@@ -93,7 +79,7 @@ def measure_latency(
     x = example_input(size, dev).expand(batch_size, -1, -1, -1).contiguous()  # (B, 3, H, W)
     try:
         runner = prepare(model, mode)  # compiles (if asked) in the first warm-up run, in this thread
-        times_ms = _timed_runs(runner, x, dev, max(warmup_runs, 1 if mode.compile else 0), runs)
+        times_ms = time_forward(runner, x, dev, max(warmup_runs, 1 if mode.compile else 0), runs)
     except (RuntimeError, ValueError, TypeError) as exc:
         raise AnalysisError(f"Could not run {name} at input {size[0]}x{size[1]} on {dev}: {exc}") from exc
     if runner.compile_state is CompileState.FAILED:

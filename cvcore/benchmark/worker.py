@@ -1,6 +1,6 @@
 """One configuration measured inside its own process: timm-style timing, peak memory, energy.
 
-:func:`time_forward` is the timing loop (warm-up, a device synchronisation inside the timer,
+:func:`cvcore.timing.time_forward` is the timing loop (warm-up, a device synchronisation inside the timer,
 ``torch.inference_mode``), through :func:`cvcore.runtime.prepare`, the same code path as the
 CLI's ``--precision/--channels-last/--compile``. :func:`measure_job` runs one :class:`Job`
 and returns a dict of results (pickled back to the sweep). :func:`gemm_peak` measures this
@@ -12,10 +12,10 @@ from __future__ import annotations
 import resource
 import statistics
 import sys
-import time
 from dataclasses import dataclass
 
 from cvcore.benchmark.results import CPU_MEMORY_SOURCE, CUDA_MEMORY_SOURCE, FAILED, OK, OUT_OF_MEMORY, SKIPPED
+from cvcore.timing import time_forward
 
 MIB = 2**20
 GEMM_SIDE = {"cpu": 1024, "cuda": 8192}  # square matrices: large enough to reach the peak, cheap to run
@@ -58,25 +58,6 @@ def _cap_address_space(extra_mb: float) -> None:
         pages = int(f.read().split()[0])
     limit = pages * resource.getpagesize() + int(extra_mb * MIB)
     resource.setrlimit(resource.RLIMIT_AS, (limit, resource.getrlimit(resource.RLIMIT_AS)[1]))
-
-
-def time_forward(forward, x, device, warmup_runs: int, repeats: int) -> list[float]:
-    """Milliseconds of each of ``repeats`` timed calls of ``forward(x)`` after ``warmup_runs`` untimed ones."""
-    import torch
-
-    from cvcore.device import synchronize
-
-    times_ms = []
-    with torch.inference_mode():
-        for _ in range(warmup_runs):
-            forward(x)
-        synchronize(device)
-        for _ in range(repeats):
-            start = time.perf_counter()
-            forward(x)
-            synchronize(device)  # inside the timer: CUDA calls return before the work is done
-            times_ms.append((time.perf_counter() - start) * 1000.0)
-    return times_ms
 
 
 def percentile(values: list[float], q: float) -> float:

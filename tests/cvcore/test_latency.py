@@ -21,7 +21,7 @@ class Recorder(nn.Module):
 
 def test_warm_up_then_timed_runs_in_inference_mode(monkeypatch):
     syncs = []
-    monkeypatch.setattr(latency, "synchronize", lambda device: syncs.append(device))
+    monkeypatch.setattr("cvcore.timing.synchronize", lambda device: syncs.append(device))  # the shared timing loop
     model = Recorder()
     result = latency.measure_latency(model, input_size=(32, 32), device="cpu", batch_size=2, warmup_runs=2, runs=5)
     assert len(model.calls) == 7 and all(mode and batch == 2 for mode, batch in model.calls)
