@@ -562,6 +562,10 @@ def import_bytes(
     try:
         atomic_write(temporary, data)
         return import_model(temporary, name, options, progress=progress, source_name=Path(file_name).name)
+    except CvlensError as exc:  # name the upload, not the temporary file it was written to
+        shown = Path(file_name).name
+        exc.args = (str(exc).replace(str(temporary), shown).replace(temporary.name, shown),)
+        raise
     finally:
         with contextlib.suppress(OSError):
             temporary.unlink()

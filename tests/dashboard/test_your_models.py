@@ -90,6 +90,7 @@ def test_a_bad_file_is_a_clear_message_and_nothing_is_stored(page_app, home):
     at = _import(at, "notes.pth", b"this is not a checkpoint", "resnet18", "mine")
     assert not at.exception and any("cannot be read as a PyTorch checkpoint" in text for text in _seen(at.error))
     assert not (home / "models" / "manifest.json").exists()
+    assert any(t.startswith("notes.pth cannot") for t in _seen(at.error))  # the upload's name, not its temporary file
 
 
 def test_upload_limits_the_server_and_each_photo_uploader_set():
