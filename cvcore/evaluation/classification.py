@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from cvcore.device import model_device
+from cvcore.device import describe_device, model_device
 from cvcore.errors import ImageDecodeError, InvalidInputError
 from cvcore.evaluation.bootstrap import BootstrapSettings
 from cvcore.evaluation.datasets import ClassificationDataset, LabelledImage
@@ -52,36 +52,61 @@ def evaluate_classification(
     progress: Progress | None = None,
 ) -> ClassificationEvaluation:
     """Run ``model`` (built from ``spec``) over ``dataset``; ``progress(done, total)`` after each batch."""
+    dataset, batch_size, top_k = prepare_classification(spec, dataset, batch_size=batch_size, limit=limit)
+    start = time.perf_counter()
+    top_predictions = predict_top_k(model, spec, dataset.samples, batch_size, top_k, progress)
+    return classification_result(
+        spec, dataset, top_predictions, batch_size=batch_size, bootstrap=bootstrap,
+        device=describe_device(model_device(model)), started=start,
+    )  # fmt: skip
+
+
+def prepare_classification(
+    spec: ModelSpec, dataset: ClassificationDataset, *, batch_size: int, limit: int | None
+) -> tuple[ClassificationDataset, int, int]:
+    """The checked inputs of an evaluation: the limited dataset, the batch size and k of top-k."""
     if spec.task is not Task.CLASSIFICATION:
         raise InvalidInputError(f"{spec.display_name} is a {spec.task.value} model; {dataset.root} is a classification folder.")
     check_preprocessing(spec)
-    batch_size = check_batch_size(batch_size)
-    dataset = dataset.limited(limit)
-    start = time.perf_counter()
-    top_k = min(TOP_K, len(spec.categories))
-    top_predictions = _predict(model, spec, dataset.samples, batch_size, top_k, progress)
-    targets = np.array([s.target for s in dataset.samples], dtype=np.int64)
+    return dataset.limited(limit), check_batch_size(batch_size), min(TOP_K, len(spec.categories))
 
+
+def classification_result(
+    spec: ModelSpec,
+    dataset: ClassificationDataset,
+    top_predictions: np.ndarray,
+    *,
+    batch_size: int,
+    bootstrap: BootstrapSettings,
+    device: str,
+    started: float,
+    notes: tuple[str, ...] = (),
+) -> ClassificationEvaluation:
+    """The evaluation of the (n, top_k) predictions of ``dataset``'s images, in its order; ``device`` as people read it.
+
+    Run locally or on Ray (:mod:`cvcore.evaluation.distributed`): the same predictions give the same result.
+    """
+    targets = np.array([s.target for s in dataset.samples], dtype=np.int64)
     correct_top1 = top_predictions[:, 0] == targets
     correct_topk = (top_predictions == targets[:, None]).any(axis=1)
     statistic = classification_statistic(correct_top1, correct_topk, targets)
     metrics = headline_estimates(len(targets), statistic, CLASSIFICATION_METRICS, bootstrap)
-    device = model_device(model)
     crop = spec.preprocessing.crop_size
     protocol = make_protocol(
         spec, dataset.fingerprint, images=len(targets), limit=dataset.limit, split=None, crop_size=crop,
         scored_at=f"{crop}x{crop} centre crop", device=device, precision="fp32", batch_size=batch_size,
-        bootstrap=bootstrap, seconds=time.perf_counter() - start, notes=tuple(dataset.report()),
+        bootstrap=bootstrap, seconds=time.perf_counter() - started, notes=(*dataset.report(), *notes),
     )  # fmt: skip
     return ClassificationEvaluation(
-        model=model_record(spec), protocol=protocol, **metrics, top_k=top_k, categories=tuple(spec.categories),
+        model=model_record(spec), protocol=protocol, **metrics, top_k=top_predictions.shape[1],
+        categories=tuple(spec.categories),
         classes=_class_scores(dataset.classes, targets, top_predictions[:, 0], spec.categories),
         unmatched=dict(dataset.unmatched), categories_without_images=len(dataset.categories_without_images),
         files=tuple(s.relative for s in dataset.samples), targets=targets, top_predictions=top_predictions,
     )  # fmt: skip
 
 
-def _predict(
+def predict_top_k(
     model: nn.Module, spec: ModelSpec, samples: Sequence[LabelledImage], batch_size: int, top_k: int, progress: Progress | None
 ) -> np.ndarray:
     """(n, top_k) int64 class indices, best first."""

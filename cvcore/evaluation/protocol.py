@@ -48,20 +48,19 @@ def make_protocol(
     split: str | None,
     crop_size: int | None,
     scored_at: str,
-    device,
+    device: str,
     precision: str,
     batch_size: int,
     bootstrap: BootstrapSettings,
     seconds: float,
     notes: tuple[str, ...] = (),
 ) -> Protocol:
-    from cvcore.device import describe_device
-
+    """``device``: where the model ran, as people read it (:func:`cvcore.device.describe_device`)."""
     p = spec.preprocessing
     return Protocol(
         dataset=dataset, images=images, limit=limit, split=split, resize_size=p.resize_size, crop_size=crop_size,
         interpolation=p.interpolation, mean=tuple(p.mean), std=tuple(p.std), single_scale=True, scored_at=scored_at,
-        device=describe_device(device), precision=precision, batch_size=batch_size, bootstrap=bootstrap,
+        device=device, precision=precision, batch_size=batch_size, bootstrap=bootstrap,
         versions=software_versions(), date_utc=datetime.now(UTC).isoformat(timespec="seconds"),
         seconds=seconds, notes=notes,
     )  # fmt: skip

@@ -12,12 +12,13 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 
 import numpy as np
 from PIL import Image
 from torch import nn
 
-from cvcore.device import model_device
+from cvcore.device import describe_device, model_device
 from cvcore.errors import ImageDecodeError, InvalidInputError
 from cvcore.evaluation.bootstrap import BootstrapSettings
 from cvcore.evaluation.datasets import MaskedImage, SegmentationDataset
@@ -51,17 +52,41 @@ def evaluate_segmentation(
     """Run ``model`` (built from ``spec``) over ``dataset``; ``progress(done, total)`` after each image."""
     check_segmenter(spec, dataset)
     dataset = dataset.limited(limit)
-    k = len(dataset.class_names)
-    n = len(dataset.samples)
     start = time.perf_counter()
+    counts = score_images(model, spec, dataset, range(len(dataset.samples)), progress)
+    device = model_device(model)
+    return segmentation_result(
+        spec, dataset, counts, bootstrap=bootstrap, device=describe_device(device), device_type=device.type, started=start
+    )
+
+
+@dataclass(frozen=True)
+class PixelCounts:
+    """What scoring some images of a dataset leaves: their summed confusion matrix and each image's per-class counts."""
+
+    confusion: np.ndarray  # (K, K) int64, rows: truth, columns: prediction
+    true_positives: np.ndarray  # (m, K) int64, one row per image
+    truth_pixels: np.ndarray  # (m, K)
+    predicted_pixels: np.ndarray  # (m, K)
+
+
+def score_images(
+    model: nn.Module, spec: ModelSpec, dataset: SegmentationDataset, indices: range, progress: Progress | None = None
+) -> PixelCounts:
+    """Segment and score ``dataset.samples[i]`` for ``i`` in ``indices``; ``progress(done, total)`` after each image."""
+    k = len(dataset.class_names)
+    samples = dataset.samples[indices.start : indices.stop]
+    n = len(samples)
     confusion = np.zeros((k, k), dtype=np.int64)
     true_positives, truth_pixels, predicted_pixels = (np.zeros((n, k), dtype=np.int64) for _ in range(3))
+    if not n:
+        return PixelCounts(confusion, true_positives, truth_pixels, predicted_pixels)
     with ThreadPoolExecutor(1, thread_name_prefix="cvlens-decode") as pool:  # the next image decodes during this forward
-        upcoming = pool.submit(_load, dataset.samples[0], dataset)
-        for i, sample in enumerate(dataset.samples):
+        upcoming = pool.submit(_load, samples[0], dataset)
+        for i, sample in enumerate(samples):
             photo, truth = upcoming.result()
             if i + 1 < n:
-                upcoming = pool.submit(_load, dataset.samples[i + 1], dataset)
+                upcoming = pool.submit(_load, samples[i + 1], dataset)
             labels = segment(photo, spec, model=model).labels
             try:
                 step = confusion_matrix(truth, labels, k, ignore_index=dataset.ignore_index)
@@ -71,20 +96,37 @@ def evaluate_segmentation(
             true_positives[i], truth_pixels[i], predicted_pixels[i] = np.diag(step), step.sum(axis=1), step.sum(axis=0)
             if progress:
                 progress(i + 1, n)
+    return PixelCounts(confusion, true_positives, truth_pixels, predicted_pixels)
 
-    statistic = segmentation_statistic(true_positives, truth_pixels, predicted_pixels)
+
+def segmentation_result(
+    spec: ModelSpec,
+    dataset: SegmentationDataset,
+    counts: PixelCounts,
+    *,
+    bootstrap: BootstrapSettings,
+    device: str,
+    device_type: str,
+    started: float,
+    notes: tuple[str, ...] = (),
+) -> SegmentationEvaluation:
+    """The evaluation of the counts of all of ``dataset``'s images, in its order; ``device`` as people read it.
+
+    Run locally or on Ray (:mod:`cvcore.evaluation.distributed`): the same counts give the same result.
+    """
+    n = len(dataset.samples)
+    statistic = segmentation_statistic(counts.true_positives, counts.truth_pixels, counts.predicted_pixels)
     metrics = headline_estimates(n, statistic, SEGMENTATION_METRICS, bootstrap)
-    device = model_device(model)
     protocol = make_protocol(
         spec, dataset.fingerprint, images=n, limit=dataset.limit, split=dataset.split, crop_size=None,
         scored_at="the mask's own resolution (labels resized to the photo, nearest)", device=device,
-        precision="fp16 autocast" if device.type == "cuda" else "fp32", batch_size=1, bootstrap=bootstrap,
-        seconds=time.perf_counter() - start, notes=dataset.notes,
+        precision="fp16 autocast" if device_type == "cuda" else "fp32", batch_size=1, bootstrap=bootstrap,
+        seconds=time.perf_counter() - started, notes=(*dataset.notes, *notes),
     )  # fmt: skip
     return SegmentationEvaluation(
         model=model_record(spec), protocol=protocol, **metrics, class_names=dataset.class_names,
-        ignore_index=dataset.ignore_index, confusion=confusion, files=tuple(s.relative for s in dataset.samples),
-        true_positives=true_positives, truth_pixels=truth_pixels, predicted_pixels=predicted_pixels,
+        ignore_index=dataset.ignore_index, confusion=counts.confusion, files=tuple(s.relative for s in dataset.samples),
+        true_positives=counts.true_positives, truth_pixels=counts.truth_pixels, predicted_pixels=counts.predicted_pixels,
     )  # fmt: skip
 
 
