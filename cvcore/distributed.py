@@ -11,12 +11,18 @@ from __future__ import annotations
 
 import contextlib
 import os
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 
 from cvcore.errors import CvlensError, InvalidInputError
 
 PASSED_ENV_VARS = ("CVLENS_HOME", "CVLENS_DEVICE", "TORCH_HOME", "OMP_WAIT_POLICY")
+# Ray's own defaults: the GCS port of `ray start --head`, the Ray Client server's port.
+DEFAULT_GCS_PORT = 6379
+DEFAULT_CLIENT_PORT = 10001
+# ray.init retries an unreachable address for minutes (20 tries of ~40 s); a TCP probe answers in seconds.
+PROBE_TIMEOUT_S = 5.0
 
 
 class RayUnavailableError(CvlensError, RuntimeError):
@@ -54,6 +60,7 @@ def ray_session(address: str = "auto") -> Iterator:
                 except ConnectionError:
                     ray.init(runtime_env=runtime_env(), include_dashboard=False, log_to_driver=False)
             else:
+                check_reachable(address)
                 ray.init(address=address, runtime_env=runtime_env(), log_to_driver=False)
         except (ConnectionError, ValueError, RuntimeError) as exc:
             raise RayUnavailableError(f"Cannot reach the Ray cluster at {address!r}: {str(exc).splitlines()[0]}") from exc
@@ -63,3 +70,29 @@ def ray_session(address: str = "auto") -> Iterator:
     finally:
         if started:
             ray.shutdown()
+
+
+def check_reachable(address: str, timeout_s: float = PROBE_TIMEOUT_S) -> None:
+    """Refuse, within ``timeout_s``, a cluster address nothing listens at (``host:port``, ``ray://host:port``)."""
+    host, port = _host_and_port(address)
+    try:
+        socket.create_connection((host, port), timeout=timeout_s).close()
+    except OSError as exc:
+        reason = f"no answer within {timeout_s:g} s" if isinstance(exc, TimeoutError) else exc.strerror or str(exc)
+        raise RayUnavailableError(
+            f"Cannot reach the Ray cluster at {address!r} ({host}:{port}: {reason}). Start one there with "
+            "`ray start --head`, or pass --ray auto to use this machine."
+        ) from None
+
+
+def _host_and_port(address: str) -> tuple[str, int]:
+    text = str(address).strip()
+    client = text.startswith("ray://")
+    text = text.removeprefix("ray://").split("/", 1)[0]
+    host, colon, port = text.rpartition(":") if not text.endswith("]") else (text, "", "")
+    if not colon:
+        host, port = text, ""
+    host = host.strip("[]")
+    if not host or (port and not port.isdigit()) or (port and not 0 < int(port) < 65536):
+        raise InvalidInputError(f"--ray: {address!r} is not a cluster address; expected host:port or ray://host:port, or auto.")
+    return host, int(port) if port else DEFAULT_CLIENT_PORT if client else DEFAULT_GCS_PORT
