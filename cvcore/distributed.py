@@ -1,7 +1,8 @@
 """Ray, the optional engine for work that outgrows one machine: connected here, imported nowhere else first.
 
-Only :func:`ray_session` imports Ray, and only callers given ``--ray`` call it (a test
-checks that a local benchmark never imports it). ``auto``: the Ray cluster this machine
+Only :func:`ray_session` imports Ray (and :func:`ray_data` Ray Data, inside a session), and
+only callers given ``--ray`` call it (tests check that a local benchmark and a local
+evaluation never import it). ``auto``: the Ray cluster this machine
 belongs to if one is running, else a Ray started for this call on this machine.
 ``ADDRESS``: ``ray.init(address=ADDRESS)``; cvlens must then be installed on the cluster's
 nodes. A Ray the caller initialised already (a test, a notebook) is used as it is and left running.
@@ -35,6 +36,19 @@ def import_ray():
     except ImportError:
         raise RayUnavailableError("--ray needs Ray: pip install -r requirements-ray.txt") from None
     return ray
+
+
+def ray_data():
+    """``ray.data``, quiet: no progress bars or execution banners of its own (cvlens shows its progress), warnings only."""
+    import logging
+
+    import ray.data
+
+    context = ray.data.DataContext.get_current()
+    context.enable_progress_bars = False
+    context.print_on_execution_start = False
+    logging.getLogger("ray.data").setLevel(logging.WARNING)
+    return ray.data
 
 
 def runtime_env() -> dict:

@@ -4,11 +4,14 @@ The layout of DIR is detected: a VOC folder (pixel accuracy, mIoU, per-class IoU
 ``images/`` + ``masks/`` folder (the same, with ``--classes``), a folder per class or a flat
 folder with ``--labels`` (top-1, top-5, per-class accuracy). ``--compare OTHER`` evaluates a
 second model on the same images and tests the difference (paired bootstrap; McNemar for top-1/top-5).
+``--ray auto|ADDRESS`` scores the images on a Ray cluster (:mod:`cvcore.evaluation.distributed`;
+Ray is imported only then), with the same numbers.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 
 from cvcore.cli import add_format_argument, count
@@ -59,6 +62,12 @@ def register(subparsers) -> None:
     run_group.add_argument(
         "--compare", metavar="OTHER_MODEL", help="also evaluate OTHER_MODEL on the same images and test the difference"
     )
+    run_group.add_argument(
+        "--ray",
+        metavar="auto|ADDRESS",
+        help="score on a Ray cluster: workers that each load the model share the images (same numbers as a local run); "
+        "the data folder must be at the same path on every node",
+    )
     run_group.add_argument("--save", action="store_true", help="store the result(s) under the cvlens home (evaluations/<model>/)")
     add_format_argument(parser, ("table", "csv", "json"))
     parser.set_defaults(handler=run)
@@ -69,11 +78,10 @@ def run(args: argparse.Namespace) -> int:
     from cvcore.registry import get_spec
 
     settings = BootstrapSettings(args.bootstrap, args.seed)
-    spec = get_spec(args.model)
-    results = [_evaluate(spec, _dataset(args, spec), args, settings)]
-    if args.compare:
-        other = get_spec(args.compare)
-        results.append(_evaluate(other, _dataset(args, other), args, settings))
+    specs = [get_spec(args.model)] + ([get_spec(args.compare)] if args.compare else [])
+    datasets = [_dataset(args, spec) for spec in specs]  # bad folders are refused before Ray starts
+    with _ray(args):
+        results = [_evaluate(spec, dataset, args, settings) for spec, dataset in zip(specs, datasets)]
     comparison = compare_evaluations(*results) if len(results) == 2 else None
     saved = [str(save_evaluation(r)) for r in results] if args.save else []
 
@@ -110,20 +118,34 @@ def _dataset(args: argparse.Namespace, spec):
     )
 
 
+def _ray(args: argparse.Namespace):
+    """One Ray session for both models of a --compare (nothing without --ray)."""
+    if not args.ray:
+        return contextlib.nullcontext()
+    from cvcore.distributed import ray_session
+
+    return ray_session(args.ray)
+
+
 def _evaluate(spec, dataset, args: argparse.Namespace, settings):
     from tqdm import tqdm
 
-    from cvcore.evaluation import evaluate
-    from cvcore.weights import load_model
-
-    model = load_model(spec.name, device=args.device)
+    options = dict(batch_size=args.batch_size, limit=args.limit, bootstrap=settings)
     with tqdm(desc=f"{spec.name} on {dataset.layout}", unit="img", leave=False) as bar:
 
         def progress(done: int, total: int) -> None:
             bar.total = total
             bar.update(done - bar.n)
 
-        return evaluate(model, spec, dataset, batch_size=args.batch_size, limit=args.limit, bootstrap=settings, progress=progress)
+        if args.ray:
+            from cvcore.evaluation.distributed import ray_evaluate
+
+            return ray_evaluate(spec, dataset, address=args.ray, device=args.device, progress=progress, **options)
+        from cvcore.evaluation import evaluate
+        from cvcore.weights import load_model
+
+        model = load_model(spec.name, device=args.device)
+        return evaluate(model, spec, dataset, progress=progress, **options)
 
 
 def _print_result(result, fmt: str) -> None:

@@ -102,6 +102,8 @@ CASES = [
     ("evaluate-coarse-model", "evaluate -m " + LITE + " --data {voc}", "is a classification model (1000 classes) but"),
     ("evaluate-no-weights", "evaluate -m " + LRASPP + " --data {voc}", "not on this machine"),
     ("evaluate-unknown-device", "--device quantum evaluate -m " + LRASPP + " --data {voc}", "Unknown device"),
+    ("evaluate-ray-unreachable", "evaluate -m " + LRASPP + " --data {voc} --ray 127.0.0.1:1", "Cannot reach the Ray cluster at"),
+    ("evaluate-ray-bad-address", "evaluate -m " + LRASPP + " --data {voc} --ray host:port", "is not a cluster address"),
     # explain
     ("explain-missing-file", "explain {missing}", "No such image file"),
     ("explain-folder", "explain {folder}", "is a folder, not an image file"),

@@ -1,4 +1,7 @@
-"""Ray (cvcore.distributed): a sweep on a local Ray gives the local sweep's rows; Ray is imported only with --ray."""
+"""Ray (cvcore.distributed): a sweep on a local Ray gives the local sweep's rows; Ray is imported only with --ray.
+
+The Ray evaluation's tests are in tests/cvcore/evaluation/test_distributed.py.
+"""
 
 import os
 import subprocess
@@ -9,6 +12,7 @@ import pytest
 
 from cvcore.benchmark.sweep import plan_sweep, run_and_store, run_sweep
 from tests.cvcore.benchmark.conftest import TINY
+from tests.cvcore.evaluation.conftest import make_image_folder
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -23,11 +27,23 @@ def test_a_local_benchmark_does_not_import_ray(tmp_path, monkeypatch, capsys):
     assert "lenet5" in capsys.readouterr().out
 
 
+def test_a_local_evaluation_does_not_import_ray(tmp_path, monkeypatch, capsys):
+    from cvcore.cli import main
+
+    monkeypatch.setitem(sys.modules, "ray", None)
+    monkeypatch.setenv("CVLENS_HOME", str(tmp_path / "home"))
+    make_image_folder(tmp_path / "data", per_class=1, extra_folder=False)
+    assert main(["evaluate", "-m", "efficientnet_lite0", "--data", str(tmp_path / "data"), "--bootstrap", "0", "--save"]) == 0
+    assert "6 images" in capsys.readouterr().out
+
+
 @pytest.mark.slow
-def test_a_fresh_process_running_a_local_benchmark_never_imports_ray(tmp_path):
+def test_a_fresh_process_running_a_local_benchmark_and_evaluation_never_imports_ray(tmp_path):
+    make_image_folder(tmp_path / "data", per_class=1, extra_folder=False)
     code = (
         "import sys, cvcore; from cvcore.cli import main; "
         "assert main(['benchmark', 'lenet5', '--batch', '1', '--input-size', '32', '32', '--repeats', '1', '--warmup', '0']) == 0; "
+        f"assert main(['evaluate', '-m', 'efficientnet_lite0', '--data', {str(tmp_path / 'data')!r}, '--bootstrap', '0']) == 0; "
         "print('ray' in sys.modules)"
     )
     env = {**os.environ, "PYTHONPATH": str(ROOT), "CVLENS_HOME": str(tmp_path)}

@@ -167,3 +167,12 @@ def palette_mask(mask: np.ndarray) -> Image.Image:
     image = Image.fromarray(mask.astype(np.uint8), mode="P")
     image.putpalette(voc_palette(256).reshape(-1).tolist())
     return image
+
+
+def colour_classifier_loader(spec, device):
+    """:class:`ColourClassifier` for ``spec``, built where it runs (a Ray actor's ``loader``: importable, so picklable)."""
+    return ColourClassifier(spec, class_indices(spec)).eval()
+
+
+def colour_segmenter_loader(spec, device):
+    return ColourSegmenter(spec).eval()
