@@ -131,21 +131,27 @@ def _evaluate(spec, dataset, args: argparse.Namespace, settings):
     from tqdm import tqdm
 
     options = dict(batch_size=args.batch_size, limit=args.limit, bootstrap=settings)
+    if args.ray:
+        from cvcore.evaluation.distributed import ray_evaluate
+
+        def scored(progress):
+            return ray_evaluate(spec, dataset, address=args.ray, device=args.device, progress=progress, **options)
+    else:
+        from cvcore.evaluation import evaluate
+        from cvcore.weights import load_model
+
+        model = load_model(spec.name, device=args.device)  # missing weights: refused before a progress bar is drawn
+
+        def scored(progress):
+            return evaluate(model, spec, dataset, progress=progress, **options)
+
     with tqdm(desc=f"{spec.name} on {dataset.layout}", unit="img", leave=False) as bar:
 
         def progress(done: int, total: int) -> None:
             bar.total = total
             bar.update(done - bar.n)
 
-        if args.ray:
-            from cvcore.evaluation.distributed import ray_evaluate
-
-            return ray_evaluate(spec, dataset, address=args.ray, device=args.device, progress=progress, **options)
-        from cvcore.evaluation import evaluate
-        from cvcore.weights import load_model
-
-        model = load_model(spec.name, device=args.device)
-        return evaluate(model, spec, dataset, progress=progress, **options)
+        return scored(progress)
 
 
 def _print_result(result, fmt: str) -> None:
