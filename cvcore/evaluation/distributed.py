@@ -107,7 +107,7 @@ def ray_evaluate(
         rows = _collect(scored, n, progress)
     devices = sorted({str(row["device"]) for row in rows})
     each = "" if gpu else f", {threads} torch thread{'s' if threads > 1 else ''} each"
-    note = f"Scored on Ray: {len(shards)} shards of up to {scorer['padded_images']} images, {pool} workers{each}."
+    note = f"Scored on Ray: {len(shards)} shards of up to {scorer['padded_images']} images, {pool} worker{'s' if pool > 1 else ''}{each}."
     common = dict(device=" / ".join(devices), started=started, notes=(note,))
     if segmentation:
         counts = _pixel_counts(rows, n, len(dataset.class_names))

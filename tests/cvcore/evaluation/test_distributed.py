@@ -88,7 +88,7 @@ def test_ray_classification_equals_local(local_ray, tmp_path, classifier_spec):
     assert 0 < local.top1.value < 1 and local.top1.low < local.top1.high  # not a trivial result
     assert without_timing(remote.to_dict()) == without_timing(local.to_dict())
     # 18 images in batches of 4, one worker: shards of 8, 8 and 2 images, the last padded on the worker
-    assert remote.protocol.notes[-1].startswith("Scored on Ray: 3 shards of up to 8 images, 1 workers")
+    assert remote.protocol.notes[-1].startswith("Scored on Ray: 3 shards of up to 8 images, 1 worker, 1 torch thread")
     assert [total for _, total in seen] == [18] * 3 and seen[-1] == (18, 18)  # shards finish in any order
 
 
