@@ -15,6 +15,7 @@ from cvcore.papers.dilated import SOURCE as SOURCE_DILATED
 from cvcore.papers.mobilenet import (
     TRADEOFF_SOURCES,
     accuracy_on_trend,
+    explorer_table,
     measure_mobilenet,
     published_at,
     tradeoff_caption,
@@ -23,7 +24,7 @@ from cvcore.papers.mobilenet import (
 from cvcore.papers.registry import PAPERS, get_paper, paper_layers, paper_rows, status_counts
 from cvcore.papers.reproductions import reproduction_rows
 from cvcore.papers.tables import claims_table, reproduction_table
-from cvcore.report import Rebuild, cli_command
+from cvcore.report import FIGURE_OUTPUT, Rebuild, cli_command
 from dashboard import state
 from dashboard.common import remember_choices, restore_choices, user_errors
 from dashboard.export import download_table, show_figure, show_table
@@ -132,12 +133,21 @@ def show_explorer() -> None:
         f"On the paper's log-linear trend, {point.mmacs:.0f} M mult-adds sits at about "
         f"{accuracy_on_trend(point.mmacs):.1f}% top-1 — read off the fitted line, not a measurement."
     )
+    point_words = ("papers", "mobilenet", "--width", f"{point.width_mult:g}", "--resolution", point.resolution)
+    params = {"width_mult": point.width_mult, "resolution": point.resolution}
     show_figure(
         tradeoff_figure(point),
         file_stem=f"mobilenet_tradeoff_{width:g}_{resolution}",
         caption=tradeoff_caption(point),
         key=state.PAPERS_TRADEOFF,
         sources=TRADEOFF_SOURCES,
+        rebuild=Rebuild(cli_command(*point_words, "--html", FIGURE_OUTPUT), "cvcore.papers.mobilenet.tradeoff_figure", params),
+    )
+    show_table(
+        explorer_table(point),
+        file_stem=f"mobilenet_point_{width:g}_{resolution}",
+        key=f"{state.PAPERS_TRADEOFF}.table",
+        rebuild=Rebuild(cli_command(*point_words), "cvcore.papers.mobilenet.explorer_table", params),
     )
 
 

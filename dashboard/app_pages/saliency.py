@@ -31,10 +31,12 @@ from cvcore.attribution import (
 )
 from cvcore.attribution.tables import FAITHFULNESS_SOURCE, faithfulness_table, top5_table
 from cvcore.classify import agreement_with_fp32, classify
+from cvcore.cli import runtime_words
 from cvcore.errors import CvlensError
-from cvcore.images import ACCEPTED_EXTENSIONS, MAX_UPLOAD_MB, encode_png
+from cvcore.images import ACCEPTED_EXTENSIONS, MAX_UPLOAD_MB, encode_png, photo_png
 from cvcore.input_sizes import check_input_size
 from cvcore.registry import Task, get_spec, list_models
+from cvcore.report import Rebuild, cli_command, photo_input
 from cvcore.runtime import EXACT, RuntimeMode
 from cvcore.samples import list_samples
 from cvcore.user_models import store_version
@@ -261,7 +263,7 @@ def show_grid(
     return done
 
 
-def show_curves(stem: str, names: list[str], done: dict) -> None:
+def show_curves(stem: str, names: list[str], done: dict, rebuild_for) -> None:
     st.markdown("##### Deletion and insertion curves")
     st.caption(
         "Target-class probability as the most-attributed pixels are replaced by the mean colour (deletion: a faithful map "
@@ -281,8 +283,9 @@ def show_curves(stem: str, names: list[str], done: dict) -> None:
             f"{state.SAL_TABLES}.{name}.curves", sources=[FAITHFULNESS_SOURCE],
         )  # fmt: skip
         show_table(
-            faithfulness_table(list(cells.values()), display), f"{stem}_{name}_faithfulness", f"{state.SAL_TABLES}.{name}.faith"
-        )
+            faithfulness_table(list(cells.values()), display), f"{stem}_{name}_faithfulness", f"{state.SAL_TABLES}.{name}.faith",
+            rebuild=rebuild_for(name, list(cells)), models=[name],
+        )  # fmt: skip
 
 
 def attribution_tab(stem: str, digest: str, image, names: list[str]) -> None:
@@ -324,7 +327,22 @@ def attribution_tab(stem: str, digest: str, image, names: list[str]) -> None:
     run_maps(digest, image, names, methods, target, classes, layer, random_maps, mode)
     done = show_grid(stem, digest, names, methods, target, classes, layer, random_maps, mode)
     if done:
-        show_curves(stem, names, done)
+
+        def rebuild_for(name: str, done_methods: list[str]) -> Rebuild:
+            goal = classes[name].top1.index if target == TOP1 else target
+            return scores_rebuild(image, name, done_methods, goal, layer, random_maps, mode)
+
+        show_curves(stem, names, done, rebuild_for)
+
+
+def scores_rebuild(image, name: str, methods: list[str], goal: int, layer: str, random_maps: int, mode: RuntimeMode) -> Rebuild:
+    """`explain PHOTO1.png --faithfulness` with the page's model, methods, class, layer, random maps and mode."""
+    words = ["explain", photo_input(1), "--model", name, *(w for m in methods for w in ("--method", m)), "--target", goal]
+    if layer and any(get_method(m).needs_layer for m in methods):
+        words += ["--layer", layer]
+    words += ["--random-maps", random_maps, "--faithfulness", *runtime_words(mode)]
+    params = {"model": name, "methods": methods, "target": goal, "layer": layer or None, "random_maps": random_maps}
+    return Rebuild(cli_command(*words), "cvcore.attribution.explain_photo", params, input_pngs=lambda: [photo_png(image)])
 
 
 def features_tab(names: list[str]) -> None:
