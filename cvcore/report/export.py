@@ -201,7 +201,8 @@ def _item_html(item: Item, number: str, position: int, states: dict[str, ModelSt
     if note:
         parts.append(f'<p class="warning">{_e(note)}</p>')
     if item.rebuild and (item.rebuild.command or item.rebuild.call):
-        parts.append(f'<p class="rebuild">Rebuild: <code>{_e(item.rebuild.command or _call_text(item))}</code></p>')
+        photos = " (PHOTO1.png ...: the input photos, in the ZIP's photos/ folder)" if item.rebuild.inputs else ""
+        parts.append(f'<p class="rebuild">Rebuild: <code>{_e(item.rebuild.command or _call_text(item))}</code>{photos}</p>')
     parts.append("</section>")
     return "".join(parts)
 
