@@ -120,14 +120,18 @@ def check_models(args: argparse.Namespace) -> None:
 def run_table(args: argparse.Namespace) -> int:
     """One of the Segmentation page's tables, from the same cvcore calls on the same photo."""
     from cvcore.images import decode_image
+    from cvcore.registry import get_spec
     from cvcore.runtime import compile_in_this_thread
-    from cvcore.segmentation import disagreement, segment
+    from cvcore.segmentation import disagreement, is_coarse, segment
     from cvcore.segmentation_tables import class_iou_table, disagreement_table, legend_table, scores_table
     from cvcore.voc import read_label_mask, score
     from cvcore.weights import load_model
 
     if args.format == "json":
         raise InvalidInputError("--table prints a table: use --format table or csv.")
+    coarse = [get_spec(n).display_name for n in args.model if is_coarse(get_spec(n))]
+    if args.mask and coarse:  # before the photo is read and the models run
+        raise InvalidInputError(f"A ground-truth mask scores VOC segmenters; {', '.join(coarse)} gives a coarse ImageNet map.")
     mode = runtime_mode(args)
     image = decode_image(Path(args.image)).image
     results = []
