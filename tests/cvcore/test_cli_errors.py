@@ -68,7 +68,7 @@ CASES = [
     ("compare-benchmark-missing", "compare --x latency --benchmark {missing} --batch 1", "No stored sweep"),
     ("compare-benchmark-not-results", "compare --x latency --benchmark {notimage} --batch 1", "holds no benchmark rows"),
     ("compare-benchmark-batch-absent", "compare --x memory --benchmark {results} --batch 8", "its batch sizes: 1, 4"),
-    ("compare-benchmark-no-batch", "compare --x memory --benchmark stored", "needs --batch N; stored.jsonl holds 1, 4"),
+    ("compare-benchmark-no-batch", "compare --x memory --benchmark stored", "needs --batch N; stored.jsonl holds batch"),
     ("compare-benchmark-batch-0", "compare --x memory --benchmark stored --batch 0", "--batch: must be from 1 to 256, got 0"),
     ("compare-benchmark-mode-absent", "compare --x memory --benchmark stored --batch 4 --mode fp16", "no mode 'fp16'"),
     ("compare-benchmark-unknown-mode", "compare --x memory --benchmark stored --batch 4 --mode fp8", "Unknown runtime mode"),
