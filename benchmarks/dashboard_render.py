@@ -13,7 +13,8 @@ Goals (issue 3): warm render under 1 s, first render after server start under 5 
   start; reloads are warm (they include the browser loading Streamlit's JavaScript, so
   they are an upper bound).
 
-Run from the repository root:  python benchmarks/dashboard_render.py [--repeats 5] [--no-browser]
+Run from the repository root:  python benchmarks/dashboard_render.py [--repeats 5] [--no-browser] [--pages ...]
+It needs the runtime requirements only (requirements.txt); the browser part also needs selenium.
 It prints the figures and whether the goals are met; it is not a test. The machine's load
 average is printed too: on a shared machine wall-clock times stretch with the load, so
 the first render's CPU time is reported as well.
@@ -22,6 +23,7 @@ the first render's CPU time is reported as well.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import statistics
@@ -32,6 +34,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from benchmarks._server import free_port, streamlit_command, wait_for_health  # noqa: E402
 
 PAGES = {"models": "app_pages/models.py", "compare": "app_pages/compare.py"}
 URL_PATHS = {"models": "models", "compare": "compare"}
@@ -85,14 +89,9 @@ def _page_in_fresh_server(driver, page: str, repeats: int) -> dict:
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
-    from tests.dashboard.conftest import free_port, wait_for_health
-
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    command = [
-        sys.executable, "-m", "streamlit", "run", str(ROOT / "dashboard" / "app.py"), "--server.address", "127.0.0.1",
-        "--server.port", str(port), "--server.headless", "true", "--browser.gatherUsageStats", "false",
-    ]  # fmt: skip
+    command = streamlit_command(ROOT / "dashboard" / "app.py", port)
     driver.get("about:blank")  # leave the previous page (its server is gone) before the clock starts
     start = time.perf_counter()
     server = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -128,7 +127,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeats", type=int, default=5, help="warm renders per page (median reported)")
     parser.add_argument("--no-browser", action="store_true", help="skip the Chromium measurement")
+    parser.add_argument("--pages", nargs="+", choices=list(PAGES), default=list(PAGES), help="pages to measure")
     args = parser.parse_args()
+    pages = args.pages
 
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     load1, load5, _ = os.getloadavg()
@@ -139,24 +140,24 @@ def main() -> int:
 
     met = True
     print("AppTest (fresh process per page; first = first render after start, warm = median rerun)")
-    for page in PAGES:
+    for page in pages:
         t = apptest_timings(page, args.repeats)
         warm = statistics.median(t["warm_s"])
         met &= t["first_s"] < FIRST_GOAL_S and warm < WARM_GOAL_S
         print(f"  {page:8s} first {verdict(t['first_s'], FIRST_GOAL_S)}   warm {verdict(warm, WARM_GOAL_S)}")
         print(f"  {'':8s} first render used {t['first_cpu_s']:.2f} s of CPU (what it would take on an idle core)")
 
-    if not args.no_browser and Path("/usr/bin/chromium").exists():
+    if not args.no_browser and Path("/usr/bin/chromium").exists() and importlib.util.find_spec("selenium"):
         print("\nBrowser (streamlit run + headless Chromium; page load until drawn and the script finished)")
-        b = browser_timings(list(PAGES), args.repeats)
-        for page in PAGES:
+        b = browser_timings(pages, args.repeats)
+        for page in pages:
             print(f"  {page:8s} fresh server: /_stcore/health answers after {b[page]['server_start_s']:.2f} s")
             warm = statistics.median(b[page]["warm_s"])
             print(
                 f"  {page:8s} first {verdict(b[page]['first_s'], FIRST_GOAL_S)}   warm reload {warm:6.2f} s (includes the browser's page load)"
             )
     elif not args.no_browser:
-        print("\nBrowser measurement skipped: /usr/bin/chromium not found.")
+        print("\nBrowser measurement skipped: /usr/bin/chromium or selenium (a test requirement) not found.")
 
     print(f"\nAppTest goals {'met' if met else 'NOT met'} on this machine at this load.")
     return 0 if met else 1
