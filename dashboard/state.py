@@ -95,7 +95,6 @@ SAL_LAYER = "saliency.layer"  # Grad-CAM layer override, a dotted module path
 SAL_OPACITY = "saliency.opacity"
 SAL_ABSOLUTE = "saliency.absolute"
 SAL_RESULTS = "saliency.results"  # (photo digest, model, method, target, layer) -> (MethodResult, view) or error message
-SAL_BASELINES = "saliency.baselines"  # (photo digest, model, target) -> {resolution: random-map Faithfulness}
 SAL_CLASSIFY = "saliency.classify"  # (photo digest, model) -> PhotoExplanation-free top-5 (Classification)
 SAL_DOWNLOADS = "saliency.downloads"  # prefix of download-button keys
 SAL_TABLES = "saliency.tables"  # prefix of table/figure export keys

@@ -140,6 +140,7 @@ def explain_photo(
     if progress:
         progress(1.0, "done")
     view = (denormalize(batch, spec)[0].permute(1, 2, 0).cpu().numpy() * 255).round().astype(np.uint8)
+    view.flags.writeable = False  # shared like the maps
     probs = classification_probability(classification, model, target)
     return PhotoExplanation(
         spec.name, spec.display_name, classification, target, spec.categories[target], probs, view, results, mode.name, agreement

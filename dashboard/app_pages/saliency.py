@@ -3,8 +3,10 @@
 Widgets -> cvcore.attribution.explain_photo -> display. Every map is stored in session
 state under (photo, model, method, target), so reruns and page switches recompute
 nothing; random-map baselines are shared between the maps of one photo, model and
-target. Models come from the process-wide cache and are only read (cvcore works on
-per-call copies for anything that needs hooks).
+target. Top-5s, maps and baselines are computed once per process for the same photo
+bytes, weights, method, target, layer, settings and mode (dashboard.common.shared_result):
+a reload or another visitor runs no model. Models come from the process-wide cache and
+are only read (cvcore works on per-call copies for anything that needs hooks).
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from cvcore.formatting import Table
 from cvcore.images import ACCEPTED_EXTENSIONS, MAX_UPLOAD_MB, encode_png
 from cvcore.input_sizes import check_input_size
 from cvcore.registry import Task, get_spec, list_models
-from cvcore.runtime import EXACT, RuntimeMode
+from cvcore.runtime import COMPILING_NOTE, EXACT, RuntimeMode
 from cvcore.samples import list_samples
 from cvcore.user_models import store_version
 from cvcore.weights import weight_status
@@ -43,8 +45,11 @@ from dashboard.common import (
     pick_sample,
     remember_choices,
     session_cache,
+    shared_result,
+    shared_results,
     starting_values,
     user_errors,
+    weights_fingerprint,
 )
 from dashboard.export import safe_stem, show_figure, show_table
 from dashboard.runtime_controls import agreement_caption, current_mode
@@ -53,6 +58,7 @@ MAX_MODELS = 3
 DEFAULT_MODEL = "efficientnet_lite0"
 DEFAULT_METHODS = ["grad_cam", "saliency"]
 TOP1 = -1  # target option: each model's own top-1 class
+CURVE_SETTINGS = {"curve_steps": 20, "random_maps": 2, "seed": 0}  # explain_photo's; part of every shared key
 
 
 @st.cache_data(max_entries=2, ttl=60, show_spinner=False)  # weights fetched meanwhile appear within a minute
@@ -104,9 +110,16 @@ def top5(digest: str, image, names: list[str], mode: RuntimeMode = EXACT) -> dic
         if key in store:
             computed[key] = store[key]
             continue
-        try:
+
+        def compute(name=name, run_mode=run_mode):
             with model_slot():
-                computed[key] = classify(cached_model(name), image, get_spec(name), k=5, mode=run_mode)
+                return classify(cached_model(name), image, get_spec(name), k=5, mode=run_mode)
+
+        try:
+            computed[key] = shared_result(
+                ("classify", digest, name, weights_fingerprint(name), run_mode.name), compute,
+                keep=lambda c: COMPILING_NOTE not in c.notes,
+            )  # fmt: skip
         except CvlensError as exc:
             computed[key] = str(exc)
         store[key] = computed[key]
@@ -121,18 +134,32 @@ def cell_key(digest: str, name: str, method: str, goal: int, layer: str, mode: R
     return key if mode.is_default else (*key, mode.name)
 
 
+def shared_key(kind: str, digest: str, name: str, mode: RuntimeMode, *inputs) -> tuple:
+    """Where every session finds a result: the photo's bytes, the model and its weights, ``inputs``, mode, settings."""
+    return kind, digest, name, weights_fingerprint(name), *inputs, mode.name, tuple(CURVE_SETTINGS.items())
+
+
+def map_key(digest: str, name: str, method: str, goal: int, layer: str, mode: RuntimeMode) -> tuple:
+    return shared_key("explain", digest, name, mode, method, goal, layer if get_method(method).needs_layer else "")
+
+
 def run_maps(
     digest: str, image, names: list[str], methods: list[str], target: int, classes: dict, layer: str, mode: RuntimeMode
 ) -> None:
     """Compute the (model, method) cells not stored yet, one explain_photo call per model, with a progress bar."""
     results = session_cache(state.SAL_RESULTS)  # the session's byte budget; the least recently shown go first
-    baselines = session_cache(state.SAL_BASELINES)
     todo = {}
     for name in names:
         if isinstance(classes[name], str):
             continue
         goal = classes[name].top1.index if target == TOP1 else target
         missing = [m for m in methods if cell_key(digest, name, m, goal, layer, mode) not in results]
+        for method in list(missing):  # computed by another session or an earlier visit: no model runs
+            key = cell_key(digest, name, method, goal, layer, mode)
+            found = shared_results().get(map_key(digest, name, method, goal, layer, mode))
+            if found is not None:
+                results[key] = found
+                missing.remove(method)
         if missing:
             todo[name] = (goal, missing)
     if not todo:
@@ -145,21 +172,27 @@ def run_maps(
             bar.progress(min(1.0, (i + fraction) / len(todo)), text=f"{spec.display_name}: {label}")
 
         for method in missing:  # one call per method, so that one failing method does not hide the others
-            try:
-                baseline_key = (digest, name, goal) + (() if mode.is_default else (mode.name,))
-                shared = baselines.get(baseline_key)
-                if shared is None:
-                    shared = {}
-                    baselines.put(baseline_key, shared, size_bytes=0)  # random-map curves: a few KB
+            key = cell_key(digest, name, method, goal, layer, mode)
+
+            def compute(name=name, spec=spec, goal=goal, method=method, progress=progress):
                 with model_slot():
                     report = explain_photo(
                         cached_model(name), spec, image, [method], target=goal, layer=layer or None, progress=progress,
-                        baselines=shared, mode=mode,
+                        baselines=random_baselines(digest, name, goal, mode), mode=mode, **CURVE_SETTINGS,
                     )  # fmt: skip
-                results[cell_key(digest, name, method, goal, layer, mode)] = (report.results[0], report.image)
+                return report.results[0], report.image
+
+            try:
+                results[key] = shared_result(map_key(digest, name, method, goal, layer, mode), compute)
             except CvlensError as exc:
                 results[cell_key(digest, name, method, goal, layer, mode)] = str(exc)
     bar.empty()
+
+
+def random_baselines(digest: str, name: str, goal: int, mode: RuntimeMode) -> dict:
+    """The random-map curves of one photo, model and target (by resolution), filled in by explain_photo; shared."""
+    key = shared_key("baselines", digest, name, mode, goal)
+    return shared_results().get_or_compute(key, dict)  # a few KB of curves, charged as empty
 
 
 def show_top5(stem: str, digest: str, names: list[str], classes: dict) -> None:
@@ -384,7 +417,7 @@ elif image is None:
 elif not names:
     st.info("Choose at least one model.")
 else:
-    digest = hashlib.sha256(photo[1]).hexdigest()[:16]
+    digest = hashlib.sha256(photo[1]).hexdigest()
     stem = photo[0].rsplit(".", 1)[0]
     maps_tab, features = st.tabs(["Attribution maps", "Filters and class maximisation"])
     with maps_tab, user_errors():
