@@ -12,13 +12,13 @@
 """
 
 from cvcore.attribution.core import Attribution, explain
-from cvcore.attribution.faithfulness import Curve, Faithfulness, faithfulness, random_baseline
+from cvcore.attribution.faithfulness import Curve, Faithfulness, faithfulness, random_baseline, score_maps
 from cvcore.attribution.featvis import ClassMaximization, FilterGrid, first_layer_filters, maximize_class
 from cvcore.attribution.isolation import modules_with_hooks, shadow_copy
 from cvcore.attribution.layers import default_layer
 from cvcore.attribution.methods import Cost, Method, Sign, get_method, list_methods, method_names
 from cvcore.attribution.overlays import COLORMAPS, colorize, overlay
-from cvcore.attribution.report import MethodResult, PhotoExplanation, deletion_figure, explain_photo
+from cvcore.attribution.report import MethodResult, PhotoExplanation, deletion_figure, explain_photo, score_results
 from cvcore.attribution.segmentation import SegmentationClassScore, explain_segmentation
 
 __all__ = [
@@ -49,5 +49,7 @@ __all__ = [
     "modules_with_hooks",
     "overlay",
     "random_baseline",
+    "score_maps",
+    "score_results",
     "shadow_copy",
 ]

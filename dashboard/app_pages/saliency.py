@@ -1,6 +1,9 @@
 """Saliency: which pixels does a classifier look at, and can the map be trusted?
 
-Widgets -> cvcore.attribution.explain_photo -> display. Every map is stored in session
+Widgets -> cvcore.attribution.explain_photo -> display. The maps come first (without their
+deletion/insertion curves, which cost many forward passes each); once every map is on the
+screen, each model's curves are computed in one batched call (score_results) and the
+scores fill in. Every map is stored in session
 state under (photo, model, method, target), so reruns and page switches recompute
 nothing; random-map baselines are shared between the maps of one photo, model and
 target. Top-5s, maps and baselines are computed once per process for the same photo
@@ -24,6 +27,7 @@ from cvcore.attribution import (
     list_methods,
     maximize_class,
     overlay,
+    score_results,
 )
 from cvcore.classify import agreement_with_fp32, classify
 from cvcore.errors import CvlensError
@@ -175,10 +179,10 @@ def run_maps(
             key = cell_key(digest, name, method, goal, layer, mode)
 
             def compute(name=name, spec=spec, goal=goal, method=method, progress=progress):
-                with model_slot():
+                with model_slot():  # the map only: its curves come after every map is on the screen (run_curves)
                     report = explain_photo(
                         cached_model(name), spec, image, [method], target=goal, layer=layer or None, progress=progress,
-                        baselines=random_baselines(digest, name, goal, mode), mode=mode, **CURVE_SETTINGS,
+                        curves=False, mode=mode,
                     )  # fmt: skip
                 return report.results[0], report.image
 
@@ -186,6 +190,57 @@ def run_maps(
                 results[key] = shared_result(map_key(digest, name, method, goal, layer, mode), compute)
             except CvlensError as exc:
                 results[cell_key(digest, name, method, goal, layer, mode)] = str(exc)
+    bar.empty()
+
+
+def run_curves(
+    digest: str, names: list[str], methods: list[str], target: int, classes: dict, layer: str, mode: RuntimeMode
+) -> None:
+    """Deletion/insertion curves of the maps shown without them: per model, all its maps' curves in one batched call.
+
+    The scored cell replaces the map-only one in the session and in the shared results, so
+    a reload or another visitor gets maps and scores at once.
+    """
+    results = session_cache(state.SAL_RESULTS)
+    todo = {}
+    for name in names:
+        if isinstance(classes[name], str):
+            continue
+        goal = classes[name].top1.index if target == TOP1 else target
+        pending = []
+        for method in methods:
+            key = cell_key(digest, name, method, goal, layer, mode)
+            cell = results.get(key)
+            if isinstance(cell, tuple) and cell[0].faithfulness is None:
+                scored = shared_results().get(map_key(digest, name, method, goal, layer, mode))  # another session's
+                if scored is not None and scored[0].faithfulness is not None:
+                    results[key] = scored
+                else:
+                    pending.append((method, key, cell))
+        if pending:
+            todo[name] = (goal, pending)
+    if not todo:
+        return
+    bar = st.progress(0.0, text="Deletion/insertion curves…")
+    for i, (name, (goal, pending)) in enumerate(todo.items()):
+        spec = get_spec(name)
+
+        def progress(fraction: float, i=i, spec=spec) -> None:
+            bar.progress(min(1.0, (i + fraction) / len(todo)), text=f"{spec.display_name}: deletion/insertion curves")
+
+        try:
+            with model_slot():
+                scored = score_results(
+                    cached_model(name), classes[name].inputs, [cell[0] for _, _, cell in pending], goal,
+                    steps=CURVE_SETTINGS["curve_steps"], random_maps=CURVE_SETTINGS["random_maps"], seed=CURVE_SETTINGS["seed"],
+                    baselines=random_baselines(digest, name, goal, mode), progress=progress, mode=mode,
+                )  # fmt: skip
+        except CvlensError as exc:  # the maps stay on the screen without their scores
+            st.error(as_text(f"{spec.display_name}: deletion/insertion curves failed: {exc}"))
+            continue
+        for (method, key, cell), result in zip(pending, scored):
+            results[key] = (result, cell[1])
+            shared_results().put(map_key(digest, name, method, goal, layer, mode), results[key])
     bar.empty()
 
 
@@ -219,9 +274,14 @@ def show_top5(stem: str, digest: str, names: list[str], classes: dict) -> None:
 def cell_caption(result) -> str:
     a, f, r = result.attribution, result.faithfulness, result.random
     h, w = a.resolution
+    scores = (
+        "deletion/insertion scores: computing after the maps…"
+        if f is None
+        else f"deletion AUC {f.deletion_auc:.3f} (random {r.deletion_auc:.3f}) · "
+        f"insertion AUC {f.insertion_auc:.3f} (random {r.insertion_auc:.3f})"
+    )
     return (
-        f"{a.time_ms:.0f} ms · deletion AUC {f.deletion_auc:.3f} (random {r.deletion_auc:.3f}) · "
-        f"insertion AUC {f.insertion_auc:.3f} (random {r.insertion_auc:.3f}) · {h}x{w} map"
+        f"{a.time_ms:.0f} ms · {scores} · {h}x{w} map"
         + (f" · layer {a.layer}" if a.layer else "")
         + (f" · {a.completeness.describe()}" if a.completeness else "")
     )
@@ -230,7 +290,7 @@ def cell_caption(result) -> str:
 def show_grid(
     stem: str, digest: str, names: list[str], methods: list[str], target: int, classes: dict, layer: str, mode: RuntimeMode
 ) -> dict:
-    """Methods as rows, models as columns; returns the computed cells for the curves."""
+    """Methods as rows, models as columns; returns {(model, method): (cell key, its caption's placeholder)}."""
     opacity = st.slider("Overlay opacity", 0.0, 1.0, value=start[state.SAL_OPACITY], step=0.05, key=state.SAL_OPACITY)
     absolute = st.toggle(
         "Magnitudes only (show signed maps as absolute values)", value=start[state.SAL_ABSOLUTE], key=state.SAL_ABSOLUTE
@@ -260,14 +320,27 @@ def show_grid(
                 a = result.attribution
                 picture = overlay(view, a.values, Sign.ABSOLUTE if absolute else a.sign, alpha=opacity)
                 st.image(picture, caption=f"target: {get_spec(name).categories[goal]} ({goal})", width="stretch")
-                st.caption(as_text(cell_caption(result)))  # carries the layer name the user typed
+                caption = st.empty()  # the scores fill in once the curves are computed (run_curves)
+                caption.caption(as_text(cell_caption(result)))  # carries the layer name the user typed
                 for note in a.notes:
                     st.caption(f"⚠️ {as_text(note)}")
                 st.download_button(
                     "PNG", lambda picture=picture: encode_png(picture), f"{safe_stem(f'{stem}_{name}_{method}_{goal}')}.png", mime="image/png",
                     key=f"{state.SAL_DOWNLOADS}.{name}.{method}", on_click="ignore", icon=":material/download:",
                 )  # fmt: skip
-                done[(name, method)] = result
+                done[(name, method)] = (cell_key(digest, name, method, goal, layer, mode), caption)
+    return done
+
+
+def fill_scores(shown: dict) -> dict:
+    """Each shown map's caption with its scores, now that its curves are computed; {(model, method): MethodResult}."""
+    results = session_cache(state.SAL_RESULTS)
+    done = {}
+    for cell_id, (key, caption) in shown.items():
+        cell = results.get(key)
+        if isinstance(cell, tuple) and cell[0].faithfulness is not None:
+            caption.caption(as_text(cell_caption(cell[0])))
+            done[cell_id] = cell[0]
     return done
 
 
@@ -320,7 +393,9 @@ def attribution_tab(stem: str, digest: str, image, names: list[str]) -> None:
             help="A dotted module path inside the model, as in the Architecture page's layer table.",
         ).strip()  # fmt: skip
     run_maps(digest, image, names, methods, target, classes, layer, mode)
-    done = show_grid(stem, digest, names, methods, target, classes, layer, mode)
+    shown = show_grid(stem, digest, names, methods, target, classes, layer, mode)  # the maps are on the screen now
+    run_curves(digest, names, methods, target, classes, layer, mode)
+    done = fill_scores(shown)
     if done:
         show_curves(stem, names, done)
 

@@ -144,13 +144,15 @@ def test_a_second_session_gets_the_first_ones_maps_without_computing_them(monkey
     from dashboard.common import shared_results
 
     shared_results().clear()
-    calls = []
-    real = cvcore.attribution.explain_photo
-    monkeypatch.setattr(cvcore.attribution, "explain_photo", lambda *a, **k: calls.append(a[3]) or real(*a, **k))
+    calls, scored = [], []
+    real, real_scores = cvcore.attribution.explain_photo, cvcore.attribution.score_results
+    monkeypatch.setattr(cvcore.attribution, "explain_photo", lambda *a, **k: calls.append((a[3], k["curves"])) or real(*a, **k))
+    monkeypatch.setattr(cvcore.attribution, "score_results", lambda *a, **k: scored.append(len(a[2])) or real_scores(*a, **k))
     first = saliency_app(["grad_cam"])
-    assert not first.exception and calls == [["grad_cam"]]
+    # The map without its curves first; then the curves of all the model's maps in one batched call.
+    assert not first.exception and calls == [(["grad_cam"], False)] and scored == [1]
     second = saliency_app(["grad_cam"])  # another browser session
-    assert not second.exception and not second.error and calls == [["grad_cam"]]
+    assert not second.exception and not second.error and calls == [(["grad_cam"], False)] and scored == [1]
     [(key, cell)] = cells(first).items()
     assert cells(second)[key] is cell
     result, view = cell
