@@ -5,9 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from cvcore.analysis.conventions import CAPTION, GMACS_ALL_OPS_LABEL, GMACS_LABEL, GMACS_TORCH_LABEL
-from cvcore.analysis.layers import LayerRow
-from cvcore.analysis.receptive_field import GLOBAL
 from cvcore.analysis.results import Complexity
+from cvcore.analysis.rows import GLOBAL, LayerRow
 from cvcore.formatting import Table, format_shape
 
 FVCORE_SOURCE = "fvcore FlopCountAnalysis with cvcore's attention handler (1 multiply-add = 1)"
