@@ -87,6 +87,10 @@ def photo_cache() -> BoundedCache:
     return BoundedCache(budget_from_env(PHOTO_BUDGET_ENV, PHOTO_BUDGET_MB))
 
 
+_shared_guards: dict[tuple, threading.Lock] = {}  # key -> held while one session computes it
+_shared_guards_lock = threading.Lock()
+
+
 @functools.cache
 def shared_results() -> BoundedCache:
     return BoundedCache(budget_from_env(SHARED_BUDGET_ENV, SHARED_BUDGET_MB))
@@ -106,13 +110,33 @@ def shared_result(key: tuple, compute, keep=lambda value: True):
     and :func:`weights_fingerprint`, method, target, settings and runtime mode. The value is
     shared, so nobody may modify it. Errors raised by ``compute`` are not kept (the next ask
     tries again); a value ``keep`` refuses (e.g. one eager answered while compiling) is
-    returned but not shared.
+    returned but not shared. Waiting for another session's computation is interruptible.
     """
     cache = shared_results()
-    value = cache.get_or_compute(key, compute)
-    if not keep(value):
-        cache.pop(key, None)
-    return value
+    found = cache.get(key)
+    if found is not None:
+        return found
+    with _shared_guards_lock:
+        guard = _shared_guards.setdefault(key, threading.Lock())
+    note, started = None, time.monotonic()
+    while not guard.acquire(timeout=1.0):  # another session computes it: wait, with a Streamlit call each second
+        note = note or st.empty()  # (so that this session's run can still be stopped by a click, as in model_slot)
+        note.caption(f"Another session is computing the same result ({time.monotonic() - started:.0f} s)…")
+    try:
+        if note is not None:
+            note.empty()
+        found = cache.get(key)
+        if found is not None:
+            return found
+        value = compute()
+        if keep(value):
+            cache.put(key, value)
+        return value
+    finally:
+        guard.release()
+        with _shared_guards_lock:
+            if _shared_guards.get(key) is guard:
+                del _shared_guards[key]  # a session still waiting on it takes it; a newcomer makes a new one
 
 
 def cached_model(name: str) -> nn.Module:
