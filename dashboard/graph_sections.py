@@ -36,10 +36,10 @@ DOWNLOADS = (
 
 @st.cache_data(max_entries=12, show_spinner=False)
 def cached_graph(name: str, input_size: tuple[int, int], _architecture):
-    from cvcore.analysis.graph import catalogue_graph
+    from cvcore.analysis.graph_model import load_graph  # stored for the default view: no torch
     from cvcore.registry import get_spec
 
-    return catalogue_graph(get_spec(name), input_size, architecture=_architecture)
+    return load_graph(get_spec(name, metadata_only=True), input_size, architecture=_architecture)
 
 
 def _view(graph, depth: int, unfolded: tuple[str, ...], repeats: bool):
@@ -234,7 +234,7 @@ def _images_digest(photos: list[tuple[str, bytes]]) -> str:
 
 
 def _chosen_photos() -> list[tuple[str, bytes]]:
-    from cvcore.analysis.erf import MAX_IMAGES
+    from cvcore.analysis.erf_layers import MAX_IMAGES
     from cvcore.samples import list_samples
 
     samples = {s.file: s for s in list_samples()}
@@ -257,7 +257,7 @@ def _chosen_photos() -> list[tuple[str, bytes]]:
 
 def show_effective_field(name: str, spec, size: tuple[int, int], graph) -> None:
     """Pick a layer (the graph's feature-map modules), photos and weights; a button computes; results stay."""
-    from cvcore.analysis.erf import CITATION, default_layer, feature_map_layers
+    from cvcore.analysis.erf_layers import CITATION, default_layer, feature_map_layers  # no torch before the button
     from cvcore.weights import weight_status
 
     st.subheader("Effective receptive field")

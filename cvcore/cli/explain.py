@@ -4,8 +4,8 @@ Prints the top-5 classes, the method's time and its deletion/insertion AUCs next
 those of random maps at the map's own resolution, and for Integrated Gradients and Gradient
 SHAP Captum's convergence delta (completeness); ``--out`` writes the map laid over the
 model's view of the photo as a PNG. ``--faithfulness`` prints the Saliency page's
-faithfulness table instead, for each ``--method`` given (one ``explain_photo`` call per
-method sharing the random baselines, as the page computes them).
+faithfulness table instead, for each ``--method`` given (each map alone, then every map's
+curves and the random baselines in one batched ``score_results`` call, as the page does).
 """
 
 from __future__ import annotations
@@ -82,20 +82,24 @@ def run(args: argparse.Namespace) -> int:
     image = decode_image(args.image).image
     target = resolve_target(spec.categories, args.target) if args.target is not None else None
     model = load_model(spec.name, device=args.device)
-    baselines = {}  # the random maps of one photo, model and target: shared by every method, as on the page
     with compile_in_this_thread():  # a one-shot run: the curves must come from the mode asked for
         reports = [
             explain_photo(
-                model, spec, image, [method], target=target, layer=args.layer, curve_steps=args.steps,
-                random_maps=args.random_maps, seed=args.seed, baselines=baselines, mode=mode,
+                model, spec, image, [method], target=target, layer=args.layer, curves=not args.faithfulness,
+                curve_steps=args.steps, random_maps=args.random_maps, seed=args.seed, mode=mode,
             )
             for method in methods
         ]  # fmt: skip
-    if args.faithfulness:
-        from cvcore.attribution.tables import faithfulness_table
+        if args.faithfulness:  # as the page does: the maps one by one, then all their curves in one batched stream
+            from cvcore.attribution import score_results
+            from cvcore.attribution.tables import faithfulness_table
 
-        print(render(faithfulness_table([r.results[0] for r in reports], reports[0].display_name), args.format))
-        return 0
+            scored = score_results(
+                model, reports[0].classification.inputs, [r.results[0] for r in reports], reports[0].target,
+                steps=args.steps, random_maps=args.random_maps, seed=args.seed, mode=mode,
+            )  # fmt: skip
+            print(render(faithfulness_table(scored, reports[0].display_name), args.format))
+            return 0
     report = reports[0]
     result = report.results[0]
     if args.out is not None:

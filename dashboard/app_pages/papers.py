@@ -10,8 +10,6 @@ import streamlit as st
 from cvcore.analysis.conventions import ALL_OPS_CONVENTION, GMACS_ALL_OPS_LABEL, GMACS_LABEL, PAPERS_CONVENTION
 from cvcore.analysis.tables import layer_table
 from cvcore.papers.claims import Status
-from cvcore.papers.dilated import KEY as DILATED_KEY
-from cvcore.papers.dilated import SOURCE as SOURCE_DILATED
 from cvcore.papers.mobilenet import (
     TRADEOFF_SOURCES,
     accuracy_on_trend,
@@ -23,6 +21,7 @@ from cvcore.papers.mobilenet import (
 )
 from cvcore.papers.registry import PAPERS, get_paper, paper_layers, paper_rows, status_counts
 from cvcore.papers.reproductions import reproduction_rows
+from cvcore.papers.stored import stored_rows
 from cvcore.papers.tables import claims_table, reproduction_table
 from cvcore.report import FIGURE_OUTPUT, Rebuild, cli_command
 from dashboard import state
@@ -35,7 +34,7 @@ RESOLUTION_RANGE = (96, 320, 16)  # min, max, step; the paper's 128..224 inside
 
 @st.cache_data(max_entries=8, show_spinner=False)
 def cached_rows(key: str):
-    return paper_rows(key)
+    return stored_rows(key) or paper_rows(key)  # stored with the catalogue (no torch), else measured now
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
@@ -162,6 +161,7 @@ def show_erf_example() -> None:
     """One click: the effective receptive fields of Table 1's context network and of two dilation stacks."""
     from cvcore.analysis.erf import CITATION, erf_figure, erf_table
     from cvcore.papers.dilated import GRIDDING_STACKS
+    from cvcore.papers.dilated import SOURCE as SOURCE_DILATED
 
     st.subheader("Effective receptive field: does the unit see its whole field?")
     st.caption(
@@ -224,7 +224,7 @@ with user_errors():
     show_reproductions(key)
 if key == "mobilenet":
     show_explorer()
-if key == DILATED_KEY:
+if key == "dilated":  # cvcore.papers.dilated.KEY (that module builds torch modules: imported when shown)
     show_erf_example()
 with user_errors():
     show_layers(key)

@@ -2,7 +2,9 @@
 
 Widgets -> cvcore.segmentation / cvcore.voc -> display. Results live in session state,
 keyed by photo and model, so a rerun (a slider move, a page switch) recomputes nothing
-and loses nothing. Models come from the process-wide cache and are only read.
+and loses nothing; each is computed once per process for the same photo bytes, weights
+and mode (dashboard.common.shared_result), so a reload or another visitor runs no model.
+Models come from the process-wide cache and are only read.
 """
 
 from __future__ import annotations
@@ -54,7 +56,10 @@ from dashboard.common import (
     pick_sample,
     remember_choices,
     session_cache,
+    shared_result,
+    shared_results,
     starting_values,
+    weights_fingerprint,
 )
 from dashboard.export import safe_stem, show_table
 from dashboard.report_buttons import add_image_button
@@ -145,7 +150,7 @@ def decode_all(files: list[tuple[str, bytes]]) -> list[tuple[str, str, object, f
         image = decoded.image
         if decoded.downscaled:
             st.caption(as_text(f"{name} was downscaled to {image.width}x{image.height} for inference."))
-        photos.append((name, hashlib.sha256(data).hexdigest()[:16], image, decode_ms))
+        photos.append((name, hashlib.sha256(data).hexdigest(), image, decode_ms))
     return photos
 
 
@@ -168,15 +173,26 @@ def run_models(digest: str, image, decode_ms: float, models: list[str], mode: Ru
         for key in stale:
             fast.pop(key, None)
         todo += [(fast, (digest, m, mode.name), m, mode) for m in models if (digest, m, mode.name) not in fast]
+    for store, key, name, run_mode in list(todo):  # computed by another session or an earlier visit: no model runs
+        found = shared_results().get(shared_key(digest, name, run_mode))
+        if found is not None:
+            computed[key] = store[key] = found
+            todo.remove((store, key, name, run_mode))
     if todo:
         with st.status(f"Running {len(todo)} model(s)…", expanded=True) as status:
             bar = st.progress(0.0)
             for i, (store, key, name, run_mode) in enumerate(todo):
                 how = "" if run_mode.is_default else f" in {run_mode.label}"
                 status.update(label=f"{get_spec(name).display_name}: loading and running{how} ({i + 1}/{len(todo)})")
-                try:
+
+                def compute(name=name, run_mode=run_mode):
                     with model_slot():
-                        computed[key] = segment(image, name, model=cached_model(name), decode_ms=decode_ms, mode=run_mode)
+                        return segment(image, name, model=cached_model(name), decode_ms=decode_ms, mode=run_mode)
+
+                try:
+                    computed[key] = shared_result(
+                        shared_key(digest, name, run_mode), compute, keep=lambda r: not _answered_while_compiling(r)
+                    )
                 except CvlensError as exc:
                     computed[key] = str(exc)  # e.g. WeightsDamagedError naming the file and the fetch command
                 store[key] = computed[key]
@@ -189,6 +205,11 @@ def run_models(digest: str, image, decode_ms: float, models: list[str], mode: Ru
     if mode.is_default:
         return {m: shown(results, (digest, m)) for m in models}
     return {m: shown(fast, (digest, m, mode.name)) for m in models}
+
+
+def shared_key(digest: str, name: str, mode: RuntimeMode) -> tuple:
+    """What a segmentation result depends on: the photo's bytes, the model and its weights, the runtime mode."""
+    return "segment", digest, name, weights_fingerprint(name), mode.name
 
 
 def _answered_while_compiling(result: SegmentationResult | str) -> bool:

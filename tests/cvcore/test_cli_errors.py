@@ -17,6 +17,7 @@ import torch
 
 from cvcore.cli import SUBCOMMAND_MODULES, main
 from cvcore.samples import get_sample
+from tests.cvcore.benchmark.conftest import store_results
 from tests.cvcore.test_voc import make_voc
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -40,12 +41,14 @@ def places(tmp_path, monkeypatch):
     (tmp_path / "emptyvoc").mkdir()
     make_voc(tmp_path / "voc", count=1)
     make_voc(tmp_path / "badvoc", count=2)
+    store_results("stored", extra_paths=[tmp_path / "results.jsonl"])  # batch sizes 1 and 4, modes fp32 and bf16
     (tmp_path / "badvoc" / "SegmentationClass" / "img1.png").unlink()  # one photo without its mask
     return {
         "photo": PHOTO, "missing": str(tmp_path / "absent.png"), "folder": str(tmp_path / "folder"),
         "notimage": str(tmp_path / "notimage.png"), "badweights": str(tmp_path / "resnet18-f37072fd.pth"),
         "out": str(tmp_path / "out"), "nofolder": str(tmp_path / "no" / "such"), "emptyvoc": str(tmp_path / "emptyvoc"),
         "voc": str(tmp_path / "voc"), "badvoc": str(tmp_path / "badvoc"), "unwritable": UNWRITABLE,
+        "results": str(tmp_path / "results.jsonl"),
     }  # fmt: skip
 
 
@@ -61,6 +64,15 @@ CASES = [
     ("compare-unwritable", "compare --html {unwritable}/c.html", "permission denied"),
     ("compare-into-a-folder", "compare --html {folder}", "it is a folder"),
     ("compare-unknown-device", "--device gpu7 compare", "Unknown device 'gpu7'"),
+    ("compare-measured-axis-alone", "compare --x throughput", "name the stored sweep with --benchmark"),
+    ("compare-benchmark-missing", "compare --x latency --benchmark {missing} --batch 1", "No stored sweep"),
+    ("compare-benchmark-not-results", "compare --x latency --benchmark {notimage} --batch 1", "holds no benchmark rows"),
+    ("compare-benchmark-batch-absent", "compare --x memory --benchmark {results} --batch 8", "its batch sizes: 1, 4"),
+    ("compare-benchmark-no-batch", "compare --x memory --benchmark stored", "needs --batch N; stored.jsonl holds batch"),
+    ("compare-benchmark-batch-0", "compare --x memory --benchmark stored --batch 0", "--batch: must be from 1 to 256, got 0"),
+    ("compare-benchmark-mode-absent", "compare --x memory --benchmark stored --batch 4 --mode fp16", "no mode 'fp16'"),
+    ("compare-benchmark-unknown-mode", "compare --x memory --benchmark stored --batch 4 --mode fp8", "Unknown runtime mode"),
+    ("compare-benchmark-machine", "compare --benchmark stored --batch 4 --machine nope", "no machine 'nope'; it has: lab-laptop"),
     # analyze
     ("analyze-no-model", "analyze", "Name a model"),
     ("analyze-unknown-model", "analyze resnet5", "Unknown model 'resnet5'"),
