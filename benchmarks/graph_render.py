@@ -138,7 +138,7 @@ def plotly_draw_timings(names: list[str], repeats: int, folder: Path) -> dict:
 
 
 def _server(root: Path):
-    from tests.dashboard.conftest import free_port, wait_for_health
+    from benchmarks._server import free_port, wait_for_health
 
     port = free_port()
     url = f"http://127.0.0.1:{port}"

@@ -45,6 +45,8 @@ class Axis:
     label: str  # axis title, with its unit
     short: str  # column header
     higher_is_better: bool
+    score: bool = False  # a percentage score, compared in percentage points; otherwise compared as a ratio
+    note: str = ""  # where the numbers come from, for captions (a stored benchmark's machine, file, batch, mode)
 
 
 X_AXES: dict[str, Axis] = {
@@ -53,12 +55,19 @@ X_AXES: dict[str, Axis] = {
     "mparams": Axis("mparams", "Parameters (millions)", "Params (M)", False),
     "file_size_mb": Axis("file_size_mb", "Weights file size (MB)", "File (MB)", False),
     "latency_ms": Axis("latency_ms", "Measured latency (ms, batch 1)", "Latency (ms)", False),
+    # From a stored benchmark sweep (cvcore.benchmark.axes); benchmark_axes() names the machine, batch and mode.
+    "throughput": Axis("throughput", "Measured throughput (images/s, stored benchmark)", "Throughput (images/s)", True),
+    "latency": Axis("latency", "Measured latency (ms per forward pass, median, stored benchmark)", "Latency (ms, median)", False),
+    "memory": Axis("memory", "Measured peak memory (MiB, stored benchmark)", "Peak memory (MiB)", False),
 }
+BENCHMARK_AXES = ("throughput", "latency", "memory")
 Y_AXES: dict[str, Axis] = {
-    "acc@1": Axis("acc@1", "ImageNet top-1 accuracy (%)", "Top-1 (%)", True),
-    "acc@5": Axis("acc@5", "ImageNet top-5 accuracy (%)", "Top-5 (%)", True),
-    "miou": Axis("miou", f"Mean IoU (%), {SEGMENTATION_EVAL}", SEGMENTATION_LABELS["miou"], True),
-    "pixel_acc": Axis("pixel_acc", f"Pixel accuracy (%), {SEGMENTATION_EVAL}", SEGMENTATION_LABELS["pixel_acc"], True),
+    "acc@1": Axis("acc@1", "ImageNet top-1 accuracy (%)", "Top-1 (%)", True, score=True),
+    "acc@5": Axis("acc@5", "ImageNet top-5 accuracy (%)", "Top-5 (%)", True, score=True),
+    "miou": Axis("miou", f"Mean IoU (%), {SEGMENTATION_EVAL}", SEGMENTATION_LABELS["miou"], True, score=True),
+    "pixel_acc": Axis(
+        "pixel_acc", f"Pixel accuracy (%), {SEGMENTATION_EVAL}", SEGMENTATION_LABELS["pixel_acc"], True, score=True
+    ),
 }
 Y_AXES_BY_TASK = {"classification": ("acc@1", "acc@5"), "segmentation": ("miou", "pixel_acc")}
 AXES = {**X_AXES, **Y_AXES}
@@ -91,6 +100,7 @@ class ModelPoint:
     arch: str = ""  # the architecture (several points may share one, each with other weights)
     weights_id: str = ""  # which weights: "IMAGENET1K_V1", "bundled", "none" (published numbers, no weights)
     recipe: str = ""  # where the weights' training recipe is described (torchvision's references)
+    absent: dict[str, str] = field(default_factory=dict)  # key -> why this model has no such number ("not measured here")
 
     def value(self, key: str) -> float | None:
         q = self.quantities.get(key)
@@ -172,11 +182,14 @@ def model_points(
     names: Iterable,
     measured: Mapping | None = None,
     latency_ms: Mapping | None = None,
+    benchmark=None,
 ) -> list[ModelPoint]:
     """Points for catalogue entries (names or specs; see :func:`choose_weights`); ``measured`` defaults to the precomputed analysis.
 
     ``latency_ms`` maps names (an entry's or its architecture's) to
     :class:`cvcore.latency.Latency` results (or plain milliseconds); only those models get a latency.
+    ``benchmark`` (:class:`cvcore.benchmark.axes.MeasuredModels`, for these entries) adds the
+    throughput, latency and memory a stored sweep measured; the others say why they have none.
     """
     from cvcore.registry import get_spec
     from cvcore.weights import weight_status
@@ -196,7 +209,59 @@ def model_points(
         latency = latency_ms.get(spec.name, latency_ms.get(spec.arch))
         evaluated = _measured_metrics(spec) if spec.is_user else None
         points.append(point_for(spec, _measured(spec, measured), latency, on_disk, evaluated))
-    return points
+    return [with_benchmark(p, benchmark) for p in points] if benchmark is not None else points
+
+
+def with_benchmark(point: ModelPoint, benchmark) -> ModelPoint:
+    """``point`` with what a stored sweep measured for it (latency with its p10-p90), or why it has no such numbers."""
+    from dataclasses import replace
+
+    m = benchmark.measured.get(point.name)
+    if m is None:
+        why = benchmark.not_measured.get(point.name, "not measured here")
+        return replace(point, absent={**point.absent, **dict.fromkeys(BENCHMARK_AXES, why)})
+    size = f"input {m.input_size[0]}x{m.input_size[1]}" + (f", row of {m.model}" if m.model != point.name else "")
+    source = f"{benchmark_source(benchmark)} ({size})"
+    found = {
+        "throughput": Quantity(m.images_per_s, source, True),
+        "latency": Quantity(m.latency_median_ms, source, True, m.latency_p10_ms, m.latency_p90_ms),
+    }
+    if m.peak_memory_mb is not None:
+        found["memory"] = Quantity(m.peak_memory_mb, f"{source.removesuffix(')')}; {m.memory_source})", True)
+    absent = {**point.absent, **({} if "memory" in found else {"memory": "no peak memory in its row"})}
+    return replace(point, quantities={**point.quantities, **found}, absent=absent)
+
+
+def benchmark_source(benchmark) -> str:
+    """ "measured: cvlens benchmark, sweep ID, batch 8, fp32, cpu": the same for every model of one selection."""
+    return f"measured: cvlens benchmark, sweep {benchmark.sweep_id}, {benchmark.setting}"
+
+
+def benchmark_axes(benchmark) -> dict[str, Axis]:
+    """Compare's throughput, latency and memory axes for one selection, their labels naming the machine, batch and mode."""
+    where = f"{benchmark.setting}, on {benchmark.machine}"
+    origin = (
+        f"measured by the cvlens benchmark on {benchmark.machine} (result file {benchmark.file_name}), "
+        f"batch {benchmark.batch_size}, mode {benchmark.mode}, device {benchmark.device}"
+    )
+    return {
+        "throughput": _described(
+            "throughput", f"Measured throughput (images/s) — {where}", f"Throughput: images per second, {origin}."
+        ),
+        "latency": _described(
+            "latency",
+            f"Measured latency (ms per forward pass, median) — {where}",
+            f"Latency: median time of one forward pass of the whole batch, {origin}; error bars from p10 to p90 of the "
+            "timed runs.",
+        ),
+        "memory": _described("memory", f"Measured peak memory (MiB) — {where}", f"Peak memory: {origin}."),
+    }
+
+
+def _described(key: str, label: str, note: str) -> Axis:
+    from dataclasses import replace
+
+    return replace(X_AXES[key], label=label, note=note)
 
 
 def _measured_metrics(spec) -> dict:
@@ -341,6 +406,8 @@ class ChartPoint:
     on_front: bool
     y_low: float | None = None  # the y value's interval, when it was measured with one (error bars)
     y_high: float | None = None
+    x_low: float | None = None  # the x value's spread (a stored benchmark's latency: p10 to p90)
+    x_high: float | None = None
 
 
 @dataclass(frozen=True)
@@ -356,7 +423,8 @@ class ChartData:
         """What the chart shows, for its exported caption (the page and the CLI use the same words)."""
         x = self.x_axis.label[:1].lower() + self.x_axis.label[1:]  # "multiply-adds (GMACs)": keep the unit's case
         convention = f" {CAPTION}" if self.x_axis.key in ("gmacs", "gmacs_all_ops") else ""
-        return f"{self.y_axis.label} against {x}; bubble area = parameters; colour = family.{self.weights_note}{convention}"
+        note = f" {self.x_axis.note}" if self.x_axis.note else ""
+        return f"{self.y_axis.label} against {x}; bubble area = parameters; colour = family.{self.weights_note}{convention}{note}"
 
     @property
     def weights_note(self) -> str:
@@ -393,24 +461,41 @@ def _axis(key: str, axes: Mapping[str, Axis], which: str) -> Axis:
         raise InvalidInputError(f"Unknown {which}-axis {key!r}; expected one of {list(axes)}.") from None
 
 
-def chart_data(points: Sequence[ModelPoint], x: str = "gmacs", y: str = "acc@1") -> ChartData:
-    """The chart's points (those with both x and y), its Pareto front, and what is left out and why."""
-    x_axis, y_axis = _axis(x, X_AXES, "x"), _axis(y, Y_AXES, "y")
+def chart_data(
+    points: Sequence[ModelPoint], x: str = "gmacs", y: str = "acc@1", axes: Mapping[str, Axis] | None = None
+) -> ChartData:
+    """The chart's points (those with both x and y), its Pareto front, and what is left out and why.
+
+    ``axes`` replaces axes by key (:func:`benchmark_axes`: labels naming the machine and batch).
+    An x that is better higher (throughput) puts the front at more x and more y.
+    """
+    x_axis, y_axis = _axis(x, {**X_AXES, **(axes or {})}, "x"), _axis(y, Y_AXES, "y")
     usable, missing = [], {}
     for p in points:
         xv, yv = p.value(x), p.value(y)
         if xv is None or yv is None:
-            lacking = [a.short for a, v in ((x_axis, xv), (y_axis, yv)) if v is None]
-            missing[p.name] = f"no {' or '.join(lacking)} for {p.display_name}"
+            missing[p.name] = _why_missing(p, [a for a, v in ((x_axis, xv), (y_axis, yv)) if v is None])
             continue
         usable.append((p, xv, yv))
-    front_idx = set(pareto_front([(xv, yv) for _, xv, yv in usable]))
-    chart_points = tuple(
-        ChartPoint(p, xv, yv, p.value("mparams") or 0.0, i in front_idx, p.quantities[y].low, p.quantities[y].high)
-        for i, (p, xv, yv) in enumerate(usable)
-    )
+    sign = -1 if x_axis.higher_is_better else 1
+    front_idx = set(pareto_front([(sign * xv, yv) for _, xv, yv in usable]))
+    chart_points = tuple(_chart_point(p, x, y, i in front_idx) for i, (p, _, _) in enumerate(usable))
     front = tuple(cp.point.name for cp in sorted((cp for cp in chart_points if cp.on_front), key=lambda c: (c.x, -c.y)))
     return ChartData(x_axis, y_axis, chart_points, front, missing)
+
+
+def _chart_point(p: ModelPoint, x: str, y: str, on_front: bool) -> ChartPoint:
+    qx, qy = p.quantities[x], p.quantities[y]
+    return ChartPoint(p, qx.value, qy.value, p.value("mparams") or 0.0, on_front, qy.low, qy.high, qx.low, qx.high)
+
+
+def _why_missing(point: ModelPoint, lacking: Sequence[Axis]) -> str:
+    """ "no Top-1 (%) for AlexNet", or with the reason the model has none: "AlexNet: not measured here (...)"."""
+    plain = " or ".join(a.short for a in lacking if a.key not in point.absent)
+    reasons = [point.absent[a.key] for a in lacking if a.key in point.absent]
+    if not reasons:
+        return f"no {plain} for {point.display_name}"
+    return f"{point.display_name}: " + "; ".join([*reasons, *([f"no {plain}"] if plain else [])])
 
 
 @dataclass(frozen=True)
@@ -449,31 +534,39 @@ def deltas(points: Sequence[ModelPoint], baseline: str, keys: Sequence[str]) -> 
 
 
 def delta_table(
-    points: Sequence[ModelPoint], baseline: str, keys: Sequence[str], front: Iterable[str] = (), note: str = ""
+    points: Sequence[ModelPoint],
+    baseline: str,
+    keys: Sequence[str],
+    front: Iterable[str] = (),
+    note: str = "",
+    axes: Mapping[str, Axis] | None = None,
 ) -> Table:
-    """Deltas as a :class:`Table`: scores first (value, percentage-point difference), then costs (value, ratio).
+    """Deltas as a :class:`Table`: scores first (value, percentage-point difference), then other quantities (value, ratio).
 
     The weights column says which trained weights each row's numbers belong to, so a
     difference that comes from the training recipe is not read as the architecture's;
-    ``note`` (e.g. :attr:`WeightsChoice.rule`) goes into the caption. Each row also carries
-    ``<key>_source`` (where the number comes from; for multiply-adds, which convention counts
-    them): in the JSON export, not among the displayed columns.
+    ``note`` (e.g. :attr:`WeightsChoice.rule`) goes into the caption, and so do the notes of
+    ``axes`` (:func:`benchmark_axes`: which machine, file, batch and mode measured them). Each
+    row also carries ``<key>_source`` (where the number comes from; for multiply-adds, which
+    convention counts them; for a number the model lacks, why): in the JSON export, not
+    among the displayed columns.
     """
     front = set(front)
+    axes = {**AXES, **(axes or {})}
     delta_rows = deltas(points, baseline, keys)  # raises if the baseline is not among the points
     base_row, base_point = next((r, p) for r, p in zip(delta_rows, points) if r.is_baseline)
-    ordered = [k for k in keys if AXES[k].higher_is_better] + [k for k in keys if not AXES[k].higher_is_better]
+    ordered = [k for k in keys if axes[k].score] + [k for k in keys if not axes[k].score]
     rows, sources, columns = [], [], ["model", "weights"]
     labels = {"model": "Model", "weights": "Weights", "pareto": "Pareto front"}
     for row, point in zip(delta_rows, points):
         record: dict = {"model": row.display_name + (" (baseline)" if row.is_baseline else ""), "weights": point.weights_id}
         for k in ordered:
-            axis, d = AXES[k], row.deltas[k]
+            axis, d = axes[k], row.deltas[k]
             name = axis.short.split(" (")[0]
             record[k] = round(d.value, 4) if d.value is not None else None
             labels[k] = axis.short
-            compared = f"{k}_diff" if axis.higher_is_better else f"{k}_ratio"
-            if axis.higher_is_better:
+            compared = f"{k}_diff" if axis.score else f"{k}_ratio"
+            if axis.score:
                 record[compared] = round(d.difference, 2) if d.difference is not None else None
                 labels[compared] = f"Δ {name} (pp)"
             else:
@@ -481,7 +574,7 @@ def delta_table(
                 labels[compared] = f"{name} ÷ base"
             columns += [c for c in (k, compared) if c not in columns]
             q = point.quantities.get(k)
-            record[f"{k}_source"] = q.source if q else None
+            record[f"{k}_source"] = q.source if q else point.absent.get(k)
             if q:
                 sources.append(q.source)
         record["pareto"] = "yes" if point.name in front else ""
@@ -491,8 +584,10 @@ def delta_table(
     if {"miou", "pixel_acc"} & set(keys):
         convention += f" Segmentation scores: torchvision's, measured on {SEGMENTATION_EVAL}."
     caption = f"Against {base}: accuracy as percentage-point differences, costs as ratios.{convention}"
+    notes = [axes[k].note for k in ordered if axes[k].note]
     return Table(
-        rows, columns=[*columns, "pareto"], labels=labels, caption=" ".join(p for p in (caption, note) if p), sources=sources,
+        rows, columns=[*columns, "pareto"], labels=labels, caption=" ".join(p for p in (caption, *notes, note) if p),
+        sources=sources,
         latex_labels={k: PRINT_LABELS[k] for k in keys if k in PRINT_LABELS},
     )  # fmt: skip
 
@@ -508,19 +603,23 @@ def hover_lines(point: ModelPoint) -> list[str]:
             continue
         unit = AXES[key].short
         value = f"{q.value:.2f}" if key in Y_AXES else f"{q.value:.3f}" if abs(q.value) < 10 else f"{q.value:.1f}"
+        if key in BENCHMARK_AXES and q.low is not None and q.high is not None:
+            value += f" (p10 {q.low:.3g}, p90 {q.high:.3g})"
         provenance = q.source if q.source.startswith(q.kind) else f"{q.kind}: {q.source}"
         lines.append(f"{unit}: {value} — {provenance}")
     return lines
 
 
-def _error_bars(members: Sequence[ChartPoint]) -> dict | None:
-    """Asymmetric error bars for the points measured with an interval (a user's evaluated model); None if there are none."""
-    if not any(cp.y_low is not None for cp in members):
+def _error_bars(members: Sequence[ChartPoint], axis: str = "y") -> dict | None:
+    """Asymmetric error bars for the points measured with an interval (y: a user's evaluated model; x: a stored
+    benchmark's latency, p10 to p90); None if there are none."""
+    spans = [(getattr(cp, axis), getattr(cp, f"{axis}_low"), getattr(cp, f"{axis}_high")) for cp in members]
+    if not any(low is not None for _, low, _ in spans):
         return None
     return {
         "type": "data", "symmetric": False, "thickness": 1.5, "width": 4,
-        "array": [cp.y_high - cp.y if cp.y_high is not None else 0 for cp in members],
-        "arrayminus": [cp.y - cp.y_low if cp.y_low is not None else 0 for cp in members],
+        "array": [high - v if high is not None else 0 for v, _, high in spans],
+        "arrayminus": [v - low if low is not None else 0 for v, low, _ in spans],
     }  # fmt: skip
 
 
@@ -552,6 +651,11 @@ def bubble_diameters_px(chart: ChartData) -> list[float]:
     return [max(MIN_BUBBLE_PX, MAX_BUBBLE_PX * math.sqrt(max(cp.size, 0.0) / largest)) for cp in chart.points]
 
 
+def front_shape(chart: ChartData) -> str:
+    """The Pareto front's steps: what the best score is for at most this cost ("hv"), or for at least this throughput ("vh")."""
+    return "vh" if chart.x_axis.higher_is_better else "hv"
+
+
 def label_layout(chart: ChartData, log_x: bool, common: str | None):
     """(axis ranges, text per point, text position per point or None) for :func:`accuracy_figure`.
 
@@ -567,7 +671,7 @@ def label_layout(chart: ChartData, log_x: bool, common: str | None):
     radii = [d / 2 for d in bubble_diameters_px(chart)]
     order = sorted(range(len(chart.points)), key=lambda i: (not chart.points[i].on_front, -chart.points[i].size))
     front = sorted((cp for cp in chart.points if cp.on_front), key=lambda c: (c.x, -c.y))
-    line = line_boxes(area, [cp.x for cp in front], [cp.y for cp in front], shape="hv") if len(front) > 1 else []
+    line = line_boxes(area, [cp.x for cp in front], [cp.y for cp in front], shape=front_shape(chart)) if len(front) > 1 else []
     positions = place_labels([(cp.x, cp.y) for cp in chart.points], texts, radii, area, order, obstacles=line)
     return x_range, y_range, texts, positions
 
@@ -616,6 +720,7 @@ def accuracy_figure(chart: ChartData, log_x: bool = True, title: str | None = No
                 customdata=["<br>".join(hover_lines(chart.points[i].point)) for i in members],
                 hovertemplate="%{customdata}<extra></extra>",
                 error_y=_error_bars([chart.points[i] for i in members]),
+                error_x=_error_bars([chart.points[i] for i in members], "x"),
             )
         )
     front = sorted((cp for cp in chart.points if cp.on_front), key=lambda c: (c.x, -c.y))
@@ -625,7 +730,7 @@ def accuracy_figure(chart: ChartData, log_x: bool = True, title: str | None = No
                 x=[cp.x for cp in front],
                 y=[cp.y for cp in front],
                 mode="lines",
-                line={"dash": "dash", "color": RANDOM_BASELINE_COLOR, "shape": "hv"},
+                line={"dash": "dash", "color": RANDOM_BASELINE_COLOR, "shape": front_shape(chart)},
                 name="Pareto front",
                 hoverinfo="skip",
             )

@@ -151,16 +151,18 @@ def label_box(position: str, center: tuple[float, float], radius_px: float, text
 def line_boxes(
     area: PlotArea, xs: Sequence[float], ys: Sequence[float], thickness_px: float = 4.0, shape: str = "linear"
 ) -> list[Box]:
-    """Thin pixel boxes covering a polyline (``shape="hv"``: plotly's horizontal-then-vertical steps), as obstacles."""
+    """Thin pixel boxes covering a polyline (``shape="hv"`` / ``"vh"``: plotly's steps, horizontal or vertical first), as obstacles."""
     corners = []
     for i, (x, y) in enumerate(zip(xs, ys)):
         if shape == "hv" and i:
             corners.append(area.pixel(x, ys[i - 1]))
+        elif shape == "vh" and i:
+            corners.append(area.pixel(xs[i - 1], y))
         corners.append(area.pixel(x, y))
     half = thickness_px / 2
     boxes = []
     for (x0, y0), (x1, y1) in zip(corners, corners[1:]):
-        if shape == "hv" or x0 == x1 or y0 == y1:
+        if shape in ("hv", "vh") or x0 == x1 or y0 == y1:
             boxes.append((min(x0, x1) - half, min(y0, y1) - half, max(x0, x1) + half, max(y0, y1) + half))
         else:  # a slanted segment: small boxes along it
             steps = max(1, int(math.hypot(x1 - x0, y1 - y0) / thickness_px))

@@ -282,3 +282,8 @@ def encode_png(array: np.ndarray) -> bytes:
     buffer = io.BytesIO()
     Image.fromarray(array).save(buffer, format="PNG")
     return buffer.getvalue()
+
+
+def photo_png(image: Image.Image) -> bytes:
+    """PNG bytes of a decoded photo: lossless, so :func:`decode_image` of them gives the same pixels (report inputs)."""
+    return encode_png(np.asarray(image.convert("RGB")))

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 from cvcore.formatting import Table
 from cvcore.metrics import SegmentationMetrics
-from cvcore.segmentation import SegmentationResult, legend
+from cvcore.segmentation import Disagreement, SegmentationResult, legend
 
 TIMING_LABELS = {
     "model": "model",
@@ -116,3 +116,17 @@ def class_iou_table(scored: Sequence[tuple[SegmentationResult, SegmentationMetri
         labels=labels,
         caption="IoU per class against the uploaded mask, for the classes in the mask or a prediction ('—': neither for that model).",
     )
+
+
+def disagreement_table(d: Disagreement, a: SegmentationResult, b: SegmentationResult) -> Table:
+    """Two results on one photo: how many pixels they label differently."""
+    row = {
+        "first": a.display_name, "second": b.display_name, "differ_pct": _pct(d.fraction),
+        "pixels_differ": int(d.mask.sum()), "pixels": int(d.mask.size),
+    }  # fmt: skip
+    return Table(
+        [row],
+        labels={"first": "first model", "second": "second model", "differ_pct": "labelled differently (%)",
+                "pixels_differ": "pixels labelled differently", "pixels": "pixels"},
+        caption=f"Pixels of the photo that {a.display_name} and {b.display_name} give different classes ({a.mode}).",
+    )  # fmt: skip

@@ -7,6 +7,10 @@ Memory is bounded in bytes (:mod:`cvcore.memory`), configurable by environment v
   ``requires_grad_``, no leftover hooks); cvcore's inference and attribution code respects that;
 - decoded photos, shared by every session that uploads the same bytes (:func:`decoded_photo`,
   ``$CVLENS_PHOTO_CACHE_MB``); entries nobody used for ten minutes are dropped;
+- results computed from the same inputs (photo bytes, model and weights, method, target,
+  settings, runtime mode), shared by every session (:func:`shared_result`,
+  ``$CVLENS_SHARED_RESULTS_MB``), least recently used first: a reload or a second visitor
+  shows them without running a model; they are read-only for everyone;
 - each session's results and kept uploads (:func:`session_cache`, ``$CVLENS_SESSION_MB``),
   oldest first; they go with the session when it closes.
 
@@ -68,6 +72,7 @@ def device_description() -> str:
 MODEL_BUDGET_ENV, MODEL_BUDGET_MB = "CVLENS_MODEL_CACHE_MB", 1536  # every page default together needs ~1 GB
 PHOTO_BUDGET_ENV, PHOTO_BUDGET_MB = "CVLENS_PHOTO_CACHE_MB", 128  # ~8 full-size (2048 px) decoded photos
 SESSION_BUDGET_ENV, SESSION_BUDGET_MB = "CVLENS_SESSION_MB", 160  # ~4 full-size segmentation results and their uploads
+SHARED_BUDGET_ENV, SHARED_BUDGET_MB = "CVLENS_SHARED_RESULTS_MB", 256  # results every session can reuse
 PHOTO_IDLE_S = 600  # decoded photos nobody looked at for this long are dropped (their sessions have closed)
 JANITOR_INTERVAL_S = 30
 
@@ -82,18 +87,69 @@ def photo_cache() -> BoundedCache:
     return BoundedCache(budget_from_env(PHOTO_BUDGET_ENV, PHOTO_BUDGET_MB))
 
 
+_shared_guards: dict[tuple, threading.Lock] = {}  # key -> held while one session computes it
+_shared_guards_lock = threading.Lock()
+
+
+@functools.cache
+def shared_results() -> BoundedCache:
+    return BoundedCache(budget_from_env(SHARED_BUDGET_ENV, SHARED_BUDGET_MB))
+
+
+def weights_fingerprint(name: str) -> str:
+    """What identifies a model's weights in a result's key: its sha256 (a re-imported user model is a new model)."""
+    from cvcore.registry import get_spec
+
+    return get_spec(name, metadata_only=True).weights.sha256 or ""
+
+
+def shared_result(key: tuple, compute, keep=lambda value: True):
+    """The result under ``key`` computed once for every session (concurrent askers wait for the first one).
+
+    ``key`` must name every input the result depends on: the photo's full sha256, the model
+    and :func:`weights_fingerprint`, method, target, settings and runtime mode. The value is
+    shared, so nobody may modify it. Errors raised by ``compute`` are not kept (the next ask
+    tries again); a value ``keep`` refuses (e.g. one eager answered while compiling) is
+    returned but not shared. Waiting for another session's computation is interruptible.
+    """
+    cache = shared_results()
+    found = cache.get(key)
+    if found is not None:
+        return found
+    with _shared_guards_lock:
+        guard = _shared_guards.setdefault(key, threading.Lock())
+    note, started = None, time.monotonic()
+    while not guard.acquire(timeout=1.0):  # another session computes it: wait, with a Streamlit call each second
+        note = note or st.empty()  # (so that this session's run can still be stopped by a click, as in model_slot)
+        note.caption(f"Another session is computing the same result ({time.monotonic() - started:.0f} s)…")
+    try:
+        if note is not None:
+            note.empty()
+        found = cache.get(key)
+        if found is not None:
+            return found
+        value = compute()
+        if keep(value):
+            cache.put(key, value)
+        return value
+    finally:
+        guard.release()
+        with _shared_guards_lock:
+            if _shared_guards.get(key) is guard:
+                del _shared_guards[key]  # a session still waiting on it takes it; a newcomer makes a new one
+
+
 def cached_model(name: str) -> nn.Module:
     """One trained model per process, loaded once even when several sessions ask at the same time.
 
     Raises cvcore's WeightsMissingError when absent, and InvalidInputError for a model larger
     than the whole model budget (it would be loaded again for every use).
     """
-    from cvcore.registry import get_spec
     from cvcore.weights import load_model, model_memory_bytes
 
     cache = model_cache()
     # Keyed by the weights' sha256 too: a user's model re-imported under the same name is a new model.
-    key = (name, get_spec(name, metadata_only=True).weights.sha256 or "")
+    key = (name, weights_fingerprint(name))
     if key in cache:
         return cache[key]
     needed = model_memory_bytes(name)
@@ -106,7 +162,13 @@ def cached_model(name: str) -> nn.Module:
         return cache.get_or_compute(key, lambda: load_model(name))
 
 
-cached_model.clear = lambda: model_cache().clear()  # tests: a random-init model must not outlive its test
+def _clear_models_and_their_results() -> None:
+    model_cache().clear()
+    shared_results().clear()
+
+
+# Tests: a random-init model, and what it computed, must not outlive its test.
+cached_model.clear = _clear_models_and_their_results
 
 
 MODEL_SLOTS_ENV = "CVLENS_MODEL_SLOTS"

@@ -15,6 +15,7 @@ import streamlit as st
 
 from cvcore.errors import CvlensError
 from cvcore.images import ACCEPTED_EXTENSIONS
+from cvcore.report import FIGURE_PNG_OUTPUT, Rebuild, cli_command, photo_input
 from dashboard import state
 from dashboard.common import cached_model, remember_choices, restore_choices, user_errors
 from dashboard.export import safe_stem, show_figure, show_table
@@ -35,10 +36,10 @@ DOWNLOADS = (
 
 @st.cache_data(max_entries=12, show_spinner=False)
 def cached_graph(name: str, input_size: tuple[int, int], _architecture):
-    from cvcore.analysis.graph import catalogue_graph
+    from cvcore.analysis.graph_model import load_graph  # stored for the default view: no torch
     from cvcore.registry import get_spec
 
-    return catalogue_graph(get_spec(name), input_size, architecture=_architecture)
+    return load_graph(get_spec(name, metadata_only=True), input_size, architecture=_architecture)
 
 
 def _view(graph, depth: int, unfolded: tuple[str, ...], repeats: bool):
@@ -233,7 +234,7 @@ def _images_digest(photos: list[tuple[str, bytes]]) -> str:
 
 
 def _chosen_photos() -> list[tuple[str, bytes]]:
-    from cvcore.analysis.erf import MAX_IMAGES
+    from cvcore.analysis.erf_layers import MAX_IMAGES
     from cvcore.samples import list_samples
 
     samples = {s.file: s for s in list_samples()}
@@ -256,7 +257,7 @@ def _chosen_photos() -> list[tuple[str, bytes]]:
 
 def show_effective_field(name: str, spec, size: tuple[int, int], graph) -> None:
     """Pick a layer (the graph's feature-map modules), photos and weights; a button computes; results stay."""
-    from cvcore.analysis.erf import CITATION, default_layer, feature_map_layers
+    from cvcore.analysis.erf_layers import CITATION, default_layer, feature_map_layers  # no torch before the button
     from cvcore.weights import weight_status
 
     st.subheader("Effective receptive field")
@@ -300,7 +301,27 @@ def show_effective_field(name: str, spec, size: tuple[int, int], graph) -> None:
         st.error(outcome)
         return
     log_scale = st.toggle("Log scale (the whole extent and its holes)", key=state.ARCH_ERF_LOG)
-    _show_erf(outcome, f"{name}_{layer}_erf", log_scale)
+    rebuilds = _erf_rebuilds(name, layer, weights or options[0], size, photos, log_scale)
+    _show_erf(outcome, f"{name}_{layer}_erf", log_scale, rebuilds)
+
+
+def _erf_rebuilds(name: str, layer: str, weights: str, size, photos, log_scale: bool) -> tuple[Rebuild, Rebuild]:
+    """How regenerate.sh recomputes the ERF table and figure: `analyze --erf` on the same photos, weights and size."""
+    from cvcore.images import decode_image, photo_png
+
+    words = ["analyze", name, "--erf", layer, "--images", *(photo_input(n) for n in range(1, len(photos) + 1))]
+    words += ["--weights", weights, "--input-size", *size]
+    figure_words = [*words, *(["--log-scale"] if log_scale else []), "--out", FIGURE_PNG_OUTPUT]
+    params = {"model": name, "layer": layer, "weights": weights, "input_size": list(size), "images": [f for f, _ in photos]}
+
+    def pngs() -> list[bytes]:  # the decoded pixels the page averaged over, as PNG (on click only)
+        return [photo_png(decode_image(data).image) for _, data in photos]
+
+    call = "cvcore.analysis.erf.catalogue_erf"
+    return (
+        Rebuild(cli_command(*words), call, params, input_pngs=pngs),
+        Rebuild(cli_command(*figure_words), call, params | {"log_scale": log_scale}, input_pngs=pngs),
+    )
 
 
 def _compute_erf(spec, layer: str, photos, weights: str, size):
@@ -320,7 +341,7 @@ def _compute_erf(spec, layer: str, photos, weights: str, size):
         return str(exc)
 
 
-def _show_erf(report, stem: str, log_scale: bool) -> None:
+def _show_erf(report, stem: str, log_scale: bool, rebuilds: tuple[Rebuild, Rebuild]) -> None:
     from cvcore.analysis.erf import CITATION, erf_caption, erf_figure, erf_table
 
     for note in report.notes:
@@ -331,5 +352,9 @@ def _show_erf(report, stem: str, log_scale: bool) -> None:
         caption=erf_caption(report.results, report.model, with_sources=False, log_scale=log_scale),
         key=f"{state.ARCH_ERF_VIEW}.figure",
         sources=[CITATION],
+        rebuild=rebuilds[1],
     )
-    show_table(erf_table(report.results, report.model), file_stem=f"{stem}_numbers", key=f"{state.ARCH_ERF_VIEW}.table")
+    show_table(
+        erf_table(report.results, report.model), file_stem=f"{stem}_numbers", key=f"{state.ARCH_ERF_VIEW}.table",
+        rebuild=rebuilds[0],
+    )  # fmt: skip

@@ -68,10 +68,22 @@ def add_figure_button(
 
 
 def add_image_button(
-    png: Callable[[], bytes], caption: str, file_stem: str, key: str, sources: Sequence[str] = (), models: Sequence[str] = ()
+    png: Callable[[], bytes],
+    caption: str | Callable[[], str],
+    file_stem: str,
+    key: str,
+    sources: Sequence[str] = (),
+    models: Sequence[str] = (),
 ) -> None:
-    """An image item; ``png`` encodes the picture on click only (tens of ms per full-size overlay)."""
-    _button(lambda: (image_item(caption, sources, models=models, page=page_of(key), file_stem=file_stem), png()), key)
+    """An image item; ``png`` encodes the picture on click only (tens of ms per full-size overlay). A callable
+    ``caption`` is read on click too: for a picture whose scores arrive after it is drawn."""
+    _button(
+        lambda: (
+            image_item(caption() if callable(caption) else caption, sources, models=models, page=page_of(key), file_stem=file_stem),
+            png(),
+        ),
+        key,
+    )
 
 
 def _button(make: Callable, key: str) -> None:

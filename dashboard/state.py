@@ -37,6 +37,12 @@ COMPARE_LIKE_FOR_LIKE = "compare.like_for_like"  # toggle: the weights most sele
 COMPARE_WEIGHTS = "compare.weights"  # prefix: one weights selectbox per architecture ("compare.weights.resnet50")
 COMPARE_WEIGHTS_CHOSEN = "compare.weights_chosen"  # arch -> weights id the user picked; survives leaving the page
 COMPARE_WEIGHTS_RESET = "compare.weights_reset"
+# Throughput, latency and memory axes from a stored benchmark sweep: which sweep, machine, device, mode, batch.
+COMPARE_BENCH_SWEEP = "compare.bench_sweep"
+COMPARE_BENCH_HOST = "compare.bench_host"
+COMPARE_BENCH_DEVICE = "compare.bench_device"
+COMPARE_BENCH_MODE = "compare.bench_mode"
+COMPARE_BENCH_BATCH = "compare.bench_batch"
 
 # --- Architecture page -----------------------------------------------------------
 ARCH_MODEL = "architecture.model"

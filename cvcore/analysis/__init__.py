@@ -20,25 +20,25 @@ _EXPORTS = {
     "example_input": "complexity",
     "measure": "complexity",
     "resolve_model": "complexity",
-    "LayerRow": "layers",
+    "LayerRow": "rows",
     "analyze_layers": "layers",
     "layer_rows": "layers",
     "receptive_fields": "layers",
-    "stage_of": "layers",
+    "stage_of": "rows",
     "load_precomputed": "precomputed",
     "load_precomputed_layers": "precomputed",
     "precompute_catalogue": "precomputed",
-    "GLOBAL": "receptive_field",
-    "Field": "receptive_field",
+    "GLOBAL": "rows",
+    "Field": "rows",
 }
 
 if TYPE_CHECKING:
     from cvcore.analysis.complexity import analyze_complexity, example_input, measure, resolve_model
-    from cvcore.analysis.layers import LayerRow, analyze_layers, layer_rows, receptive_fields, stage_of
+    from cvcore.analysis.layers import analyze_layers, layer_rows, receptive_fields
     from cvcore.analysis.model_analysis import ModelAnalysis, analyze
     from cvcore.analysis.precomputed import load_precomputed, load_precomputed_layers, precompute_catalogue
-    from cvcore.analysis.receptive_field import GLOBAL, Field
     from cvcore.analysis.results import Complexity, OperatorCount
+    from cvcore.analysis.rows import GLOBAL, Field, LayerRow, stage_of
 
 
 def __getattr__(name: str):

@@ -38,15 +38,14 @@ import numpy as np
 import torch
 from torch import nn
 
+from cvcore.analysis.erf_layers import CITATION, MAX_IMAGES, default_layer, feature_map_layers  # noqa: F401 (re-exported)
 from cvcore.analysis.receptive_field import GLOBAL, ReceptiveFieldTracker, field_of, tag_input
 from cvcore.errors import AnalysisError, InvalidInputError
 from cvcore.formatting import Table
 
-MAX_IMAGES = 8
 MAX_SIDE_PX = 1024
 MAX_PIXELS = 4 * 1024 * 1024  # images x H x W in one call: four 1024 x 1024 inputs, or eight at 724
 MAX_GRID_PERIOD = 16  # lattice periods looked for (pixels)
-CITATION = "Luo et al. 2016, Understanding the Effective Receptive Field in Deep Convolutional Neural Networks"
 MASS_LEVELS = (0.5, 0.9)
 
 
@@ -249,32 +248,6 @@ def mass_side(gradient: np.ndarray, centre: tuple[float, float], level: float) -
 
 
 # --- which layers -------------------------------------------------------------------------
-
-
-def feature_map_layers(graph) -> list[str]:
-    """Modules of a :class:`~cvcore.analysis.graph.ModelGraph` whose output is a (1, C, H, W) feature map:
-    the layers whose effective receptive field can be asked for, in execution order."""
-    not_called = ("ModuleList", "ModuleDict")  # containers nobody calls: a hook on them never fires
-    return [
-        path
-        for path, node in graph.module_outputs().items()
-        if node.output_shape is not None and len(node.output_shape) == 4 and graph.module_classes.get(path) not in not_called
-    ]
-
-
-def default_layer(graph) -> str | None:
-    """The last stage (a module at the first level the graph folds to) whose theoretical field still fits
-    the input, so its square can be drawn; else the first feature-map stage."""
-    from cvcore.analysis.graph_view import fold
-
-    layers = set(feature_map_layers(graph))
-    stages = [n.id for n in fold(graph, 1).nodes if n.id in layers and "aux" not in n.id.lower()]
-    if not stages:
-        return next(iter(feature_map_layers(graph)), None)
-    side = min(graph.input_size)
-    outputs = graph.module_outputs()
-    fitting = [p for p in stages if (rf := outputs[p].receptive_field) and GLOBAL not in rf and max(rf) <= side]
-    return fitting[-1] if fitting else stages[0]
 
 
 # --- images and models -------------------------------------------------------------------

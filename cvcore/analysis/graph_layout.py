@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 
-from cvcore.analysis.graph import NodeKind
+from cvcore.analysis.graph_model import NodeKind
 from cvcore.analysis.graph_view import GraphView, ViewNode
 from cvcore.formatting import format_shape
 

@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from xml.sax.saxutils import escape
 
-from cvcore.analysis.graph import NodeKind
 from cvcore.analysis.graph_layout import FONT_PX, LINE_PX, PAD_Y, Layout, layout, node_lines
+from cvcore.analysis.graph_model import NodeKind
 from cvcore.analysis.graph_view import GraphView, ViewNode, hover_lines
 from cvcore.analysis.tables import FVCORE_SOURCE
 from cvcore.errors import InvalidInputError

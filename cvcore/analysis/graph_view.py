@@ -22,8 +22,8 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from cvcore.analysis.graph import MERGE_KINDS, EdgeKind, GraphNode, ModelGraph, NodeKind
-from cvcore.analysis.layers import _CONTAINER_NAMES
+from cvcore.analysis.graph_model import MERGE_KINDS, EdgeKind, GraphNode, ModelGraph, NodeKind
+from cvcore.analysis.rows import _CONTAINER_NAMES
 from cvcore.analysis.tables import format_field
 from cvcore.formatting import Table, format_shape
 

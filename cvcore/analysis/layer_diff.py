@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from cvcore.analysis.conventions import GMACS_LABEL
-from cvcore.analysis.layers import LayerRow
+from cvcore.analysis.rows import LayerRow
 from cvcore.formatting import format_shape
 
 EXPLAINED_SHARE = 0.95  # the sentence names the largest deltas until they add up to this share of the total

@@ -19,43 +19,9 @@ from torch import nn
 
 from cvcore.analysis.complexity import GIGA, _quiet_fvcore, example_input, fvcore_analysis, resolve_model, split_conventions
 from cvcore.analysis.receptive_field import Field, ReceptiveFieldTracker, field_of, tag_input
+from cvcore.analysis.rows import _CONTAINER_NAMES, OWN_OPS, TOP_LEVEL, LayerRow, stage_of  # noqa: F401 (re-exported)
 from cvcore.device import resolve_device
 from cvcore.errors import AnalysisError
-
-# Containers whose children are the stages ("features.3", "stages.2", "encoder.layers.encoder_layer_0").
-_CONTAINER_NAMES = {"features", "layers", "stages", "blocks", "encoder", "decoder", "backbone", "trunk_output", "body", "model"}
-OWN_OPS = " (own ops)"
-TOP_LEVEL = "(top level)"  # the model's own forward: final upsampling, class token, ...
-
-
-@dataclass(frozen=True)
-class LayerRow:
-    name: str  # qualified module name; containers' own work is "<name> (own ops)"
-    type: str
-    stage: str
-    block: str
-    output_shape: tuple[int, ...] | None  # first call's output, batch of 1; None if never called
-    kernel: tuple[int, ...] | None
-    stride: tuple[int, ...] | None
-    dilation: tuple[int, ...] | None
-    groups: int | None
-    params: int
-    gmacs: float  # papers' convention: convolutions, linear layers, matrix products, attention
-    gmacs_all_ops: float  # fvcore's all-operator count (also normalisation, pooling, upsampling)
-    receptive_field: tuple[int, int] | None  # (h, w) input pixels; -1 = whole input (global)
-    jump: tuple[float, float] | None  # cumulative stride
-    calls: int
-
-
-def stage_of(name: str) -> tuple[str, str]:
-    """(stage, block) of a qualified module name: the first part that is not a generic container."""
-    parts = name.split(".")
-    i = 0
-    while i < len(parts) - 1 and parts[i] in _CONTAINER_NAMES:
-        i += 1
-    stage = ".".join(parts[: i + 1])
-    block = ".".join(parts[: i + 2]) if len(parts) > i + 1 else stage
-    return stage, block
 
 
 def _geometry(module: nn.Module) -> dict:

@@ -25,7 +25,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from cvcore.analysis.layers import LayerRow
+from cvcore.analysis.rows import LayerRow
 
 SHORTCUT_MODULES = ("downsample", "shortcut")  # containers on the shortcut path, by name
 SHORTCUT_CONTAINERS = ("proj",)  # ... only as containers: Swin's attention has a leaf Linear called "proj" on the main path

@@ -32,7 +32,7 @@ def complexity_from_dict(d: dict):
 
 
 def _layer_from_dict(d: dict):
-    from cvcore.analysis.layers import LayerRow
+    from cvcore.analysis.rows import LayerRow
 
     tuples = ("output_shape", "kernel", "stride", "dilation", "receptive_field", "jump")
     return LayerRow(**{k: (tuple(v) if k in tuples and v is not None else v) for k, v in d.items()})
@@ -72,8 +72,12 @@ def precompute_catalogue(
     summary_path: Path = SUMMARY_PATH,
     layers_path: Path = LAYERS_PATH,
     only_missing: bool = False,
+    graphs_path: Path | None = None,
 ) -> dict[str, str]:
     """Analyse catalogue models (all by default) and merge the results into the stored files.
+
+    The models of :data:`~cvcore.analysis.graph_model.STORED_GRAPHS` get their data-flow graph
+    stored too (``graphs_path``, default ``graphs.json.gz`` beside ``summary_path``), built from the new analysis.
 
     A model that cannot be analysed is skipped, not fatal; returns name -> error message.
     """
@@ -110,9 +114,21 @@ def precompute_catalogue(
         )
         # Written after every model: a full run takes most of an hour on 2 cores.
         _write(summary, layers, summary_path, layers_path)
+        _store_graph(name, result, graphs_path or summary_path.with_name("graphs.json.gz"))
     _summary.cache_clear()
     _layers.cache_clear()
     return failures
+
+
+def _store_graph(name: str, result, graphs_path: Path) -> None:
+    from cvcore.analysis.graph import catalogue_graph
+    from cvcore.analysis.graph_model import STORED_GRAPHS, write_stored_graphs
+    from cvcore.analysis.stages import Architecture
+    from cvcore.registry import get_spec
+
+    if name in STORED_GRAPHS:
+        architecture = Architecture(result.complexity, tuple(result.layers), precomputed=True)
+        write_stored_graphs({name: catalogue_graph(get_spec(name), architecture=architecture)}, graphs_path)
 
 
 def _write(summary: dict, layers: dict, summary_path: Path, layers_path: Path) -> None:

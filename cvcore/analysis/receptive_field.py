@@ -12,24 +12,11 @@ clipped to the image), as in the papers (Yu & Koltun 2016, Table 1).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 from torch.overrides import TorchFunctionMode
 from torch.utils._pytree import tree_leaves
 
-GLOBAL = -1  # sentinel: the field covers the whole input
-
-
-@dataclass(frozen=True)
-class Field:
-    rf: tuple[int, int]  # (h, w) in input pixels; GLOBAL where the whole input is seen
-    jump: tuple[float, float]  # input pixels between neighbouring outputs
-
-    @property
-    def is_global(self) -> bool:
-        return GLOBAL in self.rf
-
+from cvcore.analysis.rows import GLOBAL, Field  # noqa: F401 (re-exported)
 
 _ATTR = "_cvlens_field"
 _CONV = {"conv2d", "conv1d", "_conv_depthwise2d"}

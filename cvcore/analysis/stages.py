@@ -26,9 +26,9 @@ from dataclasses import dataclass, replace
 from itertools import zip_longest
 
 from cvcore.analysis.conventions import CAPTION, GMACS_ALL_OPS_LABEL, GMACS_LABEL
-from cvcore.analysis.layers import OWN_OPS, LayerRow
 from cvcore.analysis.paper_names import RESNET_SOURCE, depth, is_weighted, on_shortcut, paper_stage_name
 from cvcore.analysis.results import Complexity
+from cvcore.analysis.rows import OWN_OPS, LayerRow
 from cvcore.analysis.tables import (
     FVCORE_SOURCE,
     LAYER_LABELS,
@@ -379,14 +379,16 @@ class Architecture:
 
 def architecture(name: str, input_size: tuple[int, int] | None = None, device=None) -> Architecture:
     """The stored analysis at the model's default input size; otherwise (or if not stored yet) a fresh trace."""
-    from cvcore.analysis import analyze, load_precomputed, load_precomputed_layers
+    from cvcore.analysis.precomputed import load_precomputed, load_precomputed_layers
 
-    spec = get_spec(name)
+    spec = get_spec(name, metadata_only=True)
     size = input_size_or_default(spec, input_size)
     if size == spec.input_size:
         stored, layers = load_precomputed().get(name), load_precomputed_layers(name)
         if stored is not None and layers is not None:
             return Architecture(stored, tuple(layers), precomputed=True)
+    from cvcore.analysis.model_analysis import analyze  # torch: only for what is not stored
+
     result = analyze(name, input_size=size, device=device, per_layer=True)
     return Architecture(result.complexity, result.layers, precomputed=False)
 

@@ -12,9 +12,8 @@ from cvcore.analysis.conventions import (
     GMACS_PRINT_LABEL,
     GMACS_TORCH_LABEL,
 )
-from cvcore.analysis.layers import LayerRow
-from cvcore.analysis.receptive_field import GLOBAL
 from cvcore.analysis.results import Complexity
+from cvcore.analysis.rows import GLOBAL, LayerRow
 from cvcore.formatting import Table, format_shape
 
 FVCORE_SOURCE = "fvcore FlopCountAnalysis with cvcore's attention handler (1 multiply-add = 1)"

@@ -22,13 +22,21 @@ from cvcore.attribution.faithfulness import (
     compare_with_random,
     faithfulness,
     random_baseline,
+    score_maps,
 )
 from cvcore.attribution.featvis import ClassMaximization, FilterGrid, first_layer_filters, maximize_class
 from cvcore.attribution.isolation import modules_with_hooks, shadow_copy
 from cvcore.attribution.layers import default_layer
 from cvcore.attribution.methods import Cost, Method, Sign, get_method, list_methods, method_names
 from cvcore.attribution.overlays import COLORMAPS, colorize, overlay, with_colorbar
-from cvcore.attribution.report import MethodResult, PhotoExplanation, deletion_figure, explain_photo, faithfulness_figure
+from cvcore.attribution.report import (
+    MethodResult,
+    PhotoExplanation,
+    deletion_figure,
+    explain_photo,
+    faithfulness_figure,
+    score_results,
+)
 from cvcore.attribution.segmentation import SegmentationClassScore, explain_segmentation
 
 __all__ = [
@@ -66,5 +74,7 @@ __all__ = [
     "modules_with_hooks",
     "overlay",
     "random_baseline",
+    "score_maps",
+    "score_results",
     "shadow_copy",
 ]

@@ -238,6 +238,7 @@ def _explain(
     if progress:
         progress(1.0)
     values = _to_map(raw.detach(), method.sign)
+    values.flags.writeable = False  # maps are shared (session state, the dashboard's cache of results)
     return Attribution(
         method.name,
         method.display_name,

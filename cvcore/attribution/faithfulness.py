@@ -29,7 +29,7 @@ faster, and approximate only where the mode is.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -123,49 +123,100 @@ def random_baseline(
     anything the model was trained on), while a coarse map hides compact regions; against
     pixel noise a coarse map would lose for its shape, not for its ranking.
     """
+    batch = as_image_batch(inputs, model)
+    orders = _random_orders(batch, resolution, maps, seed)
+    return _faithfulness(
+        model, batch, orders, int(target), _check_steps(steps), batch_size, blur_sigma, progress, parse_mode(mode)
+    )
+
+
+def score_maps(
+    model: nn.Module,
+    inputs: torch.Tensor,
+    maps: Sequence[np.ndarray],
+    target: int,
+    *,
+    random_resolutions: Sequence[tuple[int, int]] = (),
+    random_maps: int = DEFAULT_RANDOM_MAPS,
+    seed: int = 0,
+    steps: int = 20,
+    batch_size: int = 16,
+    blur_sigma: float = 10.0,
+    progress: Progress | None = None,
+    mode: RuntimeMode | str = EXACT,
+) -> tuple[list[Faithfulness], dict[tuple[int, int], Faithfulness]]:
+    """:func:`faithfulness` of every map and :func:`random_baseline` at every resolution, in one stream of batches.
+
+    The same curves as those functions give one by one (the same perturbed images and
+    rankings; only which images share a forward pass differs, so values agree to
+    floating-point reassociation), with every forward pass a full batch of ``batch_size``
+    images: one map's 2 x (steps + 1) images alone leave a part-filled batch per curve.
+    Returns (one Faithfulness per map, in order; {resolution: random baseline}).
+    """
+    batch = as_image_batch(inputs, model)
+    steps = _check_steps(steps)
+    groups = [[_ranking(_check_values(values, batch), seed=0)] for values in maps]
+    resolutions = list(dict.fromkeys(tuple(int(v) for v in r) for r in random_resolutions))
+    groups += [_random_orders(batch, r, random_maps, seed) for r in resolutions]
+    scored = _curves(model, batch, groups, int(target), steps, batch_size, blur_sigma, progress, parse_mode(mode))
+    return scored[: len(maps)], dict(zip(resolutions, scored[len(maps) :]))
+
+
+def _random_orders(batch: torch.Tensor, resolution, maps: int, seed: int) -> list[np.ndarray]:
     if not 1 <= maps <= MAX_RANDOM_MAPS:
         raise InvalidInputError(f"maps must be between 1 and {MAX_RANDOM_MAPS}; got {maps}.")
-    batch = as_image_batch(inputs, model)
     size = tuple(batch.shape[-2:])
     resolution = _check_resolution(resolution or size, size)
     generator = torch.Generator().manual_seed(seed)
     values = torch.rand(maps, 1, *resolution, generator=generator)  # (maps, 1, h, w) uniform in [0, 1)
     if resolution != size:
         values = F.interpolate(values, size=size, mode="bilinear", align_corners=False)
-    orders = [_ranking(v[0].numpy(), seed=seed + i) for i, v in enumerate(values)]
-    return _faithfulness(
-        model, batch, orders, int(target), _check_steps(steps), batch_size, blur_sigma, progress, parse_mode(mode)
-    )
+    return [_ranking(v[0].numpy(), seed=seed + i) for i, v in enumerate(values)]
 
 
 def _faithfulness(
     model, batch, orders: list[np.ndarray], target: int, steps: int, batch_size: int, blur_sigma: float, progress,
     mode: RuntimeMode,
 ) -> Faithfulness:  # fmt: skip
+    return _curves(model, batch, [orders], target, steps, batch_size, blur_sigma, progress, mode)[0]
+
+
+def _curves(
+    model, batch, groups: list[list[np.ndarray]], target: int, steps: int, batch_size: int, blur_sigma: float, progress,
+    mode: RuntimeMode,
+) -> list[Faithfulness]:  # fmt: skip
+    """One Faithfulness per group of rankings (their curves averaged), every perturbed image in batches of ``batch_size``."""
+    if not 1 <= int(batch_size) <= 1024:
+        raise InvalidInputError(f"batch_size must be between 1 and 1024; got {batch_size}.")
     fractions = np.linspace(0.0, 1.0, steps + 1)
     hidden = torch.zeros_like(batch)  # the mean colour in normalised space
     blurred = gaussian_blur(batch, blur_sigma)
-    total = 2 * len(orders) * (steps + 1)
-    done = 0
-    deletion, insertion = [], []
-    for order in orders:
-        masks = _masks(order, fractions, batch.shape[-2:], batch.device)  # (steps + 1, 1, H, W), True = perturbed
-        for start_from, fill, sink in ((batch, hidden, deletion), (blurred, batch, insertion)):
-            probs = []
-            for chunk in masks.split(batch_size):
-                images = torch.where(chunk, fill, start_from)  # (chunk, C, H, W)
-                probs.append(_target_prob(model, images, target, mode))
-                done += chunk.shape[0]
-                if progress:
-                    progress(done / total)
-            sink.append(torch.cat(probs).numpy())
-    return Faithfulness(
-        _curve(fractions, np.mean(deletion, axis=0)),
-        _curve(fractions, np.mean(insertion, axis=0)),
-        len(orders),
-        tuple(_curve(fractions, p).auc for p in deletion),
-        tuple(_curve(fractions, p).auc for p in insertion),
-    )
+    directions = ((batch, hidden), (blurred, batch))  # (start from, fill the perturbed pixels with): deletion, insertion
+    orders = [order for group in groups for order in group]
+    masks = [_masks(order, fractions, batch.shape[-2:], batch.device) for order in orders]  # (steps + 1, 1, H, W) each
+    images = [(o, d, f) for o in range(len(orders)) for d in range(2) for f in range(steps + 1)]  # curve point order
+    probs = []
+    for start in range(0, len(images), batch_size):
+        chunk = images[start : start + batch_size]
+        perturbed = torch.cat([torch.where(masks[o][f : f + 1], directions[d][1], directions[d][0]) for o, d, f in chunk])
+        probs.append(_target_prob(model, perturbed, target, mode))
+        if progress:
+            progress((start + len(chunk)) / len(images))
+    points = torch.cat(probs).numpy().reshape(len(orders), 2, steps + 1)  # (order, deletion/insertion, fraction)
+    scored, first = [], 0
+    for group in groups:
+        curves = points[first : first + len(group)]
+        first += len(group)
+        scored.append(
+            Faithfulness(
+                _curve(fractions, curves[:, 0].mean(axis=0)),
+                _curve(fractions, curves[:, 1].mean(axis=0)),
+                len(group),
+                tuple(_curve(fractions, p).auc for p in curves[:, 0]),
+                tuple(_curve(fractions, p).auc for p in curves[:, 1]),
+            )
+        )
+    return scored
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,8 @@
 
 Classify, pick the target (top-1 unless given), compute each method's map and its
 deletion/insertion curves, and the random-map baseline once for the photo and target.
+The curves can come apart, after the maps are shown (``curves=False``, then
+:func:`score_results`); either way all their forward passes go in full batches.
 
 A runtime ``mode`` (:mod:`cvcore.runtime`) applies to the forward-only passes: the top-5
 and the curves. The maps themselves always come from eager fp32: gradient methods need
@@ -29,8 +31,7 @@ from cvcore.attribution.faithfulness import (
     Faithfulness,
     Verdict,
     compare_with_random,
-    faithfulness,
-    random_baseline,
+    score_maps,
 )
 from cvcore.attribution.methods import Cost, get_method
 from cvcore.classify import Classification, agreement_with_fp32, classify
@@ -138,31 +139,60 @@ def explain_photo(
                 progress=reporter,
             )
         )
-    randoms = baselines if baselines is not None else {}
-    results = []
-    for attribution in attributions:
-        scores = random = None
-        if curves:
-            reporter = plan.reporter(f"{attribution.display_name}: deletion/insertion curves", _CURVES_WEIGHT)
-            scores = faithfulness(model, batch, attribution.values, target, steps=curve_steps, progress=reporter, mode=mode)
-        if curves and random_maps:
-            stored = randoms.get(attribution.resolution)
-            if stored is None or stored.maps != random_maps or len(stored.deletion.fractions) != curve_steps + 1:
-                h, w = attribution.resolution
-                reporter = plan.reporter(f"random-map baseline ({h}x{w})", _CURVES_WEIGHT * random_maps)
-                randoms[attribution.resolution] = random_baseline(
-                    model, batch, target, resolution=attribution.resolution, maps=random_maps, seed=seed, steps=curve_steps,
-                    progress=reporter, mode=mode,
-                )  # fmt: skip
-            random = randoms[attribution.resolution]
-        results.append(MethodResult(attribution, scores, random))
+    results = [MethodResult(attribution, None, None) for attribution in attributions]
+    if curves:
+        results = score_results(
+            model, batch, results, target, steps=curve_steps, random_maps=random_maps, seed=seed, baselines=baselines,
+            progress=plan.reporter("deletion/insertion curves, random-map baselines", plan.curves_weight), mode=mode,
+        )  # fmt: skip
     if progress:
         progress(1.0, "done")
     view = (denormalize(batch, spec)[0].permute(1, 2, 0).cpu().numpy() * 255).round().astype(np.uint8)
+    view.flags.writeable = False  # shared like the maps
     probs = classification_probability(classification, model, target)
     return PhotoExplanation(
         spec.name, spec.display_name, classification, target, spec.categories[target], probs, view, results, mode.name, agreement
     )
+
+
+def score_results(
+    model: nn.Module,
+    inputs,
+    results: Sequence[MethodResult],
+    target: int,
+    *,
+    steps: int = 20,
+    random_maps: int = DEFAULT_RANDOM_MAPS,
+    seed: int = 0,
+    baselines: dict[tuple[int, int], Faithfulness] | None = None,
+    progress: Callable[[float], None] | None = None,
+    mode: RuntimeMode | str = EXACT,
+) -> list[MethodResult]:
+    """``results`` (maps computed with ``curves=False``) with their deletion/insertion curves and random baselines.
+
+    ``inputs`` is the preprocessed photo the maps were computed on (``classification.inputs``).
+    Every map's curves and the random maps of each resolution not yet in ``baselines`` go
+    through the model in one stream of full batches (:func:`score_maps`); ``baselines`` is
+    filled in place, as in :func:`explain_photo`. New MethodResult objects: the given ones
+    are left as they are (they may be shared).
+    """
+    randoms = baselines if baselines is not None else {}
+    wanted = [r.attribution.resolution for r in results] if random_maps else []
+    missing = [res for res in dict.fromkeys(wanted) if not _fits(randoms.get(res), random_maps, steps)]
+    scores, computed = score_maps(
+        model, inputs, [r.attribution.values for r in results], target, random_resolutions=missing, random_maps=random_maps,
+        seed=seed, steps=steps, progress=progress, mode=mode,
+    )  # fmt: skip
+    randoms.update(computed)
+    return [
+        MethodResult(r.attribution, score, randoms[r.attribution.resolution] if random_maps else None)
+        for r, score in zip(results, scores)
+    ]
+
+
+def _fits(baseline: Faithfulness | None, random_maps: int, steps: int) -> bool:
+    """A stored baseline can be reused: as many random maps as asked, and curves of as many steps."""
+    return baseline is not None and baseline.maps == random_maps and len(baseline.deletion.fractions) == steps + 1
 
 
 def classification_probability(classification: Classification, model: nn.Module, target: int) -> float:
@@ -179,8 +209,8 @@ class _Plan:
 
     def __init__(self, methods, curves: bool, random_maps: int, progress: ReportProgress | None):
         self.progress = progress
-        self.total = sum(_COST_WEIGHT[m.cost] + (_CURVES_WEIGHT if curves else 0.0) for m in methods)
-        self.total += _CURVES_WEIGHT * random_maps * 2 if curves else 0.0  # usually two resolutions: pixels and a layer's
+        self.curves_weight = (_CURVES_WEIGHT * len(methods) + _CURVES_WEIGHT * random_maps * 2) if curves else 0.0
+        self.total = sum(_COST_WEIGHT[m.cost] for m in methods) + self.curves_weight  # two random resolutions, usually
         self.done = 0.0
 
     def reporter(self, label: str, weight: float) -> Callable[[float], None] | None:

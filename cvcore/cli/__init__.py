@@ -120,6 +120,12 @@ def add_runtime_arguments(parser: argparse.ArgumentParser) -> None:
     )  # fmt: skip
 
 
+def runtime_words(mode) -> list[str]:
+    """The :func:`add_runtime_arguments` options that ask for ``mode`` (none for exact fp32): for rebuild commands."""
+    words = ["--precision", mode.precision.value] if mode.approximate else []
+    return words + ["--channels-last"] * mode.channels_last + ["--compile"] * mode.compile
+
+
 def runtime_mode(args: argparse.Namespace):
     """The :class:`cvcore.runtime.RuntimeMode` of :func:`add_runtime_arguments`' options, checked against ``--device``."""
     from cvcore.runtime import mode_from_options

@@ -3,7 +3,9 @@
 Prints the top-5 classes, the method's time and its deletion/insertion AUCs next to
 those of random maps at the map's own resolution, and for Integrated Gradients and Gradient
 SHAP Captum's convergence delta (completeness); ``--out`` writes the map laid over the
-model's view of the photo as a PNG.
+model's view of the photo as a PNG. ``--faithfulness`` prints the Saliency page's
+faithfulness table instead, for each ``--method`` given (each map alone, then every map's
+curves and the random baselines in one batched ``score_results`` call, as the page does).
 """
 
 from __future__ import annotations
@@ -25,8 +27,13 @@ def register(subparsers) -> None:
     parser.add_argument("image", help="photo (jpg, png, webp, bmp, tiff, gif)")
     parser.add_argument("--model", default="efficientnet_lite0", help="a classifier with trained weights (default: %(default)s)")
     parser.add_argument(
-        "--method", default="grad_cam", help="attribution method (default: %(default)s); a wrong name lists them all"
-    )
+        "--method", action="append",
+        help="attribution method (default: grad_cam); a wrong name lists them all; several with --faithfulness",
+    )  # fmt: skip
+    parser.add_argument(
+        "--faithfulness", action="store_true",
+        help="print only the deletion/insertion scores table of every --method (the Saliency page's table)",
+    )  # fmt: skip
     parser.add_argument("--target", help="class index or label (default: the top-1 class)")
     parser.add_argument("--layer", help="Grad-CAM layer, a dotted module path (default: the family's last conv stage)")
     parser.add_argument("--out", type=output_file, help="write the map over the photo to this PNG file")
@@ -45,7 +52,7 @@ def register(subparsers) -> None:
         "(default: %(default)s)",
     )  # fmt: skip
     parser.add_argument("--seed", type=int, default=0, help="seed of the random maps (default: %(default)s)")
-    add_format_argument(parser, ("table", "json"))
+    add_format_argument(parser, ("table", "csv", "json"))
     add_runtime_arguments(parser)  # the top-5 and the curves; the maps are always eager fp32
     parser.set_defaults(handler=run)
 
@@ -65,7 +72,10 @@ def run(args: argparse.Namespace) -> int:
         raise InvalidInputError(
             f"{spec.display_name} is a {spec.task.value} model, not a classifier: explain needs a classifier."
         )
-    get_method(args.method)  # a typo fails before the model loads
+    methods = args.method or ["grad_cam"]
+    for method in methods:
+        get_method(method)  # a typo fails before the model loads
+    _check_outputs(args, methods)
     mode = runtime_mode(args)
     if args.out is not None and args.out.suffix.lower() != ".png":
         raise InvalidInputError(f"--out must name a .png file; got {args.out}.")
@@ -73,10 +83,24 @@ def run(args: argparse.Namespace) -> int:
     target = resolve_target(spec.categories, args.target) if args.target is not None else None
     model = load_model(spec.name, device=args.device)
     with compile_in_this_thread():  # a one-shot run: the curves must come from the mode asked for
-        report = explain_photo(
-            model, spec, image, [args.method], target=target, layer=args.layer, curve_steps=args.steps,
-            random_maps=args.random_maps, seed=args.seed, mode=mode,
-        )  # fmt: skip
+        reports = [
+            explain_photo(
+                model, spec, image, [method], target=target, layer=args.layer, curves=not args.faithfulness,
+                curve_steps=args.steps, random_maps=args.random_maps, seed=args.seed, mode=mode,
+            )
+            for method in methods
+        ]  # fmt: skip
+        if args.faithfulness:  # as the page does: the maps one by one, then all their curves in one batched stream
+            from cvcore.attribution import score_results
+            from cvcore.attribution.tables import faithfulness_table
+
+            scored = score_results(
+                model, reports[0].classification.inputs, [r.results[0] for r in reports], reports[0].target,
+                steps=args.steps, random_maps=args.random_maps, seed=args.seed, mode=mode,
+            )  # fmt: skip
+            print(render(faithfulness_table(scored, reports[0].display_name), args.format))
+            return 0
+    report = reports[0]
     result = report.results[0]
     if args.out is not None:
         sign = result.attribution.sign
@@ -89,6 +113,16 @@ def run(args: argparse.Namespace) -> int:
     record = _record(report, result, args)
     print(json.dumps(record, indent=2) if args.format == "json" else _text(report, record))
     return 0
+
+
+def _check_outputs(args: argparse.Namespace, methods: list[str]) -> None:
+    """Several methods and CSV belong to the scores table; the map and the record are one method's (checked before work)."""
+    if args.faithfulness and args.format == "json":
+        raise InvalidInputError("--faithfulness prints a table: use --format table or csv.")
+    if not args.faithfulness and (len(methods) > 1 or args.format == "csv"):
+        raise InvalidInputError("Several --method and --format csv go with --faithfulness (the scores table).")
+    if args.faithfulness and (args.out or args.curves_html):
+        raise InvalidInputError("--out and --curves-html draw one method's map and curves: drop --faithfulness.")
 
 
 def _record(report, result, args) -> dict:

@@ -26,7 +26,8 @@ def register(subparsers) -> None:
     add_format_argument(parser, ("table", "csv", "json"))
     parser.add_argument(
         "--write-snapshot", action="store_true",
-        help="store the registry's metadata in assets/catalogue.json (what the Models and Compare pages read without torch)",
+        help="store the registry's metadata in assets/catalogue.json and the papers' measured claims in assets/papers.json "
+        "(what the Models, Compare and Papers pages read without torch)",
     )  # fmt: skip
     parser.set_defaults(handler=run)
     actions = parser.add_subparsers(dest="models_command", metavar="{remove,export}")
@@ -60,6 +61,9 @@ def run(args: argparse.Namespace) -> int:
         from cvcore.registry_snapshot import SNAPSHOT_PATH, write_snapshot
 
         print(f"Wrote {write_snapshot()} catalogue entries to {SNAPSHOT_PATH}.")
+        from cvcore.papers.stored import PAPERS_PATH, write_stored_rows
+
+        print(f"Wrote {write_stored_rows()} measured paper claims to {PAPERS_PATH}.")
         return 0
     if args.family is not None:
         from cvcore.registry import list_models

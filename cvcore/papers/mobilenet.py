@@ -385,6 +385,27 @@ def tradeoff_figure(point: MobileNetPoint):
     return fig
 
 
+def explorer_table(point: MobileNetPoint):
+    """The explorer's numbers at one point: measured mult-adds and parameters, and the accuracy read off the paper's fit."""
+    from cvcore.formatting import Table
+
+    row = {
+        "width_mult": point.width_mult, "resolution": point.resolution, "mmacs": round(point.mmacs, 2),
+        "mparams": round(point.mparams, 3), "mmacs_all_ops": round(point.mmacs_all_ops, 2),
+        "top1_on_trend": round(accuracy_on_trend(point.mmacs), 1),
+    }  # fmt: skip
+    labels = {
+        "width_mult": "width multiplier α", "resolution": "resolution (px)", "mmacs": "million mult-adds (papers' convention)",
+        "mparams": "parameters (M)", "mmacs_all_ops": "million multiply-adds, all ops",
+        "top1_on_trend": "top-1 on the paper's trend (%)",
+    }  # fmt: skip
+    caption = (
+        f"MobileNetV1 at alpha {point.width_mult:g}, {point.resolution}px: {point.how}. "
+        "The top-1 is read off the log-linear fit to the paper's points, not measured (no trained MobileNetV1 weights here)."
+    )
+    return Table([row], labels=labels, caption=caption, sources=list(TRADEOFF_SOURCES))
+
+
 def tradeoff_caption(point: MobileNetPoint) -> str:
     return (
         f"MobileNet accuracy vs mult-adds; the red line is alpha {point.width_mult:g} at {point.resolution}px, "

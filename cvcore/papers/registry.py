@@ -78,19 +78,22 @@ class PaperLayers:
 
 def paper_layers(key: str, compute: bool = True) -> PaperLayers | None:
     """Per-layer table of the paper's model: stored when available, else traced now (``compute``), else None."""
-    from cvcore.analysis import analyze_layers, load_precomputed_layers
+    from cvcore.analysis.precomputed import load_precomputed_layers
     from cvcore.registry import get_spec
 
     entry = get_paper(key)
     if entry.model is None:  # Yu & Koltun's context network is not a catalogue model (its input is C score maps)
+        from cvcore.analysis.layers import analyze_layers
         from cvcore.papers.dilated import INPUT_SIZE, ContextNetwork
 
         rows = analyze_layers(ContextNetwork(channels=3), INPUT_SIZE, device="cpu")
         return PaperLayers("context network (C = 3)", INPUT_SIZE, tuple(rows), False)
-    size = get_spec(entry.model).input_size
+    size = get_spec(entry.model, metadata_only=True).input_size
     stored = load_precomputed_layers(entry.model)
     if stored is not None:
         return PaperLayers(entry.model, size, tuple(stored), True)
     if not compute:
         return None
+    from cvcore.analysis.layers import analyze_layers  # torch: only for what is not stored
+
     return PaperLayers(entry.model, size, tuple(analyze_layers(entry.model, device="cpu")), False)

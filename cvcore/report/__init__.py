@@ -8,7 +8,19 @@
 No Streamlit, no torch at import.
 """
 
-from cvcore.report.model import FIGURE_OUTPUT, Item, Rebuild, Report, cli_command, figure_item, image_item, note_item, table_item
+from cvcore.report.model import (
+    FIGURE_OUTPUT,
+    FIGURE_PNG_OUTPUT,
+    Item,
+    Rebuild,
+    Report,
+    cli_command,
+    figure_item,
+    image_item,
+    note_item,
+    photo_input,
+    table_item,
+)
 from cvcore.report.store import (
     DEFAULT_NAME,
     ReportConflictError,
@@ -32,7 +44,7 @@ from cvcore.report.store import (
 )
 
 __all__ = [
-    "DEFAULT_NAME", "FIGURE_OUTPUT", "cli_command", "Item", "Rebuild", "Report", "ReportConflictError", "ReportDamagedError", "ReportError",
+    "DEFAULT_NAME", "FIGURE_OUTPUT", "FIGURE_PNG_OUTPUT", "cli_command", "photo_input", "Item", "Rebuild", "Report", "ReportConflictError", "ReportDamagedError", "ReportError",
     "ReportExistsError", "ReportNotFoundError", "add_item", "add_note", "create_report", "delete_report", "edit_caption",
     "figure_item", "image_item", "list_reports", "load_report", "move_item", "note_item", "open_or_create", "remove_item",
     "rename_report", "set_details", "table_item", "update",

@@ -6,7 +6,8 @@
 - :func:`report_zip`: ``report.html``; each figure as SVG and PNG rendered here with
   plotly's static export (kaleido driving the system Chromium; where it cannot run, the
   figure's HTML and JSON instead, and the manifest says why; the export never fails for it);
-  each table as CSV and LaTeX (booktabs); each image as PNG; ``report.json``;
+  each table as CSV and LaTeX (booktabs); each image as PNG; the input photos of items
+  computed from photos (``photos/``, the pixels their numbers came from); ``report.json``;
   ``manifest.json`` (versions, device, git commit, weights files and sha256, dataset
   fingerprints, date, item count) and ``regenerate.sh`` (the ``python -m cvcore`` lines that
   rebuild every computed item).
@@ -34,7 +35,7 @@ from pathlib import Path
 
 from cvcore.figures import figure_caption, with_caption
 from cvcore.formatting import format_cell, provenance, render
-from cvcore.report.model import FIGURE_OUTPUT, Item, Report
+from cvcore.report.model import FIGURE_OUTPUT, FIGURE_PNG_OUTPUT, Item, Report
 from cvcore.report.store import image_bytes
 from cvcore.versions import package_version, versions_line
 
@@ -42,6 +43,7 @@ ROOT = Path(__file__).resolve().parents[2]
 STATIC_WIDTH, STATIC_HEIGHT = 900, 560  # layout pixels of a figure without its own size; PNG at twice that
 STATIC_TIMEOUT_S = 120
 STATIC_WAIT_S = 120  # how long an export waits for another one's browser before shipping HTML+JSON figures
+PHOTO_WORD = re.compile(r"PHOTO([1-9][0-9]?)\.png")  # cvcore.report.model.photo_input
 # One headless Chromium at a time per server: each costs a few hundred MB and a core while it renders.
 _STATIC_SLOT = threading.BoundedSemaphore(1)
 
@@ -199,7 +201,8 @@ def _item_html(item: Item, number: str, position: int, states: dict[str, ModelSt
     if note:
         parts.append(f'<p class="warning">{_e(note)}</p>')
     if item.rebuild and (item.rebuild.command or item.rebuild.call):
-        parts.append(f'<p class="rebuild">Rebuild: <code>{_e(item.rebuild.command or _call_text(item))}</code></p>')
+        photos = " (PHOTO1.png ...: the input photos, in the ZIP's photos/ folder)" if item.rebuild.inputs else ""
+        parts.append(f'<p class="rebuild">Rebuild: <code>{_e(item.rebuild.command or _call_text(item))}</code>{photos}</p>')
     parts.append("</section>")
     return "".join(parts)
 
@@ -246,6 +249,10 @@ def report_zip(report: Report, *, static: StaticExport | None = None) -> bytes:
             png = image_bytes(item.image_sha256 or "")
             if png is not None:
                 files[f"images/{stem}.png"] = png
+        for n, sha256 in enumerate(item.rebuild.inputs if item.rebuild else (), start=1):
+            photo = image_bytes(sha256)
+            if photo is not None:
+                files[photo_file(stem, n)] = photo
     files["report.html"] = report_html(report, states=states).encode()
     files["report.json"] = json.dumps(report.to_json(), indent=1, ensure_ascii=False).encode()
     manifest = build_manifest(report, states, static, {item_id: _files_of(files, stem) for item_id, stem in stems.items()})
@@ -320,6 +327,7 @@ def regenerate_script(report: Report) -> str:
         f"# Rebuilds the computed items of the cvlens report {report.name!r} (exported with {versions_line()}).",
         "# Run it from a cvlens checkout (or with cvlens installed); PYTHON picks the interpreter. Outputs go to ./regenerated/.",
         "set -e",
+        'HERE="$(CDPATH= cd -- "$(dirname -- "$0")" && pwd)"  # the unpacked ZIP: input photos are in $HERE/photos/',
         'PYTHON="${PYTHON:-python}"',
         'OUT="${OUT:-regenerated}"',
         'mkdir -p "$OUT"',
@@ -350,8 +358,17 @@ def _shell_line(command: str, item: Item, stem: str) -> str:
     if item.kind == "table" and "--format" not in words:
         words += ["--format", "csv"]
     suffix = "csv" if item.kind == "table" else "txt"
-    line = f'"$PYTHON" -m cvcore {shlex.join(words)} > "$OUT/{stem}.{suffix}"'
-    return line.replace(f" {FIGURE_OUTPUT} ", f' "$OUT/{stem}.html" ')
+    return f'"$PYTHON" -m cvcore {" ".join(_shell_word(w, stem) for w in words)} > "$OUT/{stem}.{suffix}"'
+
+
+def _shell_word(word: str, stem: str) -> str:
+    """A command word, quoted; a figure output goes to $OUT, an input photo is read from the ZIP's photos/."""
+    if word in (FIGURE_OUTPUT, FIGURE_PNG_OUTPUT):
+        return f'"$OUT/{stem}{Path(word).suffix}"'
+    photo = PHOTO_WORD.fullmatch(word)
+    if photo:
+        return f'"$HERE/{photo_file(stem, int(photo.group(1)))}"'
+    return shlex.quote(word)
 
 
 # --- static images --------------------------------------------------------------------
@@ -420,8 +437,13 @@ def _figure(item: Item):
     return go.Figure(item.figure or {})
 
 
+def photo_file(stem: str, n: int) -> str:
+    """Where the ZIP keeps an item's ``n``-th input photo (the PNG its numbers were computed from)."""
+    return f"photos/{stem}_{n}.png"
+
+
 def _files_of(files: dict[str, bytes], stem: str) -> list[str]:
-    return sorted(name for name in files if Path(name).stem == stem)
+    return sorted(name for name in files if Path(name).stem == stem or name.startswith(f"photos/{stem}_"))
 
 
 def _call_text(item: Item) -> str:

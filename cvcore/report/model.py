@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,6 +33,12 @@ MAX_IMAGE_BYTES = 20 * 2**20
 
 
 FIGURE_OUTPUT = "FIGURE.html"  # in a figure's command: where regenerate.sh puts the rebuilt figure
+FIGURE_PNG_OUTPUT = "FIGURE.png"  # the same, for a command that writes its figure as PNG (analyze --erf --out)
+
+
+def photo_input(n: int) -> str:
+    """The word for the ``n``-th input photo (from 1) in a command: regenerate.sh points it at photos/ in the ZIP."""
+    return f"PHOTO{n}.png"
 
 
 def cli_command(*words: str) -> str:
@@ -43,20 +50,31 @@ def cli_command(*words: str) -> str:
 
 @dataclass
 class Rebuild:
-    """How to compute an item again: a CLI line and/or the cvcore call with its parameters."""
+    """How to compute an item again: a CLI line and/or the cvcore call with its parameters.
+
+    An item computed from photos (an upload, a mask) names them :func:`photo_input` words in
+    its command; ``input_pngs`` gives their PNG bytes when the item is added (on click only:
+    encoding a photo costs tens of ms), and the report keeps them as ``inputs`` (sha256s of
+    files beside its images), so the ZIP can carry the very pixels the numbers came from.
+    """
 
     command: str | None = None  # "python -m cvcore papers resnet --table 'Table 1'"
     call: str | None = None  # "cvcore.compare.delta_table"
     params: dict[str, Any] = field(default_factory=dict)
+    inputs: list[str] = field(default_factory=list)  # sha256 of each input photo's PNG, PHOTO1.png first
+    input_pngs: Callable[[], Sequence[bytes]] | None = field(default=None, repr=False, compare=False)  # not saved
 
     def to_json(self) -> dict:
-        return {"command": self.command, "call": self.call, "params": to_jsonable(self.params)}
+        return {"command": self.command, "call": self.call, "params": to_jsonable(self.params), "inputs": list(self.inputs)}
 
     @classmethod
     def from_json(cls, data: dict | None) -> Rebuild | None:
         if not data:
             return None
-        return cls(command=data.get("command"), call=data.get("call"), params=dict(data.get("params") or {}))
+        return cls(
+            command=data.get("command"), call=data.get("call"), params=dict(data.get("params") or {}),
+            inputs=[str(i) for i in data.get("inputs") or []],
+        )  # fmt: skip
 
 
 @dataclass

@@ -1,8 +1,8 @@
 """Several named reports in the cvlens home, saved atomically on every change.
 
 ``cvlens_home()/reports/<name>.json`` holds a report; ``reports/images/<sha256>.png`` the
-PNG bytes of its image items (content-addressed: the same overlay added twice is stored
-once). Every change is one :func:`update`: under a lock file it reads the report, checks
+PNG bytes of its image items and of the photos its computed items were computed from
+(content-addressed: the same overlay added twice is stored once). Every change is one :func:`update`: under a lock file it reads the report, checks
 that the caller's revision is still the stored one (two browser tabs editing one report:
 the second tab's edit based on an older revision raises :class:`ReportConflictError`
 instead of silently overwriting the first tab's), applies the change, bumps the revision
@@ -170,6 +170,8 @@ def add_item(name: str, item: Item, *, image_png: bytes | None = None, create: b
     """Append ``item`` to report ``name`` (created when missing and ``create``); an image item passes its PNG bytes."""
     if item.kind == "image":
         item.image_sha256 = store_image(image_png or b"")
+    if item.rebuild is not None and item.rebuild.input_pngs is not None:
+        item.rebuild.inputs = [store_image(png) for png in item.rebuild.input_pngs()]
     item.weights_when_added = weights_here(item.models)
     if create:
         open_or_create(name)
@@ -314,7 +316,9 @@ def _remove_unused_images() -> None:
     used = set()
     for path in reports_dir().glob("*.json"):
         try:
-            used |= {i.image_sha256 for i in _parse(path).items if i.kind == "image"}
+            items = _parse(path).items
+            used |= {i.image_sha256 for i in items if i.kind == "image"}
+            used |= {sha for i in items if i.rebuild for sha in i.rebuild.inputs}
         except ReportDamagedError:
             return
     for image in images_dir().glob("*.png"):

@@ -38,7 +38,7 @@ def cached_architecture(name: str, input_size: tuple[int, int]):
 
 def load(name: str, input_size: tuple[int, int]):
     """The architecture at ``input_size``; a size the model does not accept is explained (a warning), not traced."""
-    spec = get_spec(name)
+    spec = get_spec(name, metadata_only=True)
     if input_size == spec.input_size:
         return cached_architecture(name, input_size)  # stored analysis: no spinner needed
     with st.spinner(f"Tracing {spec.display_name} at {input_size[0]}x{input_size[1]}…"):
@@ -51,7 +51,7 @@ def load(name: str, input_size: tuple[int, int]):
 
 def reset_input_size() -> None:
     """A new model starts at its own default input size (224, 299, 520, ...)."""
-    h, w = get_spec(st.session_state[state.ARCH_MODEL]).input_size
+    h, w = get_spec(st.session_state[state.ARCH_MODEL], metadata_only=True).input_size
     st.session_state[state.ARCH_INPUT_H], st.session_state[state.ARCH_INPUT_W] = h, w
 
 
@@ -59,7 +59,7 @@ def shape_text(shape) -> str:
     return format_shape(shape, drop_batch=True) or "?"
 
 
-names = model_names()
+names = model_names(metadata_only=True)  # the stored snapshot: no torch for the default view
 # Streamlit forgets widget values when the user visits another page: restore them from a kept copy.
 kept = st.session_state.setdefault(state.ARCH_KEPT, {})
 if state.ARCH_MODEL not in st.session_state:
@@ -72,7 +72,7 @@ if state.ARCH_INPUT_H not in st.session_state or state.ARCH_INPUT_W not in st.se
 st.title("Architecture")
 with st.container(horizontal=True, vertical_alignment="bottom"):
     name = st.selectbox(
-        "Model", names, format_func=lambda n: get_spec(n).display_name, key=state.ARCH_MODEL, on_change=reset_input_size
+        "Model", names, format_func=lambda n: get_spec(n, metadata_only=True).display_name, key=state.ARCH_MODEL, on_change=reset_input_size
     )
     height = st.number_input("Input height", min_value=16, max_value=MAX_SIDE, step=1, key=state.ARCH_INPUT_H)
     width = st.number_input("Input width", min_value=16, max_value=MAX_SIDE, step=1, key=state.ARCH_INPUT_W)
@@ -81,7 +81,7 @@ with st.container(horizontal=True, vertical_alignment="bottom"):
     )
     expand = st.toggle("Expand repeated blocks", value=False, key=state.ARCH_EXPAND)
 
-spec = get_spec(name)
+spec = get_spec(name, metadata_only=True)
 size = (int(height), int(width))
 kept.update(model=name, size=size)
 arch = None
@@ -166,12 +166,12 @@ other = st.selectbox(
     "Compare with",
     [n for n in names if n != name],
     index=None,
-    format_func=lambda n: get_spec(n).display_name,
+    format_func=lambda n: get_spec(n, metadata_only=True).display_name,
     key=state.ARCH_DIFF_MODEL,
     placeholder="Pick a model",
 )
 if other:
-    other_spec = get_spec(other)
+    other_spec = get_spec(other, metadata_only=True)
     st.caption(
         f"Both at {size[0]}x{size[1]}. Stages with equal names are paired by name, the rest by position; Δ = "
         f"{other_spec.display_name} − {spec.display_name}."

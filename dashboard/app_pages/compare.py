@@ -1,23 +1,33 @@
 """Compare: accuracy against compute, in the style of Canziani et al. 2016, plus deltas to a baseline.
 
 Numbers come from the catalogue and the precomputed analysis (``cvcore.compare``);
-latency only for models measured in this session with the button below the chart.
+latency only for models measured in this session with the button below the chart; where
+benchmark sweeps are stored, throughput, latency and memory at a chosen batch from one of
+them (``cvcore.benchmark.axes``).
 """
+
+from dataclasses import asdict
 
 import streamlit as st
 
 from cvcore import compare
+from cvcore.benchmark.axes import ResultSelection, measured_models, result_options
+from cvcore.benchmark.store import list_sweeps
 from cvcore.errors import CvlensError
 from cvcore.registry import get_spec, list_weights, model_names
 from cvcore.report import FIGURE_OUTPUT, Rebuild, cli_command
 from dashboard import state
-from dashboard.common import as_text, remember_choices, restore_choices, user_errors
+from dashboard.common import as_text, remember_choices, restore_choices, show_text, user_errors
 from dashboard.export import show_figure, show_table
 from dashboard.runtime_controls import current_mode
 
 TASKS = ("classification", "segmentation")
 PREFERRED_BASELINE = "resnet50"
 LATENCY_RUNS = 5
+BENCH_KEYS = (
+    state.COMPARE_BENCH_SWEEP, state.COMPARE_BENCH_HOST, state.COMPARE_BENCH_DEVICE, state.COMPARE_BENCH_MODE,
+    state.COMPARE_BENCH_BATCH,
+)  # fmt: skip
 
 
 def display_name(name: str) -> str:
@@ -67,6 +77,45 @@ def choose_weights(selected: list[str]) -> compare.WeightsChoice:
             st.rerun()
         st.caption(choice.rule)
     return choice
+
+
+def stored_results() -> dict:
+    """Stored benchmark sweeps that hold rows, by id; none (or an unreadable store, shown as an error): no measured axes."""
+    with user_errors():
+        return {s.id: s for s in list_sweeps() if s.rows}
+    return {}
+
+
+def keep_valid(key: str, options: list, kept: dict, preferred=None) -> None:
+    """The widget's value, else the kept one, else ``preferred``, else the first option: always one of ``options``."""
+    if st.session_state.get(key) not in options:
+        value = kept.get(key)
+        st.session_state[key] = value if value in options else preferred if preferred in options else options[0]
+
+
+def choose_results(sweeps: dict, kept: dict):
+    """The stored sweep, the rows the measured axes use (machine, device, mode, batch), and the CLI's words for them."""
+    with st.container(horizontal=True, vertical_alignment="bottom"):
+        keep_valid(state.COMPARE_BENCH_SWEEP, list(sweeps), kept)
+        stored = sweeps[st.selectbox(
+            "Stored benchmark results", list(sweeps), key=state.COMPARE_BENCH_SWEEP,
+            format_func=lambda i: f"{'; '.join(sweeps[i].machines) or 'unknown machine'} · {i}",
+        )]  # fmt: skip
+        options = result_options(stored)
+        keep_valid(state.COMPARE_BENCH_HOST, list(options.hosts), kept)
+        host = st.selectbox("Machine", list(options.hosts), format_func=options.hosts.get, key=state.COMPARE_BENCH_HOST)
+        options = result_options(stored, host)
+        keep_valid(state.COMPARE_BENCH_DEVICE, list(options.devices), kept)
+        device = st.selectbox("Device", options.devices, key=state.COMPARE_BENCH_DEVICE)
+        options = result_options(stored, host, device)
+        keep_valid(state.COMPARE_BENCH_MODE, list(options.modes), kept, preferred="fp32")
+        mode = st.selectbox("Mode", options.modes, key=state.COMPARE_BENCH_MODE)
+        options = result_options(stored, host, device, mode)
+        keep_valid(state.COMPARE_BENCH_BATCH, list(options.batch_sizes), kept)
+        batch = st.selectbox("Batch size", options.batch_sizes, key=state.COMPARE_BENCH_BATCH)
+    remember_choices(kept, BENCH_KEYS)
+    words = ["--benchmark", stored.id, "--batch", str(batch), "--mode", mode, "--machine", host, "--benchmark-device", device]
+    return stored, ResultSelection(batch, mode, host, device), words
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
@@ -124,8 +173,12 @@ selected = st.multiselect(
 
 kept[task] = selected
 latencies = st.session_state.get(state.COMPARE_LATENCY, {})
-x_choices = [k for k in compare.X_AXES if k != "latency_ms" or any(n in latencies for n in selected)]
-if st.session_state[state.COMPARE_X] not in x_choices:  # latency axis kept, but no selected model measured
+sweeps = stored_results()
+x_choices = [
+    k for k in compare.X_AXES
+    if (k != "latency_ms" or any(n in latencies for n in selected)) and (k not in compare.BENCHMARK_AXES or sweeps)
+]  # fmt: skip
+if st.session_state[state.COMPARE_X] not in x_choices:  # a measured axis kept, but nothing measured for it now
     st.session_state[state.COMPARE_X] = axis_defaults[state.COMPARE_X]
 with st.container(horizontal=True, vertical_alignment="bottom"):
     x = st.selectbox("x axis", x_choices, format_func=lambda k: compare.X_AXES[k].label, key=state.COMPARE_X)
@@ -134,22 +187,32 @@ with st.container(horizontal=True, vertical_alignment="bottom"):
     )
     log_x = st.toggle("Log x axis", key=state.COMPARE_LOG_X)
 remember_choices(kept_axes, axis_defaults)
+results = choose_results(sweeps, kept_axes) if x in compare.BENCHMARK_AXES else None
 
 if not selected:
     st.info("Pick at least one model.")
     st.stop()
 
 choice = choose_weights(selected)
-points = compare.model_points(choice.specs, latency_ms=latencies)
-chart = compare.chart_data(points, x=x, y=y)
+benchmark = None
+if results is not None:
+    with user_errors():
+        benchmark = measured_models(results[0], choice.specs, results[1])
+    for problem in benchmark.problems if benchmark else ():
+        show_text(st.warning, f"{benchmark.file_name} {problem} (the readable rows are used)")
+axes = compare.benchmark_axes(benchmark) if benchmark else {}
+points = compare.model_points(choice.specs, latency_ms=latencies, benchmark=benchmark)
+chart = compare.chart_data(points, x=x, y=y, axes=axes)
 
-# The same chart and deltas from the CLI (report items record it; measured latency has no CLI axis).
+# The same chart and deltas from the CLI (report items record it; latency measured here has no CLI axis).
 # The chosen entries by name (resnet50.IMAGENET1K_V1), each as given: --default-weights keeps them.
 cli = (
-    ["compare", *choice.names, "--default-weights", "--task", task, "--x", x, "--y", y, *([] if log_x else ["--linear-x"])]
+    ["compare", *choice.names, "--default-weights", "--task", task, "--x", x, "--y", y, *([] if log_x else ["--linear-x"]),
+     *(results[2] if results else [])]
     if x != "latency_ms"
     else None
-)
+)  # fmt: skip
+call_params = {"x": x, "y": y, **({"benchmark": results[0].id, **asdict(results[1])} if results else {})}
 if chart.points:
     show_figure(
         compare.accuracy_figure(chart, log_x=log_x, common=choice.common),
@@ -157,7 +220,7 @@ if chart.points:
         caption=chart.caption,
         key=state.COMPARE_CHART,
         sources=chart.source_summary,
-        rebuild=Rebuild(cli_command(*cli, "--html", FIGURE_OUTPUT) if cli else None, "cvcore.compare.chart_data", {"x": x, "y": y}),
+        rebuild=Rebuild(cli_command(*cli, "--html", FIGURE_OUTPUT) if cli else None, "cvcore.compare.chart_data", call_params),
         models=choice.names,
     )
 else:
@@ -176,7 +239,7 @@ remember_choices(kept_axes, [state.COMPARE_BASELINE])
 keys = list(dict.fromkeys([y, *compare.Y_AXES_BY_TASK[task], x, "mparams"]))
 with user_errors():
     show_table(
-        compare.delta_table(points, choice.spec_for(baseline).name, keys, front=chart.front, note=choice.rule),
+        compare.delta_table(points, choice.spec_for(baseline).name, keys, front=chart.front, note=choice.rule, axes=axes),
         file_stem=f"cvlens_deltas_vs_{baseline}",
         key=state.COMPARE_DELTAS,
         column_config={"Model": st.column_config.TextColumn("Model", pinned=True)},

@@ -10,11 +10,10 @@ import streamlit as st
 from cvcore.analysis.conventions import ALL_OPS_CONVENTION, GMACS_ALL_OPS_LABEL, GMACS_LABEL, PAPERS_CONVENTION
 from cvcore.analysis.tables import layer_table
 from cvcore.papers.claims import Status
-from cvcore.papers.dilated import KEY as DILATED_KEY
-from cvcore.papers.dilated import SOURCE as SOURCE_DILATED
 from cvcore.papers.mobilenet import (
     TRADEOFF_SOURCES,
     accuracy_on_trend,
+    explorer_table,
     measure_mobilenet,
     published_at,
     tradeoff_caption,
@@ -22,8 +21,9 @@ from cvcore.papers.mobilenet import (
 )
 from cvcore.papers.registry import PAPERS, get_paper, paper_layers, paper_rows, status_counts
 from cvcore.papers.reproductions import reproduction_rows
+from cvcore.papers.stored import stored_rows
 from cvcore.papers.tables import claims_table, reproduction_table
-from cvcore.report import Rebuild, cli_command
+from cvcore.report import FIGURE_OUTPUT, Rebuild, cli_command
 from dashboard import state
 from dashboard.common import remember_choices, restore_choices, user_errors
 from dashboard.export import download_table, show_figure, show_table
@@ -34,7 +34,7 @@ RESOLUTION_RANGE = (96, 320, 16)  # min, max, step; the paper's 128..224 inside
 
 @st.cache_data(max_entries=8, show_spinner=False)
 def cached_rows(key: str):
-    return paper_rows(key)
+    return stored_rows(key) or paper_rows(key)  # stored with the catalogue (no torch), else measured now
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
@@ -132,12 +132,21 @@ def show_explorer() -> None:
         f"On the paper's log-linear trend, {point.mmacs:.0f} M mult-adds sits at about "
         f"{accuracy_on_trend(point.mmacs):.1f}% top-1 — read off the fitted line, not a measurement."
     )
+    point_words = ("papers", "mobilenet", "--width", f"{point.width_mult:g}", "--resolution", point.resolution)
+    params = {"width_mult": point.width_mult, "resolution": point.resolution}
     show_figure(
         tradeoff_figure(point),
         file_stem=f"mobilenet_tradeoff_{width:g}_{resolution}",
         caption=tradeoff_caption(point),
         key=state.PAPERS_TRADEOFF,
         sources=TRADEOFF_SOURCES,
+        rebuild=Rebuild(cli_command(*point_words, "--html", FIGURE_OUTPUT), "cvcore.papers.mobilenet.tradeoff_figure", params),
+    )
+    show_table(
+        explorer_table(point),
+        file_stem=f"mobilenet_point_{width:g}_{resolution}",
+        key=f"{state.PAPERS_TRADEOFF}.table",
+        rebuild=Rebuild(cli_command(*point_words), "cvcore.papers.mobilenet.explorer_table", params),
     )
 
 
@@ -152,6 +161,7 @@ def show_erf_example() -> None:
     """One click: the effective receptive fields of Table 1's context network and of two dilation stacks."""
     from cvcore.analysis.erf import CITATION, erf_figure, erf_table
     from cvcore.papers.dilated import GRIDDING_STACKS
+    from cvcore.papers.dilated import SOURCE as SOURCE_DILATED
 
     st.subheader("Effective receptive field: does the unit see its whole field?")
     st.caption(
@@ -214,7 +224,7 @@ with user_errors():
     show_reproductions(key)
 if key == "mobilenet":
     show_explorer()
-if key == DILATED_KEY:
+if key == "dilated":  # cvcore.papers.dilated.KEY (that module builds torch modules: imported when shown)
     show_erf_example()
 with user_errors():
     show_layers(key)

@@ -1,11 +1,15 @@
 """Saliency: which pixels does a classifier look at, and can the map be trusted?
 
-Widgets -> cvcore.attribution.explain_photo -> display. Every map is stored in session
+Widgets -> cvcore.attribution.explain_photo -> display. The maps come first (without their
+deletion/insertion curves, which cost many forward passes each); once every map is on the
+screen, each model's curves are computed in one batched call (score_results) and the
+scores fill in. Every map is stored in session
 state under (photo, model, method, target), so reruns and page switches recompute
 nothing; random-map baselines are shared between the maps of one photo, model and
-target, and between browser sessions (the bundled sample's baselines are computed once
-per server, not once per student). Models come from the process-wide cache and are only
-read (cvcore works on per-call copies for anything that needs hooks).
+target. Top-5s, maps and baselines are computed once per process for the same photo
+bytes, weights, method, target, layer, settings, random-map count and mode
+(dashboard.common.shared_result): a reload or another visitor runs no model. Models come from the process-wide cache and
+are only read (cvcore works on per-call copies for anything that needs hooks).
 """
 
 from __future__ import annotations
@@ -27,15 +31,18 @@ from cvcore.attribution import (
     list_methods,
     maximize_class,
     overlay,
+    score_results,
     with_colorbar,
 )
 from cvcore.attribution.tables import FAITHFULNESS_SOURCE, faithfulness_table, top5_table
 from cvcore.classify import agreement_with_fp32, classify
+from cvcore.cli import runtime_words
 from cvcore.errors import CvlensError
-from cvcore.images import ACCEPTED_EXTENSIONS, MAX_UPLOAD_MB, encode_png
+from cvcore.images import ACCEPTED_EXTENSIONS, MAX_UPLOAD_MB, encode_png, photo_png
 from cvcore.input_sizes import check_input_size
 from cvcore.registry import Task, get_spec, list_models
-from cvcore.runtime import EXACT, RuntimeMode
+from cvcore.report import Rebuild, cli_command, photo_input
+from cvcore.runtime import COMPILING_NOTE, EXACT, RuntimeMode
 from cvcore.samples import list_samples
 from cvcore.user_models import store_version
 from cvcore.weights import weight_status
@@ -49,8 +56,11 @@ from dashboard.common import (
     pick_sample,
     remember_choices,
     session_cache,
+    shared_result,
+    shared_results,
     starting_values,
     user_errors,
+    weights_fingerprint,
 )
 from dashboard.export import safe_stem, show_figure, show_table
 from dashboard.report_buttons import add_image_button
@@ -60,22 +70,13 @@ MAX_MODELS = 3
 DEFAULT_MODEL = "efficientnet_lite0"
 DEFAULT_METHODS = ["grad_cam", "saliency"]
 TOP1 = -1  # target option: each model's own top-1 class
+CURVE_SETTINGS = {"curve_steps": 20, "seed": 0}  # explain_photo's; part of every shared key (with the random-map count)
 
 
 @st.cache_data(max_entries=2, ttl=60, show_spinner=False)  # weights fetched meanwhile appear within a minute
 def trained_classifiers(models_version: tuple[int, int]) -> list[str]:
     """Classifiers that can run here; keyed by the user's model store, so an import shows at once."""
     return [s.name for s in list_models(Task.CLASSIFICATION) if weight_status(s.name).available]
-
-
-@st.cache_resource(max_entries=64, show_spinner=False)
-def shared_baselines(digest: str, name: str, goal: int, random_maps: int, mode_name: str = EXACT.name) -> dict:
-    """Random-map baselines of one photo, model, class, map count and runtime mode, by resolution, for every session
-    (explain_photo fills it).
-
-    Seeded, so two sessions filling it at once compute the same values; a few hundred bytes each.
-    """
-    return {}
 
 
 def choose_photo() -> tuple[str, bytes] | None:
@@ -121,9 +122,16 @@ def top5(digest: str, image, names: list[str], mode: RuntimeMode = EXACT) -> dic
         if key in store:
             computed[key] = store[key]
             continue
-        try:
+
+        def compute(name=name, run_mode=run_mode):
             with model_slot():
-                computed[key] = classify(cached_model(name), image, get_spec(name), k=5, mode=run_mode)
+                return classify(cached_model(name), image, get_spec(name), k=5, mode=run_mode)
+
+        try:
+            computed[key] = shared_result(
+                ("classify", digest, name, weights_fingerprint(name), run_mode.name), compute,
+                keep=lambda c: COMPILING_NOTE not in c.notes,
+            )  # fmt: skip
         except CvlensError as exc:
             computed[key] = str(exc)
         store[key] = computed[key]
@@ -143,6 +151,21 @@ def cell_key(
     return key if mode.is_default else (*key, mode.name)
 
 
+def shared_key(kind: str, digest: str, name: str, mode: RuntimeMode, *inputs) -> tuple:
+    """Where every session finds a result: the photo's bytes, the model and its weights, ``inputs``, mode, settings."""
+    return kind, digest, name, weights_fingerprint(name), *inputs, mode.name, tuple(CURVE_SETTINGS.items())
+
+
+def map_key(digest: str, name: str, method: str, goal: int, layer: str, mode: RuntimeMode) -> tuple:
+    """A map without its scores: the same for every random-map count."""
+    return shared_key("explain", digest, name, mode, method, goal, layer if get_method(method).needs_layer else "")
+
+
+def scored_key(digest: str, name: str, method: str, goal: int, layer: str, random_maps: int, mode: RuntimeMode) -> tuple:
+    """A map with its deletion/insertion scores against ``random_maps`` random maps."""
+    return (*map_key(digest, name, method, goal, layer, mode), "scored", random_maps)
+
+
 def run_maps(
     digest: str, image, names: list[str], methods: list[str], target: int, classes: dict, layer: str, random_maps: int,
     mode: RuntimeMode,
@@ -155,6 +178,13 @@ def run_maps(
             continue
         goal = classes[name].top1.index if target == TOP1 else target
         missing = [m for m in methods if cell_key(digest, name, m, goal, layer, random_maps, mode) not in results]
+        for method in list(missing):  # computed by another session or an earlier visit: no model runs
+            key = cell_key(digest, name, method, goal, layer, random_maps, mode)
+            found = shared_results().get(scored_key(digest, name, method, goal, layer, random_maps, mode))
+            found = found or shared_results().get(map_key(digest, name, method, goal, layer, mode))  # its scores follow
+            if found is not None:
+                results[key] = found
+                missing.remove(method)
         if missing:
             todo[name] = (goal, missing)
     if not todo:
@@ -167,17 +197,80 @@ def run_maps(
             bar.progress(min(1.0, (i + fraction) / len(todo)), text=f"{spec.display_name}: {label}")
 
         for method in missing:  # one call per method, so that one failing method does not hide the others
-            try:
-                with model_slot():
+            key = cell_key(digest, name, method, goal, layer, random_maps, mode)
+
+            def compute(name=name, spec=spec, goal=goal, method=method, progress=progress):
+                with model_slot():  # the map only: its curves come after every map is on the screen (run_curves)
                     report = explain_photo(
                         cached_model(name), spec, image, [method], target=goal, layer=layer or None, progress=progress,
-                        random_maps=random_maps, baselines=shared_baselines(digest, name, goal, random_maps, mode.name),
-                        mode=mode,
+                        curves=False, mode=mode,
                     )  # fmt: skip
-                results[cell_key(digest, name, method, goal, layer, random_maps, mode)] = (report.results[0], report.image)
+                return report.results[0], report.image
+
+            try:
+                results[key] = shared_result(map_key(digest, name, method, goal, layer, mode), compute)
             except CvlensError as exc:
-                results[cell_key(digest, name, method, goal, layer, random_maps, mode)] = str(exc)
+                results[key] = str(exc)
     bar.empty()
+
+
+def run_curves(
+    digest: str, names: list[str], methods: list[str], target: int, classes: dict, layer: str, random_maps: int,
+    mode: RuntimeMode,
+) -> None:
+    """Deletion/insertion curves of the maps shown without them: per model, all its maps' curves in one batched call.
+
+    The scored cell replaces the map-only one in the session and in the shared results, so
+    a reload or another visitor gets maps and scores at once.
+    """
+    results = session_cache(state.SAL_RESULTS)
+    todo = {}
+    for name in names:
+        if isinstance(classes[name], str):
+            continue
+        goal = classes[name].top1.index if target == TOP1 else target
+        pending = []
+        for method in methods:
+            key = cell_key(digest, name, method, goal, layer, random_maps, mode)
+            cell = results.get(key)
+            if isinstance(cell, tuple) and cell[0].faithfulness is None:
+                scored = shared_results().get(scored_key(digest, name, method, goal, layer, random_maps, mode))  # another's
+                if scored is not None and scored[0].faithfulness is not None:
+                    results[key] = scored
+                else:
+                    pending.append((method, key, cell))
+        if pending:
+            todo[name] = (goal, pending)
+    if not todo:
+        return
+    bar = st.progress(0.0, text="Deletion/insertion curves…")
+    for i, (name, (goal, pending)) in enumerate(todo.items()):
+        spec = get_spec(name)
+
+        def progress(fraction: float, i=i, spec=spec) -> None:
+            bar.progress(min(1.0, (i + fraction) / len(todo)), text=f"{spec.display_name}: deletion/insertion curves")
+
+        try:
+            with model_slot():
+                scored = score_results(
+                    cached_model(name), classes[name].inputs, [cell[0] for _, _, cell in pending], goal,
+                    steps=CURVE_SETTINGS["curve_steps"], random_maps=random_maps, seed=CURVE_SETTINGS["seed"],
+                    baselines=random_baselines(digest, name, goal, random_maps, mode), progress=progress, mode=mode,
+                )  # fmt: skip
+        except CvlensError as exc:  # the maps stay on the screen without their scores
+            st.error(as_text(f"{spec.display_name}: deletion/insertion curves failed: {exc}"))
+            continue
+        for (method, key, cell), result in zip(pending, scored):
+            results[key] = (result, cell[1])
+            shared_results().put(scored_key(digest, name, method, goal, layer, random_maps, mode), results[key])
+    bar.empty()
+
+
+def random_baselines(digest: str, name: str, goal: int, random_maps: int, mode: RuntimeMode) -> dict:
+    """The random-map curves of one photo, model, target and map count (by resolution), filled in by score_results;
+    shared, and seeded, so two sessions filling it at once compute the same values."""
+    key = shared_key("baselines", digest, name, mode, goal, random_maps)
+    return shared_results().get_or_compute(key, dict)  # a few KB of curves, charged as empty
 
 
 def show_top5(stem: str, digest: str, names: list[str], classes: dict) -> None:
@@ -203,7 +296,9 @@ def cell_caption(result) -> str:
     a = result.attribution
     h, w = a.resolution
     parts = [f"{a.time_ms:.0f} ms · {h}x{w} map" + (f" · layer {a.layer}" if a.layer else "")]
-    if result.verdicts is not None:
+    if result.faithfulness is None:
+        parts.append("deletion/insertion scores: computing after the maps…")
+    elif result.verdicts is not None:
         parts += [v.describe() for v in result.verdicts]
     if a.completeness:
         parts.append(a.completeness.describe())
@@ -214,7 +309,7 @@ def show_grid(
     stem: str, digest: str, names: list[str], methods: list[str], target: int, classes: dict, layer: str, random_maps: int,
     mode: RuntimeMode,
 ) -> dict:
-    """Methods as rows, models as columns; returns the computed cells for the curves."""
+    """Methods as rows, models as columns; returns {(model, method): (cell key, its caption's placeholder)}."""
     opacity = st.slider("Overlay opacity", 0.0, 1.0, value=start[state.SAL_OPACITY], step=0.05, key=state.SAL_OPACITY)
     absolute = st.toggle(
         "Magnitudes only (show signed maps as absolute values)", value=start[state.SAL_ABSOLUTE], key=state.SAL_ABSOLUTE
@@ -233,7 +328,8 @@ def show_grid(
                 if isinstance(classes[name], str):
                     continue
                 goal = classes[name].top1.index if target == TOP1 else target
-                cell = results.get(cell_key(digest, name, method, goal, layer, random_maps, mode))
+                key = cell_key(digest, name, method, goal, layer, random_maps, mode)
+                cell = results.get(key)
                 if cell is None:
                     st.info("Not computed yet.")
                     continue
@@ -245,7 +341,8 @@ def show_grid(
                 sign = Sign.ABSOLUTE if absolute else a.sign
                 picture = with_colorbar(overlay(view, a.values, sign, alpha=opacity), sign)
                 st.image(picture, caption=f"target: {get_spec(name).categories[goal]} ({goal})", width="stretch")
-                st.caption(as_text(cell_caption(result)))  # carries the layer name the user typed
+                caption = st.empty()  # the scores fill in once the curves are computed (run_curves)
+                caption.caption(as_text(cell_caption(result)))  # carries the layer name the user typed
                 for note in a.notes:
                     st.caption(f"⚠️ {as_text(note)}")
                 st.download_button(
@@ -253,15 +350,28 @@ def show_grid(
                     key=f"{state.SAL_DOWNLOADS}.{name}.{method}", on_click="ignore", icon=":material/download:",
                 )  # fmt: skip
                 add_image_button(
-                    lambda picture=picture: encode_png(picture), f"{method} map of {get_spec(name).display_name} for "
-                    f"{get_spec(name).categories[goal]} ({goal}). {cell_caption(result)}", f"{stem}_{name}_{method}_{goal}",
-                    f"{state.SAL_DOWNLOADS}.{name}.{method}", models=[name],
+                    lambda picture=picture: encode_png(picture), lambda key=key, cell=cell, name=name, method=method, goal=goal: (
+                        f"{method} map of {get_spec(name).display_name} for {get_spec(name).categories[goal]} ({goal}). "
+                        + cell_caption(results.get(key, cell)[0])  # read when clicked: by then the scores are in
+                    ), f"{stem}_{name}_{method}_{goal}", f"{state.SAL_DOWNLOADS}.{name}.{method}", models=[name],
                 )  # fmt: skip
-                done[(name, method)] = result
+                done[(name, method)] = (key, caption)
     return done
 
 
-def show_curves(stem: str, names: list[str], done: dict) -> None:
+def fill_scores(shown: dict) -> dict:
+    """Each shown map's caption with its scores, now that its curves are computed; {(model, method): MethodResult}."""
+    results = session_cache(state.SAL_RESULTS)
+    done = {}
+    for cell_id, (key, caption) in shown.items():
+        cell = results.get(key)
+        if isinstance(cell, tuple) and cell[0].faithfulness is not None:
+            caption.caption(as_text(cell_caption(cell[0])))
+            done[cell_id] = cell[0]
+    return done
+
+
+def show_curves(stem: str, names: list[str], done: dict, rebuild_for) -> None:
     st.markdown("##### Deletion and insertion curves")
     st.caption(
         "Target-class probability as the most-attributed pixels are replaced by the mean colour (deletion: a faithful map "
@@ -281,8 +391,9 @@ def show_curves(stem: str, names: list[str], done: dict) -> None:
             f"{state.SAL_TABLES}.{name}.curves", sources=[FAITHFULNESS_SOURCE],
         )  # fmt: skip
         show_table(
-            faithfulness_table(list(cells.values()), display), f"{stem}_{name}_faithfulness", f"{state.SAL_TABLES}.{name}.faith"
-        )
+            faithfulness_table(list(cells.values()), display), f"{stem}_{name}_faithfulness", f"{state.SAL_TABLES}.{name}.faith",
+            rebuild=rebuild_for(name, list(cells)), models=[name],
+        )  # fmt: skip
 
 
 def attribution_tab(stem: str, digest: str, image, names: list[str]) -> None:
@@ -322,9 +433,26 @@ def attribution_tab(stem: str, digest: str, image, names: list[str]) -> None:
         "its limit). Each random map costs 2 x 21 forward passes, once per photo, model, class and map resolution.",
     )  # fmt: skip
     run_maps(digest, image, names, methods, target, classes, layer, random_maps, mode)
-    done = show_grid(stem, digest, names, methods, target, classes, layer, random_maps, mode)
+    shown = show_grid(stem, digest, names, methods, target, classes, layer, random_maps, mode)  # the maps are on screen now
+    run_curves(digest, names, methods, target, classes, layer, random_maps, mode)
+    done = fill_scores(shown)
     if done:
-        show_curves(stem, names, done)
+
+        def rebuild_for(name: str, done_methods: list[str]) -> Rebuild:
+            goal = classes[name].top1.index if target == TOP1 else target
+            return scores_rebuild(image, name, done_methods, goal, layer, random_maps, mode)
+
+        show_curves(stem, names, done, rebuild_for)
+
+
+def scores_rebuild(image, name: str, methods: list[str], goal: int, layer: str, random_maps: int, mode: RuntimeMode) -> Rebuild:
+    """`explain PHOTO1.png --faithfulness` with the page's model, methods, class, layer, random maps and mode."""
+    words = ["explain", photo_input(1), "--model", name, *(w for m in methods for w in ("--method", m)), "--target", goal]
+    if layer and any(get_method(m).needs_layer for m in methods):
+        words += ["--layer", layer]
+    words += ["--random-maps", random_maps, "--faithfulness", *runtime_words(mode)]
+    params = {"model": name, "methods": methods, "target": goal, "layer": layer or None, "random_maps": random_maps}
+    return Rebuild(cli_command(*words), "cvcore.attribution.explain_photo", params, input_pngs=lambda: [photo_png(image)])
 
 
 def features_tab(names: list[str]) -> None:
@@ -420,7 +548,7 @@ elif image is None:
 elif not names:
     st.info("Choose at least one model.")
 else:
-    digest = hashlib.sha256(photo[1]).hexdigest()[:16]
+    digest = hashlib.sha256(photo[1]).hexdigest()
     stem = photo[0].rsplit(".", 1)[0]
     maps_tab, features = st.tabs(["Attribution maps", "Filters and class maximisation"])
     with maps_tab, user_errors():

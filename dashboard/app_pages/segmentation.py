@@ -2,7 +2,9 @@
 
 Widgets -> cvcore.segmentation / cvcore.voc -> display. Results live in session state,
 keyed by photo and model, so a rerun (a slider move, a page switch) recomputes nothing
-and loses nothing. Models come from the process-wide cache and are only read.
+and loses nothing; each is computed once per process for the same photo bytes, weights
+and mode (dashboard.common.shared_result), so a reload or another visitor runs no model.
+Models come from the process-wide cache and are only read.
 """
 
 from __future__ import annotations
@@ -11,10 +13,12 @@ import hashlib
 
 import streamlit as st
 
+from cvcore.cli import runtime_words
 from cvcore.errors import CvlensError
-from cvcore.images import ACCEPTED_EXTENSIONS, MAX_UPLOAD_MB, encode_png
+from cvcore.images import ACCEPTED_EXTENSIONS, MAX_UPLOAD_MB, encode_png, photo_png
 from cvcore.memory import MB
 from cvcore.registry import get_spec
+from cvcore.report import Rebuild, cli_command, photo_input
 from cvcore.runtime import COMPILING_NOTE, EXACT, RuntimeMode, compiling
 from cvcore.samples import list_samples
 from cvcore.segmentation import (
@@ -32,7 +36,14 @@ from cvcore.segmentation import (
     segment,
     wipe,
 )
-from cvcore.segmentation_tables import TIMING_LABELS, class_iou_table, legend_table, scores_table, timings_table
+from cvcore.segmentation_tables import (
+    TIMING_LABELS,
+    class_iou_table,
+    disagreement_table,
+    legend_table,
+    scores_table,
+    timings_table,
+)
 from cvcore.voc import read_label_mask, score
 from cvcore.weights import WeightState, missing_weights_note, weight_status
 from dashboard import state
@@ -45,7 +56,10 @@ from dashboard.common import (
     pick_sample,
     remember_choices,
     session_cache,
+    shared_result,
+    shared_results,
     starting_values,
+    weights_fingerprint,
 )
 from dashboard.export import safe_stem, show_table
 from dashboard.report_buttons import add_image_button
@@ -136,7 +150,7 @@ def decode_all(files: list[tuple[str, bytes]]) -> list[tuple[str, str, object, f
         image = decoded.image
         if decoded.downscaled:
             st.caption(as_text(f"{name} was downscaled to {image.width}x{image.height} for inference."))
-        photos.append((name, hashlib.sha256(data).hexdigest()[:16], image, decode_ms))
+        photos.append((name, hashlib.sha256(data).hexdigest(), image, decode_ms))
     return photos
 
 
@@ -159,15 +173,26 @@ def run_models(digest: str, image, decode_ms: float, models: list[str], mode: Ru
         for key in stale:
             fast.pop(key, None)
         todo += [(fast, (digest, m, mode.name), m, mode) for m in models if (digest, m, mode.name) not in fast]
+    for store, key, name, run_mode in list(todo):  # computed by another session or an earlier visit: no model runs
+        found = shared_results().get(shared_key(digest, name, run_mode))
+        if found is not None:
+            computed[key] = store[key] = found
+            todo.remove((store, key, name, run_mode))
     if todo:
         with st.status(f"Running {len(todo)} model(s)…", expanded=True) as status:
             bar = st.progress(0.0)
             for i, (store, key, name, run_mode) in enumerate(todo):
                 how = "" if run_mode.is_default else f" in {run_mode.label}"
                 status.update(label=f"{get_spec(name).display_name}: loading and running{how} ({i + 1}/{len(todo)})")
-                try:
+
+                def compute(name=name, run_mode=run_mode):
                     with model_slot():
-                        computed[key] = segment(image, name, model=cached_model(name), decode_ms=decode_ms, mode=run_mode)
+                        return segment(image, name, model=cached_model(name), decode_ms=decode_ms, mode=run_mode)
+
+                try:
+                    computed[key] = shared_result(
+                        shared_key(digest, name, run_mode), compute, keep=lambda r: not _answered_while_compiling(r)
+                    )
                 except CvlensError as exc:
                     computed[key] = str(exc)  # e.g. WeightsDamagedError naming the file and the fetch command
                 store[key] = computed[key]
@@ -180,6 +205,11 @@ def run_models(digest: str, image, decode_ms: float, models: list[str], mode: Ru
     if mode.is_default:
         return {m: shown(results, (digest, m)) for m in models}
     return {m: shown(fast, (digest, m, mode.name)) for m in models}
+
+
+def shared_key(digest: str, name: str, mode: RuntimeMode) -> tuple:
+    """What a segmentation result depends on: the photo's bytes, the model and its weights, the runtime mode."""
+    return "segment", digest, name, weights_fingerprint(name), mode.name
 
 
 def _answered_while_compiling(result: SegmentationResult | str) -> bool:
@@ -246,7 +276,14 @@ def show_before_after(image, done: dict, opacity: float) -> None:
     picture.image(wipe(image, overlay(image, done[name], opacity), position), width="stretch")
 
 
-def show_tables(stem: str, done: dict) -> None:
+def photo_rebuild(image, models: list[str], table: str, call: str, *more_words, extra_pngs=()) -> Rebuild:
+    """`segment PHOTO1.png --model .. --table ..` in the current mode; the report keeps the photo's pixels (and a mask)."""
+    models_words = [w for name in models for w in ("--model", name)]
+    command = cli_command("segment", photo_input(1), *models_words, "--table", table, *more_words, *runtime_words(current_mode()))
+    return Rebuild(command, call, {"models": models}, input_pngs=lambda: [photo_png(image), *extra_pngs])
+
+
+def show_tables(stem: str, done: dict, image) -> None:
     legends = {name: legend_table(result) for name, result in done.items()}  # computes the confidence maps (on demand)
     show_table(
         timings_table(list(done.values())), f"{stem}_timings", f"{state.SEG_TABLES}.timings",
@@ -259,6 +296,7 @@ def show_tables(stem: str, done: dict) -> None:
                 table, f"{stem}_{name}_classes", f"{state.SEG_TABLES}.{name}.classes",
                 column_config={"colour": st.column_config.TextColumn("colour"), "share (%)": PCT_COLUMN,
                                "mean confidence": st.column_config.NumberColumn(format="%.3f")},
+                rebuild=photo_rebuild(image, [name], "classes", "cvcore.segmentation_tables.legend_table"), models=[name],
             )  # fmt: skip
             swatches = [f':color[■]{{foreground="{r["color"]}"}} {r["class"].strip("_")}' for r in table.rows[:12]]
             st.markdown(" · ".join(swatches) + (" · …" if len(table.rows) > 12 else ""))
@@ -272,7 +310,7 @@ def show_confidence(done: dict) -> None:
         )
 
 
-def show_disagreement(image, done: dict) -> None:
+def show_disagreement(stem: str, image, done: dict) -> None:
     names = list(done)
     if len(names) < 2:
         st.info("Choose two models that produce results to see where they disagree.")
@@ -288,9 +326,14 @@ def show_disagreement(image, done: dict) -> None:
     st.metric("Pixels labelled differently", f"{100 * d.fraction:.1f}%")
     picture, _ = st.columns([3, 1])
     picture.image(disagreement_image(image, d), caption="Red: the two models disagree; grey: they agree.", width="stretch")
+    show_table(
+        disagreement_table(d, done[a], done[b]), f"{stem}_{a}_vs_{b}_disagreement", f"{state.SEG_TABLES}.disagreement",
+        column_config={"labelled differently (%)": PCT_COLUMN}, models=[a, b],
+        rebuild=photo_rebuild(image, [a, b], "disagreement", "cvcore.segmentation.disagreement"),
+    )  # fmt: skip
 
 
-def show_ground_truth(done: dict) -> None:
+def show_ground_truth(image, done: dict) -> None:
     mask_file = st.file_uploader(
         "Ground-truth mask (VOC palette PNG of this photo)", type=["png"], key=state.SEG_MASK_UPLOAD, max_upload_size=MAX_UPLOAD_MB
     )
@@ -307,11 +350,17 @@ def show_ground_truth(done: dict) -> None:
         except CvlensError as exc:
             st.error(as_text(exc))
             return
+    names, mask = list(scorable), mask_file.getvalue()
+    mask_words = ("--mask", photo_input(2))
     show_table(
         scores_table(scored), "ground_truth_scores", f"{state.SEG_TABLES}.ground_truth",
-        column_config=PINNED_MODEL | {"pixel acc (%)": PCT_COLUMN, "mIoU (%)": PCT_COLUMN},
+        column_config=PINNED_MODEL | {"pixel acc (%)": PCT_COLUMN, "mIoU (%)": PCT_COLUMN}, models=names,
+        rebuild=photo_rebuild(image, names, "scores", "cvcore.voc.score", *mask_words, extra_pngs=[mask]),
     )  # fmt: skip
-    show_table(class_iou_table(scored), "ground_truth_class_iou", f"{state.SEG_TABLES}.ground_truth_classes")
+    show_table(
+        class_iou_table(scored), "ground_truth_class_iou", f"{state.SEG_TABLES}.ground_truth_classes", models=names,
+        rebuild=photo_rebuild(image, names, "class-iou", "cvcore.voc.score", *mask_words, extra_pngs=[mask]),
+    )  # fmt: skip
 
 
 # --- page ---------------------------------------------------------------------------------
@@ -376,10 +425,10 @@ else:
         with before_after:
             show_before_after(image, done, opacity)
         with tables:
-            show_tables(stem, done)
+            show_tables(stem, done, image)
         with confidence:
             show_confidence(done)
         with compare:
-            show_disagreement(image, done)
+            show_disagreement(stem, image, done)
         with truth:
-            show_ground_truth(done)
+            show_ground_truth(image, done)

@@ -17,6 +17,7 @@ import torch
 
 from cvcore.cli import SUBCOMMAND_MODULES, main
 from cvcore.samples import get_sample
+from tests.cvcore.benchmark.conftest import store_results
 from tests.cvcore.test_voc import make_voc
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -40,12 +41,14 @@ def places(tmp_path, monkeypatch):
     (tmp_path / "emptyvoc").mkdir()
     make_voc(tmp_path / "voc", count=1)
     make_voc(tmp_path / "badvoc", count=2)
+    store_results("stored", extra_paths=[tmp_path / "results.jsonl"])  # batch sizes 1 and 4, modes fp32 and bf16
     (tmp_path / "badvoc" / "SegmentationClass" / "img1.png").unlink()  # one photo without its mask
     return {
         "photo": PHOTO, "missing": str(tmp_path / "absent.png"), "folder": str(tmp_path / "folder"),
         "notimage": str(tmp_path / "notimage.png"), "badweights": str(tmp_path / "resnet18-f37072fd.pth"),
         "out": str(tmp_path / "out"), "nofolder": str(tmp_path / "no" / "such"), "emptyvoc": str(tmp_path / "emptyvoc"),
         "voc": str(tmp_path / "voc"), "badvoc": str(tmp_path / "badvoc"), "unwritable": UNWRITABLE,
+        "results": str(tmp_path / "results.jsonl"),
     }  # fmt: skip
 
 
@@ -61,6 +64,15 @@ CASES = [
     ("compare-unwritable", "compare --html {unwritable}/c.html", "permission denied"),
     ("compare-into-a-folder", "compare --html {folder}", "it is a folder"),
     ("compare-unknown-device", "--device gpu7 compare", "Unknown device 'gpu7'"),
+    ("compare-measured-axis-alone", "compare --x throughput", "name the stored sweep with --benchmark"),
+    ("compare-benchmark-missing", "compare --x latency --benchmark {missing} --batch 1", "No stored sweep"),
+    ("compare-benchmark-not-results", "compare --x latency --benchmark {notimage} --batch 1", "holds no benchmark rows"),
+    ("compare-benchmark-batch-absent", "compare --x memory --benchmark {results} --batch 8", "its batch sizes: 1, 4"),
+    ("compare-benchmark-no-batch", "compare --x memory --benchmark stored", "needs --batch N; stored.jsonl holds batch"),
+    ("compare-benchmark-batch-0", "compare --x memory --benchmark stored --batch 0", "--batch: must be from 1 to 256, got 0"),
+    ("compare-benchmark-mode-absent", "compare --x memory --benchmark stored --batch 4 --mode fp16", "no mode 'fp16'"),
+    ("compare-benchmark-unknown-mode", "compare --x memory --benchmark stored --batch 4 --mode fp8", "Unknown runtime mode"),
+    ("compare-benchmark-machine", "compare --benchmark stored --batch 4 --machine nope", "no machine 'nope'; it has: lab-laptop"),
     # analyze
     ("analyze-no-model", "analyze", "Name a model"),
     ("analyze-unknown-model", "analyze resnet5", "Unknown model 'resnet5'"),
@@ -90,6 +102,12 @@ CASES = [
     ("segment-unknown-device", "--device quantum segment {photo} -m " + LITE, "Unknown device 'quantum'"),
     ("segment-out-missing-folder", "segment {photo} -m " + LITE + " --out {nofolder}/o.png", "does not exist"),
     ("segment-mask-unwritable", "segment {photo} -m " + LITE + " --mask-out {unwritable}/m.png", "permission denied"),
+    ("segment-table-unknown", "segment {photo} -m " + LITE + " --table areas", "invalid choice"),
+    ("segment-table-two-models", "segment {photo} -m " + LITE + " -m efficientnet_lite1 --table classes", "takes 1 --model; got 2"),
+    ("segment-disagreement-one-model", "segment {photo} -m " + LITE + " --table disagreement", "takes 2 --model; got 1"),
+    ("segment-scores-no-mask", "segment {photo} -m " + LITE + " --table scores", "--mask goes with --table scores"),
+    ("segment-scores-coarse", "segment {photo} -m " + LITE + " --table scores --mask {photo}", "coarse"),
+    ("segment-table-json", "segment {photo} -m " + LITE + " --table classes --format json", "use --format table or csv"),
     # evaluate
     ("evaluate-limit-negative", "evaluate -m " + LRASPP + " --data {voc} --limit -1", "--limit: must be from 1"),
     ("evaluate-limit-0", "evaluate -m " + LRASPP + " --data {voc} --limit 0", "--limit: must be from 1"),
@@ -119,6 +137,11 @@ CASES = [
     ("explain-out-missing-folder", "explain {photo} --out {nofolder}/m.png", "does not exist"),
     ("explain-curves-unwritable", "explain {photo} --curves-html {unwritable}/c.html", "permission denied"),
     ("explain-unknown-device", "--device quantum explain {photo}", "Unknown device"),
+    ("explain-several-methods", "explain {photo} --method saliency --method grad_cam", "go with --faithfulness"),
+    ("explain-csv-without-scores", "explain {photo} --format csv", "go with --faithfulness"),
+    ("explain-scores-json", "explain {photo} --faithfulness --format json", "prints a table"),
+    ("explain-scores-out", "explain {photo} --faithfulness --out {out}/m.png", "drop --faithfulness"),
+    ("explain-scores-unknown-method", "explain {photo} --method saliency --method nope --faithfulness", "nope"),
     # papers
     ("graph-unknown-model", "graph resnet5", "Unknown model 'resnet5'"),
     ("graph-out-missing-folder", "graph resnet18 --out {nofolder}/g.svg", "does not exist"),
@@ -128,6 +151,11 @@ CASES = [
     ("papers-unknown-paper", "papers nope", "Unknown paper 'nope'"),
     ("papers-unknown-table", "papers resnet --table 'Table 99'", "resnet has no 'Table 99'; its tables are: Table 1"),
     ("papers-unknown-format", "papers resnet --format docx", "invalid choice"),
+    ("papers-explorer-other-paper", "papers resnet --width 0.5", "the MobileNet explorer's"),
+    ("papers-explorer-width-0", "papers mobilenet --width 0", "Width multiplier must be in (0, 4]"),
+    ("papers-explorer-width-text", "papers mobilenet --width wide", "invalid float value"),
+    ("papers-explorer-resolution-100000", "papers mobilenet --resolution 100000", "resolution in [32, 1024]"),
+    ("papers-explorer-html-missing-folder", "papers mobilenet --width 0.5 --html {nofolder}/f.html", "does not exist"),
     # benchmark
     ("benchmark-unknown-model", "benchmark resnet5 --batch 1", "Unknown model 'resnet5'"),
     ("benchmark-batch-0", "benchmark resnet18 --batch 0", "--batch: must be from 1 to 256, got 0"),

@@ -97,3 +97,31 @@ def test_explain_in_bf16_checks_the_top1_against_fp32(capsys):
     assert record["mode"] == "bf16"
     assert record["agreement_with_fp32"]["top1_equal"] == (record["top5"][0]["index"] == exact.top1.index)
     assert exact.top1.label in record["agreement_with_fp32"]["reference"]
+
+
+def test_faithfulness_table_of_several_methods_is_the_pages(capsys):
+    """One explain_photo call per method sharing the random baselines, as the Saliency page computes them."""
+    import csv
+    import io
+
+    from cvcore.attribution import explain_photo
+    from cvcore.attribution.tables import faithfulness_table
+    from cvcore.formatting import render
+    from cvcore.images import decode_image
+    from cvcore.registry import get_spec
+    from cvcore.weights import load_model
+
+    photo = get_sample("coffee").path
+    argv = ["explain", str(photo), "--method", "saliency", "--method", "grad_cam", "--steps", "3", "--random-maps", "2",
+            "--target", "967", "--faithfulness", "--format", "csv"]  # fmt: skip
+    assert main(argv) == 0
+    printed = capsys.readouterr().out
+    spec, image, baselines = get_spec("efficientnet_lite0"), decode_image(photo).image, {}
+    model = load_model(spec.name)
+    results = [
+        explain_photo(model, spec, image, [m], target=967, curve_steps=3, random_maps=2, baselines=baselines).results[0]
+        for m in ("saliency", "grad_cam")
+    ]
+    page = render(faithfulness_table(results, spec.display_name), "csv")
+    rows = [r for r in csv.reader(io.StringIO(printed)) if r and not r[0].startswith("#")]
+    assert rows == [r for r in csv.reader(io.StringIO(page)) if r and not r[0].startswith("#")] and len(rows) == 3

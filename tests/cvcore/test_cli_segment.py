@@ -131,3 +131,44 @@ def test_a_precision_this_machine_lacks_is_a_one_line_reason(monkeypatch, capsys
         runtime._precision_support.cache_clear()
     err = capsys.readouterr().err
     assert "fp16 autocast cannot run here" in err and "no native fp16" in err and "Traceback" not in err
+
+
+def csv_rows(text: str) -> list[dict]:
+    import csv
+    import io
+
+    return [r for r in csv.DictReader(io.StringIO(text)) if not next(iter(r.values()), "").startswith("#")]
+
+
+def test_segment_tables_disagreement_and_scores_are_the_pages(tmp_path, capsys, torch_home):
+    """--table disagreement counts the pixels two coarse maps label differently; --table scores scores a random-init
+    LR-ASPP against a mask (numbers checked with numpy on the labels of an in-process run)."""
+    from cvcore.images import decode_image
+    from cvcore.segmentation import segment
+    from cvcore.weights import load_model
+
+    photo = get_sample("chelsea").path
+    assert main(["segment", str(photo), "-m", "efficientnet_lite0", "-m", "efficientnet_lite1", "--table", "disagreement",
+                 "--format", "csv"]) == 0  # fmt: skip
+    (row,) = csv_rows(capsys.readouterr().out)
+    image = decode_image(photo).image
+    a, b = (segment(image, name, model=load_model(name)) for name in ("efficientnet_lite0", "efficientnet_lite1"))
+    differ = int(np.count_nonzero(a.labels != b.labels))
+    assert int(row["pixels labelled differently"].replace(",", "")) == differ
+    assert float(row["labelled differently (%)"]) == round(100 * differ / a.labels.size, 2)
+
+    path = checkpoint_dir() / get_spec(LRASPP).weights.file_name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(0)
+    torch.save(build_model(LRASPP).state_dict(), path)
+    truth = np.zeros((image.height, image.width), dtype=np.uint8)
+    truth[:, image.width // 2 :] = 8  # cat on the right half
+    truth[:4] = 255  # a border row: ignored
+    Image.fromarray(truth, mode="L").save(tmp_path / "mask.png")
+    assert main(["segment", str(photo), "-m", LRASPP, "--table", "scores", "--mask", str(tmp_path / "mask.png"),
+                 "--format", "csv"]) == 0  # fmt: skip
+    (row,) = csv_rows(capsys.readouterr().out)
+    labels = segment(image, LRASPP, model=load_model(LRASPP)).labels
+    kept = truth != 255
+    assert float(row["pixel acc (%)"]) == round(100 * float((labels[kept] == truth[kept]).mean()), 2)
+    assert int(row["pixels scored"].replace(",", "")) == int(kept.sum())

@@ -145,7 +145,29 @@ def _compare():
         tables[f"Compare: deltas, {task}"] = compare.delta_table(points, points[0].name, keys, front, note=choice.rule)
     latency = measure_latency("lenet5", warmup_runs=1, runs=2, device="cpu")
     tables["Compare: latency"] = latency_table([latency], {"lenet5": "LeNet-5"})
+    tables["Compare: deltas, measured throughput"] = _compare_measured()
     return tables
+
+
+def _compare_measured():
+    """The deltas with a stored sweep's throughput (its long caption: machine, file, batch, mode), in a cvlens home of its own."""
+    import tempfile
+
+    from cvcore import compare
+    from cvcore.benchmark.axes import ResultSelection, measured_models
+    from cvcore.benchmark.store import load_sweep
+    from tests.cvcore.benchmark.conftest import store_results
+
+    with tempfile.TemporaryDirectory() as folder, pytest.MonkeyPatch.context() as patch:
+        patch.setenv("CVLENS_HOME", folder)
+        store_results()
+        choice = compare.choose_weights(compare.DEFAULT_SEED)
+        measured = measured_models(load_sweep("lab-sweep"), choice.specs, ResultSelection(4))
+        axes = compare.benchmark_axes(measured)
+        points = compare.model_points(choice.specs, benchmark=measured)
+        keys = [*compare.Y_AXES_BY_TASK["classification"], "throughput", "mparams"]
+        front = compare.chart_data(points, "throughput", axes=axes).front
+        return compare.delta_table(points, points[0].name, keys, front, note=choice.rule, axes=axes)
 
 
 def _architecture():

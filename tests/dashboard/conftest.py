@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import os
 import re
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
+
+from benchmarks._server import free_port, wait_for_health  # noqa: F401  (re-exported for the tests)
 
 ROOT = Path(__file__).resolve().parents[2]
 APP = ROOT / "dashboard" / "app.py"
@@ -62,26 +61,6 @@ def assert_no_markdown(markdown: str) -> None:
     assert not re.search(r"(?<!\\)[*_\[\]()!]", outside_code), markdown
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_for_health(url: str, proc: subprocess.Popen, timeout_s: float = 90.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"streamlit exited with code {proc.returncode}")
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.3)
-    raise TimeoutError(f"streamlit did not answer on {url} within {timeout_s:.0f} s")
-
-
 @pytest.fixture(scope="session")
 def streamlit_server_log(tmp_path_factory) -> Path:
     """Where the shared browser-test server writes its log (stdout and stderr)."""
@@ -113,9 +92,7 @@ def streamlit_server(streamlit_server_log, streamlit_server_home):
     # The server's own cvlens home: what a browser test imports must not appear in this process's registry.
     server_env = {**os.environ, "PYTHONUNBUFFERED": "1", "CVLENS_HOME": str(streamlit_server_home)}
     with open(log, "wb") as out:
-        proc = subprocess.Popen(
-            command, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, env=server_env
-        )
+        proc = subprocess.Popen(command, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, env=server_env)
     url = f"http://127.0.0.1:{port}"
     try:
         wait_for_health(url, proc)

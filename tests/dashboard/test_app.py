@@ -47,9 +47,13 @@ print(next(c.value for c in at.sidebar.caption if c.value.startswith("Device: ")
 """
 
 
-@pytest.mark.parametrize("page", ["app_pages/home.py", "app_pages/models.py", "app_pages/compare.py"])
+@pytest.mark.parametrize(
+    "page",
+    ["app_pages/home.py", "app_pages/models.py", "app_pages/compare.py", "app_pages/architecture.py", "app_pages/papers.py"],
+)
 def test_pages_that_run_no_model_render_without_importing_torch(page):
-    """Importing torch and torchvision is most of a cold first render (seconds); these pages only read stored data."""
+    """Importing torch and torchvision is most of a cold first render (seconds); these pages only read stored data
+    at their defaults (Architecture: the stored analysis and graph of its default model; Papers: the stored claims)."""
     code = _COLD_RENDER.format(app=str(APP), page=page)
     env = {**os.environ, "PYTHONPATH": str(APP.parent.parent)}
     heavy, device_line = subprocess.run(

@@ -34,9 +34,12 @@ def _choose(driver, label: str, option_text: str) -> None:
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
 
-    box = next(
-        w for w in driver.find_elements(By.CSS_SELECTOR, '[data-testid="stSelectbox"]') if label in w.text
-    ).find_element(By.CSS_SELECTOR, "input")
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    def labelled(d):  # the form draws its file inputs before its selectboxes' labels: wait for the label
+        return next((w for w in d.find_elements(By.CSS_SELECTOR, '[data-testid="stSelectbox"]') if label in w.text), None)
+
+    box = WebDriverWait(driver, DRAW_TIMEOUT_S, poll_frequency=0.5).until(labelled).find_element(By.CSS_SELECTOR, "input")
     box.click()
     box.send_keys(option_text)
     time.sleep(0.5)

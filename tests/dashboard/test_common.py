@@ -136,3 +136,32 @@ def test_a_closed_session_leaves_nothing_behind(monkeypatch):
     manager.clear_session_refs("a")  # the session closes (AppSession.shutdown) in the middle of its run
     manager.remove_orphaned_files()
     assert manager.read_file(image) is None and not manager._files_by_session_and_coord.get(common.PREVIOUS_RUNS_SESSION)
+
+
+def test_a_shared_result_is_computed_once_while_others_wait_for_it():
+    import threading
+
+    from dashboard.common import shared_result, shared_results
+
+    key, release, calls, got = ("test", "shared-once"), threading.Event(), [], []
+    shared_results().pop(key, None)
+
+    def slow():
+        calls.append("first")
+        release.wait(10)
+        return object()
+
+    first = threading.Thread(target=lambda: got.append(shared_result(key, slow)))
+    first.start()
+    while not calls:
+        threading.Event().wait(0.01)
+    second = threading.Thread(target=lambda: got.append(shared_result(key, lambda: calls.append("second") or object())))
+    second.start()
+    threading.Event().wait(1.5)  # the second one waits (at least one interruptible round) for the first
+    assert calls == ["first"] and got == []
+    release.set()
+    first.join(10)
+    second.join(10)
+    assert calls == ["first"] and len(got) == 2 and got[0] is got[1] is shared_results()[key]
+    shared_results().pop(key)
+    assert shared_result(key, lambda: None, keep=lambda v: v is not None) is None and key not in shared_results()

@@ -160,3 +160,58 @@ def test_weights_are_like_for_like_by_default_and_the_users_choice_sticks(page_a
     assert not at.exception and _top1(at, "ResNet-50") == ("IMAGENET1K_V1", 76.13)
     at.toggle(key=state.COMPARE_LIKE_FOR_LIKE).set_value(False).run()
     assert not at.exception and _top1(at, "ResNet-50") == ("IMAGENET1K_V2", 80.858)
+
+
+OLD_X_AXES = ["gmacs", "gmacs_all_ops", "mparams", "file_size_mb"]  # before any latency or benchmark was measured
+
+
+def test_without_stored_results_the_page_is_as_before(page_app, tmp_path, monkeypatch):
+    monkeypatch.setenv("CVLENS_HOME", str(tmp_path / "empty"))
+    at = page_app(PAGE)
+    assert not at.exception and not at.error
+    assert at.selectbox(key=state.COMPARE_X).options == [compare.X_AXES[k].label for k in OLD_X_AXES]
+    assert not [w for w in at.selectbox if w.key.startswith("compare.bench")]
+    assert [b.proto.label for b in at.get("download_button")] == ["Download standalone HTML", "CSV", "LaTeX"]
+
+
+def test_stored_results_give_a_throughput_axis_captioned_with_the_machine(page_app, tmp_path, monkeypatch):
+    from cvcore.formatting import to_csv
+    from cvcore.report import load_report
+    from tests.cvcore.benchmark.conftest import STORED_ROWS, make_environment, store_results
+    from tests.dashboard.test_report import add, cli_csv, same_numbers
+
+    monkeypatch.setenv("CVLENS_HOME", str(tmp_path / "home"))
+    path = store_results()
+    at = page_app(PAGE)
+    models = ["resnet18", "mobilenet_v3_large", "vgg16", "alexnet"]
+    at.multiselect(key=f"{state.COMPARE_MODELS}.classification").set_value(models).run()
+    assert compare.X_AXES["throughput"].label in at.selectbox(key=state.COMPARE_X).options
+    at.selectbox(key=state.COMPARE_X).select("throughput").run()
+    at.selectbox(key=state.COMPARE_BENCH_BATCH).select(4).run()
+    assert not at.exception and not at.error
+    fig = _figure(at)
+    machine = make_environment().machine
+    assert machine in fig["layout"]["xaxis"]["title"]["text"] and "batch 4" in fig["layout"]["xaxis"]["title"]["text"]
+    xs = sorted(x for t in fig["data"] if "markers" in t.get("mode", "") for x in t["x"])
+    assert xs == sorted(4000.0 / STORED_ROWS[(m, "fp32", 4)][0] for m in ("resnet18", "mobilenet_v3_large"))
+    captions = " ".join(c.value for c in at.caption)
+    assert machine in captions and path.name in captions and "batch 4" in captions
+    not_plotted = at.expander(key=state.COMPARE_NOT_PLOTTED)
+    listed = " ".join(m.value for m in not_plotted.markdown)
+    assert "AlexNet: not measured here" in listed and "VGG-16: out of memory" in listed
+    assert "Throughput (images/s)" in at.dataframe[0].value.columns
+    # Added to a report, the deltas' rebuild command gives the same table from the CLI; the chart's names the same rows.
+    add(add(at, state.COMPARE_CHART), state.COMPARE_DELTAS)
+    chart_item, deltas_item = load_report("defense").items
+    words = "--x throughput --y acc@1 --benchmark lab-sweep --batch 4 --mode fp32 --machine lab-laptop --benchmark-device cpu"
+    assert words in chart_item.rebuild.command and words in deltas_item.rebuild.command
+    table = deltas_item.as_table()
+    assert same_numbers(cli_csv(deltas_item.rebuild.command), to_csv(table), len(table.rows))
+    # Latency: median with p10-p90 bars, in the chosen mode.
+    at.selectbox(key=state.COMPARE_X).select("latency").run()
+    at.selectbox(key=state.COMPARE_BENCH_MODE).select("bf16").run()
+    fig = _figure(at)
+    (trace,) = [t for t in fig["data"] if "markers" in t.get("mode", "")]
+    median, p10, p90, _ = STORED_ROWS[("resnet18", "bf16", 4)]
+    assert trace["x"] == [median] and trace["error_x"]["array"] == [p90 - median]
+    assert "bf16" in fig["layout"]["xaxis"]["title"]["text"]

@@ -140,3 +140,25 @@ def test_a_fast_mode_checks_each_top1_against_fp32_and_keeps_its_maps_apart():
     assert any("Maps: eager fp32" in c.value for c in at.caption)
     [cell_key] = cells(at)
     assert cell_key[1:3] == (LITE, "grad_cam") and cell_key[-1] == "bf16"  # the curves ran in bf16: stored apart from fp32's
+
+
+def test_a_second_session_gets_the_first_ones_maps_without_computing_them(monkeypatch):
+    """Maps are shared by every session (same photo bytes, model, weights, method, target, mode): a reload computes none."""
+    import cvcore.attribution
+    from dashboard.common import shared_results
+
+    shared_results().clear()
+    calls, scored = [], []
+    real, real_scores = cvcore.attribution.explain_photo, cvcore.attribution.score_results
+    monkeypatch.setattr(cvcore.attribution, "explain_photo", lambda *a, **k: calls.append((a[3], k["curves"])) or real(*a, **k))
+    monkeypatch.setattr(cvcore.attribution, "score_results", lambda *a, **k: scored.append(len(a[2])) or real_scores(*a, **k))
+    first = saliency_app(["grad_cam"])
+    # The map without its curves first; then the curves of all the model's maps in one batched call.
+    assert not first.exception and calls == [(["grad_cam"], False)] and scored == [1]
+    second = saliency_app(["grad_cam"])  # another browser session
+    assert not second.exception and not second.error and calls == [(["grad_cam"], False)] and scored == [1]
+    [(key, cell)] = cells(first).items()
+    assert cells(second)[key] is cell
+    result, view = cell
+    assert not view.flags.writeable and not result.attribution.values.flags.writeable
+    assert any("deletion AUC" in c.value for c in second.caption)

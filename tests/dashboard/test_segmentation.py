@@ -126,7 +126,7 @@ def test_hostile_upload_shows_an_error_and_the_good_photo_still_runs(page_app):
     ).run()
     assert not at.exception
     assert any(unescaped(e.value).startswith("bad.png: This file is not an image") for e in at.error)
-    result = results_of(at)[(hashlib.sha256(cat).hexdigest()[:16], LITE)]
+    result = results_of(at)[(hashlib.sha256(cat).hexdigest(), LITE)]
     assert result.size == Image.open(io.BytesIO(cat)).size and result.classes[0].name in {"tabby", "tiger cat", "Egyptian cat"}
     # Only the hostile file: a message, no crash, and the page still responds.
     at.file_uploader(key=state.SEG_UPLOADS).set_value([("empty.jpg", b"", "image/jpeg")]).run()
@@ -251,3 +251,21 @@ def test_a_precision_the_machine_lacks_is_a_message_with_the_reason(monkeypatch)
     assert not at.exception
     assert any("fp16 autocast cannot run here" in e.value and "no native fp16" in e.value for e in at.error)
     assert any("no native fp16" in w.value for w in at.sidebar.warning)
+
+
+def test_a_second_session_gets_the_first_ones_results_without_running_a_model(page_app, monkeypatch):
+    """Results are shared by every session (same photo bytes, model, weights, mode): a reload runs no model."""
+    import cvcore.segmentation
+    from dashboard.common import shared_results
+
+    shared_results().clear()
+    calls = []
+    real = cvcore.segmentation.segment
+    monkeypatch.setattr(cvcore.segmentation, "segment", lambda *a, **k: calls.append(a[1]) or real(*a, **k))
+    first = page_app(PAGE)
+    assert not first.exception and calls == [LITE]
+    second = page_app(PAGE)  # another browser session: its own session state
+    assert not second.exception and not second.error and calls == [LITE]
+    [(key, result)] = results_of(first).items()
+    assert results_of(second)[key] is result and not result.labels.flags.writeable
+    assert len(second.get("image")) >= 1 and any("ms to labels" in c.value for c in second.caption)

@@ -106,23 +106,22 @@ def test_diff_of_unrelated_names_pairs_by_position(resnet18_rows, alexnet_rows):
 
 
 def test_architecture_reads_the_stored_analysis_at_the_default_size(monkeypatch, resnet18_rows):
-    import cvcore.analysis as analysis
-    from cvcore.analysis import Complexity
+    from cvcore.analysis import Complexity, model_analysis, precomputed
     from cvcore.analysis.stages import architecture
 
     stored = Complexity("resnet18", (224, 224), 1, 1, 0.5, 0.51, 1.0, {})
-    monkeypatch.setattr(analysis, "load_precomputed", lambda: {"resnet18": stored})
-    monkeypatch.setattr(analysis, "load_precomputed_layers", lambda name: list(resnet18_rows) if name == "resnet18" else None)
-    monkeypatch.setattr(analysis, "analyze", lambda *a, **k: pytest.fail("traced although the analysis is stored"))
+    monkeypatch.setattr(precomputed, "load_precomputed", lambda: {"resnet18": stored})
+    monkeypatch.setattr(precomputed, "load_precomputed_layers", lambda name: list(resnet18_rows) if name == "resnet18" else None)
+    monkeypatch.setattr(model_analysis, "analyze", lambda *a, **k: pytest.fail("traced although the analysis is stored"))
     arch = architecture("resnet18")
     assert arch.precomputed and arch.complexity is stored and arch.layers == tuple(resnet18_rows)
 
 
 def test_architecture_traces_other_sizes_and_unstored_models(monkeypatch):
-    import cvcore.analysis as analysis
+    from cvcore.analysis import precomputed
     from cvcore.analysis.stages import architecture
 
-    monkeypatch.setattr(analysis, "load_precomputed", lambda: {})
+    monkeypatch.setattr(precomputed, "load_precomputed", lambda: {})
     arch = architecture("lenet5")  # as if the stored files did not have it yet
     assert not arch.precomputed and arch.complexity.name == "lenet5"
     assert sum(r.params for r in arch.layers) == arch.complexity.params

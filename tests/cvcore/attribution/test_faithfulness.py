@@ -9,7 +9,7 @@ import pytest
 import torch
 from torch import nn
 
-from cvcore.attribution import faithfulness, random_baseline
+from cvcore.attribution import faithfulness, random_baseline, score_maps
 from cvcore.errors import InvalidInputError
 
 SIZE = 16
@@ -125,3 +125,27 @@ def test_random_map_count_is_bounded(setup):
     model, inputs, _ = setup
     with pytest.raises(InvalidInputError, match=str(MAX_RANDOM_MAPS)):
         random_baseline(model, inputs, 0, maps=MAX_RANDOM_MAPS + 1)
+
+
+def test_batched_curves_equal_the_per_image_ones(tiny_net):
+    """score_maps puts every map's and every random map's perturbed images through the model in full batches;
+    each curve point must equal the same image's probability computed alone (batch of one)."""
+    inputs = torch.randn(1, 3, 20, 20, generator=torch.Generator().manual_seed(1))
+    maps = [np.random.default_rng(i).random((20, 20)).astype(np.float32) for i in range(2)]
+    target, steps = 3, 6
+    scores, randoms = score_maps(
+        tiny_net, inputs, maps, target, random_resolutions=[(5, 5), (20, 20)], random_maps=2, steps=steps, batch_size=16
+    )
+    alone = [faithfulness(tiny_net, inputs, m, target, steps=steps, batch_size=1) for m in maps]
+    alone_random = {r: random_baseline(tiny_net, inputs, target, resolution=r, maps=2, steps=steps, batch_size=1) for r in randoms}
+    assert list(randoms) == [(5, 5), (20, 20)] and randoms[(5, 5)].maps == 2
+    for got, want in [*zip(scores, alone), *((randoms[r], alone_random[r]) for r in randoms)]:
+        for a, b in ((got.deletion, want.deletion), (got.insertion, want.insertion)):
+            np.testing.assert_allclose(a.probs, b.probs, rtol=1e-5, atol=1e-6)  # float reassociation only
+            assert a.auc == pytest.approx(b.auc, rel=1e-5, abs=1e-6)
+        # each random map's own AUC too: the verdicts judge against their spread
+        np.testing.assert_allclose(got.deletion_aucs, want.deletion_aucs, rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(got.insertion_aucs, want.insertion_aucs, rtol=1e-5, atol=1e-6)
+        assert len(got.deletion_aucs) == got.maps
+    # Not trivially equal: the maps rank pixels differently, so their curves differ.
+    assert not np.allclose(scores[0].deletion.probs, scores[1].deletion.probs)

@@ -51,3 +51,16 @@ def test_latex_and_table_filter(capsys):
 def test_unknown_paper_is_a_clear_error(capsys):
     assert main(["papers", "nope"]) == 2
     assert "Unknown paper 'nope'" in capsys.readouterr().err
+
+
+def test_mobilenet_explorer_point_and_figure(tmp_path, capsys):
+    """The Papers page's explorer at alpha 0.5, 160px: its table and figure, the figure offline."""
+    from cvcore.papers.mobilenet import explorer_table, measure_mobilenet
+
+    out = tmp_path / "explorer.html"
+    assert main(["papers", "mobilenet", "--width", "0.5", "--resolution", "160", "--html", str(out), "--format", "json"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    expected = explorer_table(measure_mobilenet(0.5, 160)).rows[0]
+    assert {k: printed[k] for k in expected} == expected and printed["resolution"] == 160
+    html = out.read_text()
+    assert "alpha 0.5 at 160px" in html and '<script src="http' not in html

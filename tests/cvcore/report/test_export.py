@@ -226,3 +226,26 @@ def test_regenerate_sh_run_by_the_shell_rebuilds_the_same_numbers(tmp_path):
         exported = (tmp_path / "pack" / "tables" / name).read_text().splitlines()
         rebuilt = (tmp_path / "regenerated" / name).read_text().splitlines()
         assert rebuilt[: len(exported) - 1] == exported[:-1], name  # all but the caption line (it names the CLI's title)
+
+
+def test_an_items_input_photos_travel_in_the_zip_and_its_command_reads_them_there():
+    from cvcore.report import cli_command, create_report, delete_report, photo_input
+
+    photo, mask = png((5, 3)), png((2, 2))
+    command = cli_command("segment", photo_input(1), "-m", "efficientnet_lite0", "--mask", photo_input(2))
+    rebuild = Rebuild(command, "cvcore.voc.score", input_pngs=lambda: [photo, mask])
+    add_item("r", table_item(Table(rows=ROWS, caption="Scores."), rebuild=rebuild, file_stem="scores"))
+    create_report("other")
+    delete_report("other")  # cleaning up another report's images keeps the ones this report's items read
+    report = load_report("r")
+    assert report.items[0].rebuild.inputs == [hashlib.sha256(photo).hexdigest(), hashlib.sha256(mask).hexdigest()]
+    archive = zipfile.ZipFile(io.BytesIO(report_zip(report, static=StaticExport(problem="none"))))
+    assert archive.read("photos/01_scores_1.png") == photo and archive.read("photos/01_scores_2.png") == mask
+    (line,) = commands(report)
+    assert line == (
+        '"$PYTHON" -m cvcore segment "$HERE/photos/01_scores_1.png" -m efficientnet_lite0 --mask '
+        '"$HERE/photos/01_scores_2.png" --format csv > "$OUT/01_scores.csv"'
+    )
+    assert 'HERE="$(CDPATH= cd -- "$(dirname -- "$0")" && pwd)"' in archive.read("regenerate.sh").decode()
+    manifest = json.loads(archive.read("manifest.json"))
+    assert "photos/01_scores_1.png" in manifest["items"][0]["files"]
