@@ -33,7 +33,6 @@ def _choose(driver, label: str, option_text: str) -> None:
     """Pick ``option_text`` in the selectbox labelled ``label`` (Streamlit's searchable select)."""
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
-
     from selenium.webdriver.support.ui import WebDriverWait
 
     def labelled(d):  # the form draws its file inputs before its selectboxes' labels: wait for the label
