@@ -17,8 +17,9 @@ LATEX_COLUMNS = ["paper", "table", "quantity_unit", "claim", "measured", "origin
 MEASURED_HERE = "cvlens"  # the origin of a value cvlens measured
 
 
-def _text(value) -> str:
-    return "—" if value is None else format_cell(value)
+def _text(value) -> str | None:
+    """A number as the screen shows it; None stays None (the pages draw "—", CSV and LaTeX an empty cell, as the CLI's)."""
+    return None if value is None else format_cell(value)
 
 
 def verdict_text(row: ClaimRow) -> str:

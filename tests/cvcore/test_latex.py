@@ -209,12 +209,13 @@ def _papers():
 
 def _segmentation():
     import numpy as np
+    import torch
     from PIL import Image
 
     from cvcore.registry import build_model
     from cvcore.samples import get_sample
-    from cvcore.segmentation import segment
-    from cvcore.segmentation_tables import class_iou_table, legend_table, scores_table, timings_table
+    from cvcore.segmentation import disagreement, segment
+    from cvcore.segmentation_tables import class_iou_table, disagreement_table, legend_table, scores_table, timings_table
     from cvcore.voc import score
     from cvcore.weights import load_model
 
@@ -222,6 +223,8 @@ def _segmentation():
     coarse = segment(photo, "efficientnet_lite0", model=load_model("efficientnet_lite0", device="cpu"))
     # A VOC segmenter with random weights: real pipeline and real scores, no download.
     voc = segment(photo, "lraspp_mobilenet_v3_large", model=build_model("lraspp_mobilenet_v3_large"))
+    torch.manual_seed(1)  # a second VOC segmenter to disagree with: other random weights
+    other = segment(photo, "lraspp_mobilenet_v3_large", model=build_model("lraspp_mobilenet_v3_large"))
     truth = voc.labels.astype(np.int64)
     truth[: truth.shape[0] // 2] = 8  # "cat" over the top half
     scored = [(voc, score(voc, truth))]
@@ -231,6 +234,7 @@ def _segmentation():
         "Segmentation: legend (VOC classes)": legend_table(voc),
         "Segmentation: scores": scores_table(scored),
         "Segmentation: per-class IoU": class_iou_table(scored),
+        "Segmentation: disagreement": disagreement_table(disagreement(voc, other), voc, other),
     }
 
 
@@ -381,6 +385,7 @@ BUILDERS = {
     _segmentation: {
         "cvcore.segmentation_tables.timings_table", "cvcore.segmentation_tables.legend_table",
         "cvcore.segmentation_tables.scores_table", "cvcore.segmentation_tables.class_iou_table",
+        "cvcore.segmentation_tables.disagreement_table",
     },
     _saliency: {"cvcore.attribution.tables.top5_table", "cvcore.attribution.tables.faithfulness_table"},
     _graph: {"cvcore.analysis.graph_view.view_table", "cvcore.analysis.graph_view.difference_table", "cvcore.analysis.erf.erf_table"},
