@@ -59,7 +59,7 @@ def register(subparsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     # Imported here: every `python -m cvcore ...` registers this command, and these load torch and Captum.
-    from cvcore.attribution import explain_photo, faithfulness_figure, get_method, overlay, with_colorbar
+    from cvcore.attribution import explain_photo, get_method, overlay, with_colorbar
     from cvcore.classify import resolve_target
     from cvcore.runtime import compile_in_this_thread
     from cvcore.storage import atomic_write
@@ -99,6 +99,8 @@ def run(args: argparse.Namespace) -> int:
                 steps=args.steps, random_maps=args.random_maps, seed=args.seed, mode=mode,
             )  # fmt: skip
             print(render(faithfulness_table(scored, reports[0].display_name), args.format))
+            if args.curves_html is not None:  # the Saliency page's figure of these methods
+                _write_curves(args.curves_html, reports[0], scored)
             return 0
     report = reports[0]
     result = report.results[0]
@@ -106,13 +108,19 @@ def run(args: argparse.Namespace) -> int:
         sign = result.attribution.sign
         atomic_write(args.out, encode_png(with_colorbar(overlay(report.image, result.attribution.values, sign), sign)))
     if args.curves_html is not None:
-        title = f"{report.display_name}: deletion and insertion curves for '{report.target_label}'"
-        caption = "AUCs in the legend; deletion: lower is better, insertion: higher is better; random baselines in grey."
-        figure = with_caption(faithfulness_figure([result], title), figure_caption(caption))
-        atomic_write(args.curves_html, standalone_html(figure))
+        _write_curves(args.curves_html, report, [result])
     record = _record(report, result, args)
     print(json.dumps(record, indent=2) if args.format == "json" else _text(report, record))
     return 0
+
+
+def _write_curves(path, report, results) -> None:
+    from cvcore.attribution import faithfulness_figure
+    from cvcore.storage import atomic_write
+
+    title = f"{report.display_name}: deletion and insertion curves for '{report.target_label}'"
+    caption = "AUCs in the legend; deletion: lower is better, insertion: higher is better; random baselines in grey."
+    atomic_write(path, standalone_html(with_caption(faithfulness_figure(list(results), title), figure_caption(caption))))
 
 
 def _check_outputs(args: argparse.Namespace, methods: list[str]) -> None:
@@ -121,8 +129,8 @@ def _check_outputs(args: argparse.Namespace, methods: list[str]) -> None:
         raise InvalidInputError("--faithfulness prints a table: use --format table or csv.")
     if not args.faithfulness and (len(methods) > 1 or args.format == "csv"):
         raise InvalidInputError("Several --method and --format csv go with --faithfulness (the scores table).")
-    if args.faithfulness and (args.out or args.curves_html):
-        raise InvalidInputError("--out and --curves-html draw one method's map and curves: drop --faithfulness.")
+    if args.faithfulness and args.out:
+        raise InvalidInputError("--out draws one method's map: drop --faithfulness (--curves-html draws every method's curves).")
 
 
 def _record(report, result, args) -> dict:

@@ -1,5 +1,7 @@
 """`python -m cvcore models`: the catalogue with published numbers and their sources; your imported models.
 
+``--task``, ``--family`` (several), ``--years`` and ``--search`` filter as the Models page
+does; ``--format csv|latex`` prints the page's table, the terminal a narrower one.
 ``models --mine`` lists only what you imported (``python -m cvcore import-model``);
 ``models remove NAME`` forgets one; ``models export NAME --out DIR`` writes a folder that
 another machine imports with ``import-model DIR``.
@@ -21,9 +23,11 @@ from cvcore.registry import Task
 def register(subparsers) -> None:
     parser = subparsers.add_parser("models", help="list every model in the catalogue")
     parser.add_argument("--task", choices=[t.value for t in Task])
-    parser.add_argument("--family")
+    parser.add_argument("--family", action="append", help="only this family (several: any of them), as the Models page")
+    parser.add_argument("--years", type=int, nargs=2, metavar=("FROM", "TO"), help="only papers from FROM to TO (inclusive)")
+    parser.add_argument("--search", default="", help="only models whose name, family or paper title contain this text")
     parser.add_argument("--mine", action="store_true", help="only the models you imported")
-    add_format_argument(parser, ("table", "csv", "json"))
+    add_format_argument(parser, ("table", "csv", "json", "latex"))
     parser.add_argument(
         "--write-snapshot", action="store_true",
         help="store the registry's metadata in assets/catalogue.json and the papers' measured claims in assets/papers.json "
@@ -65,18 +69,30 @@ def run(args: argparse.Namespace) -> int:
 
         print(f"Wrote {write_stored_rows()} measured paper claims to {PAPERS_PATH}.")
         return 0
-    if args.family is not None:
+    families = args.family or []
+    if families:
         from cvcore.registry import list_models
 
         known = sorted({s.family for s in list_models(metadata_only=True)})
-        if args.family not in known:
-            raise InvalidInputError(f"Unknown family {args.family!r}; the catalogue's families are: {', '.join(known)}.")
-    from cvcore.analysis.conventions import CAPTION, GMACS_ALL_OPS_LABEL, GMACS_LABEL
+        for family in families:
+            if family not in known:
+                raise InvalidInputError(f"Unknown family {family!r}; the catalogue's families are: {', '.join(known)}.")
+    if args.years is not None and args.years[0] > args.years[1]:
+        raise InvalidInputError(f"--years FROM TO needs FROM <= TO; got {args.years[0]} {args.years[1]}.")
+    from cvcore.compare import catalogue_table, filter_catalogue
 
-    rows = catalogue_rows(args.task, args.family, mine=args.mine)
+    rows = filter_catalogue(
+        catalogue_rows(args.task, mine=args.mine), families=families, years=tuple(args.years) if args.years else None,
+        search=args.search,
+    )  # fmt: skip
     if args.format == "json":
         print(to_json(rows))
         return 0
+    if args.format in ("csv", "latex"):  # the Models page's table, as its downloads hold it (and regenerate.sh rebuilds it)
+        print(render(catalogue_table(rows), args.format))
+        return 0
+    from cvcore.analysis.conventions import CAPTION, GMACS_ALL_OPS_LABEL, GMACS_LABEL
+
     records = [
         {
             "name": r.name,

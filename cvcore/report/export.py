@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from cvcore.figures import figure_caption, with_caption
-from cvcore.formatting import format_cell, provenance, render
+from cvcore.formatting import export_columns, format_cell, provenance, render
 from cvcore.report.model import FIGURE_OUTPUT, FIGURE_PNG_OUTPUT, Item, Report
 from cvcore.report.store import image_bytes
 from cvcore.versions import package_version, versions_line
@@ -210,7 +210,7 @@ def _item_html(item: Item, number: str, position: int, states: dict[str, ModelSt
 def table_html(item: Item, caption: str) -> str:
     """The table with the same cell text as the CSV and LaTeX exports (:func:`cvcore.formatting.format_cell`)."""
     table = item.as_table()
-    columns = table.column_names
+    columns = export_columns(table)  # the file travels: "weights here" and the like stay on the screen
     numeric = [all(isinstance(r.get(c), (int, float)) or r.get(c) is None for r in table.rows) for c in columns]
     head = "".join(f"<th>{_e(table.header(c))}</th>" for c in columns)
     rows = "".join(

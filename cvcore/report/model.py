@@ -136,6 +136,11 @@ class Item:
             labels=dict(stored.get("labels") or {}),
             caption=self.caption,
             sources=list(self.sources),
+            local_columns=tuple(stored.get("local_columns") or ()),
+            latex_columns=stored.get("latex_columns"),
+            note_columns=tuple(stored.get("note_columns") or ()),
+            latex_labels=dict(stored.get("latex_labels") or {}),
+            footer_rows=int(stored.get("footer_rows") or 0),
         )
 
     @property
@@ -197,7 +202,12 @@ def table_item(
     """An item holding ``table``'s rows, columns, labels, caption and sources."""
     if len(table.rows) > MAX_TABLE_ROWS:
         raise InvalidInputError(f"The table has {len(table.rows):,} rows; a report item holds at most {MAX_TABLE_ROWS:,}.")
-    stored = {"rows": to_jsonable(table.rows), "columns": table.columns, "labels": dict(table.labels)}
+    stored = {
+        "rows": to_jsonable(table.rows), "columns": table.columns, "labels": dict(table.labels),
+        # how the files show it: machine-only columns left out, the printed columns, notes as marks, totals last
+        "local_columns": list(table.local_columns), "latex_columns": table.latex_columns,
+        "note_columns": list(table.note_columns), "latex_labels": dict(table.latex_labels), "footer_rows": table.footer_rows,
+    }  # fmt: skip
     return Item(
         kind="table", caption=check_text(table.caption, "caption"), sources=list(dict.fromkeys(table.sources)),
         table=stored, rebuild=rebuild, models=list(models), datasets=list(datasets), page=page, file_stem=file_stem,

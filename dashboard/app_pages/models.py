@@ -9,6 +9,7 @@ import streamlit as st
 from cvcore.analysis.conventions import ALL_OPS_CONVENTION, PAPERS_CONVENTION
 from cvcore.catalogue import catalogue_rows, mine_table
 from cvcore.compare import CATALOGUE_LABELS, catalogue_table, filter_catalogue
+from cvcore.report import Rebuild, cli_command
 from cvcore.user_models import store_version
 from dashboard import state
 from dashboard.common import remember_choices, restore_choices
@@ -31,6 +32,15 @@ st.caption(
     "matrix products, attention) and fvcore's all-operator total; accuracy, published GMACs and file sizes come from "
     "the cited source (see the caption under the table). Models marked ★ yours are the ones you imported (page: Your models)."
 )
+
+def filter_words(task, families, year_range, all_years, search: str) -> list:
+    """The page's filters as `python -m cvcore models` options (the report's rebuild line)."""
+    words = ["--task", task] if task else []
+    words += [w for family in families for w in ("--family", family)]
+    if tuple(year_range) != tuple(all_years):
+        words += ["--years", *year_range]
+    return words + (["--search", search.strip()] if search.strip() else [])
+
 
 rows = cached_catalogue_rows(store_version())
 years = sorted({r.year for r in rows})
@@ -60,6 +70,7 @@ else:
         catalogue_table(shown),
         file_stem="cvlens_models",
         key=state.MODELS_TABLE,
+        rebuild=Rebuild(cli_command("models", *filter_words(task, families, year_range, (years[0], years[-1]), search))),
         column_config={
             labels["paper_link"]: st.column_config.LinkColumn(labels["paper_link"], display_text="paper ↗"),
             labels["offline"]: st.column_config.CheckboxColumn(

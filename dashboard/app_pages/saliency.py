@@ -41,7 +41,7 @@ from cvcore.errors import CvlensError
 from cvcore.images import ACCEPTED_EXTENSIONS, MAX_UPLOAD_MB, encode_png, photo_png
 from cvcore.input_sizes import check_input_size
 from cvcore.registry import Task, get_spec, list_models
-from cvcore.report import Rebuild, cli_command, photo_input
+from cvcore.report import FIGURE_OUTPUT, Rebuild, cli_command, photo_input
 from cvcore.runtime import COMPILING_NOTE, EXACT, RuntimeMode
 from cvcore.samples import list_samples
 from cvcore.user_models import store_version
@@ -385,14 +385,16 @@ def show_curves(stem: str, names: list[str], done: dict, rebuild_for) -> None:
         if not cells:
             continue
         display = get_spec(name).display_name
+        rebuild = rebuild_for(name, list(cells))
         show_figure(
             faithfulness_figure(list(cells.values()), title=display), f"{stem}_{name}_faithfulness",
             f"Deletion and insertion curves of {display}; AUCs in the legend, random baselines in grey.",
             f"{state.SAL_TABLES}.{name}.curves", sources=[FAITHFULNESS_SOURCE],
+            rebuild=dataclasses.replace(rebuild, command=f"{rebuild.command} --curves-html {FIGURE_OUTPUT}"), models=[name],
         )  # fmt: skip
         show_table(
             faithfulness_table(list(cells.values()), display), f"{stem}_{name}_faithfulness", f"{state.SAL_TABLES}.{name}.faith",
-            rebuild=rebuild_for(name, list(cells)), models=[name],
+            rebuild=rebuild, models=[name],
         )  # fmt: skip
 
 

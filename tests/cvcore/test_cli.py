@@ -35,6 +35,22 @@ def test_models_table_headers_name_the_conventions_and_the_segmentation_data(cap
     assert "mIoU (%, COCO val2017, VOC labels)" in header
 
 
+def test_models_csv_is_the_pages_table_with_the_pages_filters(capsys):
+    """`models --format csv` with the Models page's filters: the rows a hand-written filter of the registry keeps."""
+    import csv
+    import io
+
+    code, out, _ = run(capsys, "models", "--family", "ResNet", "--family", "VGG", "--years", "2015", "2016", "--format", "csv")
+    rows = list(csv.DictReader(io.StringIO(out.split("\n#")[0])))
+    expected = {
+        s.name for s in list_models() if s.family in ("ResNet", "VGG") and 2015 <= s.paper.year <= 2016
+    }
+    assert code == 0 and expected and {r["Name (CLI)"] for r in rows} == expected
+    code, out, _ = run(capsys, "models", "--search", "mobilenet", "--format", "csv")
+    names = {r["Name (CLI)"] for r in csv.DictReader(io.StringIO(out.split("\n#")[0]))}
+    assert code == 0 and "mobilenet_v2" in names and "resnet50" not in names
+
+
 def test_models_filters_by_task(capsys):
     code, out, _ = run(capsys, "models", "--task", "segmentation", "--format", "csv")
     assert code == 0 and "lraspp_mobilenet_v3_large" in out and "\nresnet50," not in out

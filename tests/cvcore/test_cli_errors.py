@@ -56,6 +56,7 @@ def places(tmp_path, monkeypatch):
 CASES = [
     # models
     ("models-unknown-family", "models --family Nope", "Unknown family 'Nope'"),
+    ("models-years-reversed", "models --years 2020 2010", "FROM <= TO"),
     ("models-unknown-task", "models --task detection", "invalid choice"),
     ("models-unknown-device", "--device quantum models", "Unknown device 'quantum'"),
     # compare

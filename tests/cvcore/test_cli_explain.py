@@ -99,8 +99,9 @@ def test_explain_in_bf16_checks_the_top1_against_fp32(capsys):
     assert exact.top1.label in record["agreement_with_fp32"]["reference"]
 
 
-def test_faithfulness_table_of_several_methods_is_the_pages(capsys):
-    """One explain_photo call per method sharing the random baselines, as the Saliency page computes them."""
+def test_faithfulness_table_of_several_methods_is_the_pages(tmp_path, capsys):
+    """The CLI scores all maps in one batched stream, as the Saliency page does; the reference here scores each method
+    in its own explain_photo call (other batches): the printed scores agree, and the figure holds every method."""
     import csv
     import io
 
@@ -113,7 +114,7 @@ def test_faithfulness_table_of_several_methods_is_the_pages(capsys):
 
     photo = get_sample("coffee").path
     argv = ["explain", str(photo), "--method", "saliency", "--method", "grad_cam", "--steps", "3", "--random-maps", "2",
-            "--target", "967", "--faithfulness", "--format", "csv"]  # fmt: skip
+            "--target", "967", "--faithfulness", "--format", "csv", "--curves-html", str(tmp_path / "c.html")]  # fmt: skip
     assert main(argv) == 0
     printed = capsys.readouterr().out
     spec, image, baselines = get_spec("efficientnet_lite0"), decode_image(photo).image, {}
@@ -125,3 +126,5 @@ def test_faithfulness_table_of_several_methods_is_the_pages(capsys):
     page = render(faithfulness_table(results, spec.display_name), "csv")
     rows = [r for r in csv.reader(io.StringIO(printed)) if r and not r[0].startswith("#")]
     assert rows == [r for r in csv.reader(io.StringIO(page)) if r and not r[0].startswith("#")] and len(rows) == 3
+    figure = (tmp_path / "c.html").read_text()
+    assert all(r.attribution.display_name in figure for r in results) and "random" in figure

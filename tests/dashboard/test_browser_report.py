@@ -30,7 +30,7 @@ PAGES = {
     "architecture": ('[data-testid="stDataFrame"]', 1),  # the stage table (the topology graph's PNG comes first)
     "segmentation": ('[data-testid="stImage"] img', 0),  # the overlay, an image item
 }
-REBUILT_BY_CLI = ("papers", "architecture")  # their table items; the Models catalogue has no CLI twin yet
+REBUILT_BY_CLI = ("models", "papers", "architecture")  # their table items
 
 
 @pytest.fixture

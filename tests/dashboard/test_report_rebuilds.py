@@ -86,6 +86,7 @@ def test_photo_pages_and_the_explorer_are_rebuilt_by_regenerate_sh(tmp_path):
     at.switch_page("app_pages/saliency.py").run()
     assert not at.exception and not at.error
     add(at, f"{state.SAL_TABLES}.{LITE}.faith")
+    add(at, f"{state.SAL_TABLES}.{LITE}.curves")
 
     at.switch_page("app_pages/architecture.py").run()
     at.number_input(key=state.ARCH_INPUT_H).set_value(64).run()
@@ -106,12 +107,12 @@ def test_photo_pages_and_the_explorer_are_rebuilt_by_regenerate_sh(tmp_path):
     add(at, state.PAPERS_TRADEOFF)
 
     report = load_report("defense")
-    assert [i.page for i in report.items] == ["Segmentation"] * 2 + ["Saliency"] + ["Architecture"] * 2 + ["Papers"] * 2
+    assert [i.page for i in report.items] == ["Segmentation"] * 2 + ["Saliency"] * 2 + ["Architecture"] * 2 + ["Papers"] * 2
     assert all(i.rebuild and i.rebuild.command for i in report.items), [i.rebuild for i in report.items]
-    assert [len(i.rebuild.inputs) for i in report.items] == [1, 1, 1, 2, 2, 0, 0]  # the photos the numbers came from
+    assert [len(i.rebuild.inputs) for i in report.items] == [1, 1, 1, 1, 2, 2, 0, 0]  # the photos the numbers came from
     archive = zipfile.ZipFile(io.BytesIO(report_zip(report, static=StaticExport(problem="not rendered in this test"))))
     archive.extractall(tmp_path / "pack")
-    assert sum(name.startswith("photos/") for name in archive.namelist()) == 7
+    assert sum(name.startswith("photos/") for name in archive.namelist()) == 8
     out = tmp_path / "regenerated"
     out.mkdir()
     lines = commands(report)

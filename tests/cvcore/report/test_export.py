@@ -249,3 +249,22 @@ def test_an_items_input_photos_travel_in_the_zip_and_its_command_reads_them_ther
     assert 'HERE="$(CDPATH= cd -- "$(dirname -- "$0")" && pwd)"' in archive.read("regenerate.sh").decode()
     manifest = json.loads(archive.read("manifest.json"))
     assert "photos/01_scores_1.png" in manifest["items"][0]["files"]
+
+
+def test_a_table_item_exports_as_the_tables_own_downloads_do():
+    """Machine-only columns stay on the screen, the printed columns and note marks hold, in the ZIP and the HTML too."""
+    rows = [{**r, "here": True, "note": "A long explanation that a printed table puts under itself."} for r in ROWS]
+    table = Table(
+        rows=rows, labels={"here": "Weights here"}, caption="Two ResNets.", local_columns=("here",),
+        latex_columns=["model", "top1", "note"], note_columns=("note",), latex_labels={"top1": "acc"},
+    )  # fmt: skip
+    add_item("t", table_item(table, file_stem="cat"))
+    report = load_report("t")  # through the saved JSON
+    archive = zipfile.ZipFile(io.BytesIO(report_zip(report, static=StaticExport(problem="not tried in this test"))))
+    header = next(csv.reader(io.StringIO(archive.read("tables/01_cat.csv").decode())))
+    assert header == ["model", "top1", "gmacs", "params", "note"]  # the table's own CSV, less its machine-only column
+    tex = archive.read("tables/01_cat.tex").decode()
+    assert "acc" in tex and "gmacs" not in tex and "params" not in tex and "Weights here" not in tex
+    cells = Cells()
+    cells.feed(report_html(report))
+    assert "Weights here" not in cells.cells and "model" in cells.cells
