@@ -24,7 +24,9 @@ ADD = "Add to report"
 # (page, what shows it has drawn, which of its "Add to report" buttons). Cheap on a CPU: stored analyses, paper
 # tables, and the coarse map of the bundled EfficientNet-Lite0 (no download) on the Segmentation page.
 PAGES = {
-    "models": ('[data-testid="stDataFrame"]', 0),  # the catalogue table
+    # the catalogue table, the page's last: an earlier browser test may have imported a model into the shared server's
+    # home, and then "Your models" comes first
+    "models": ('[data-testid="stDataFrame"]', -1),
     "compare": (".js-plotly-plot .scatterlayer .trace path.point", 0),  # the chart
     "papers": ('[data-testid="stDataFrame"]', 0),  # a paper's table
     "architecture": ('[data-testid="stDataFrame"]', 1),  # the stage table (the topology graph's PNG comes first)
@@ -70,7 +72,7 @@ def find_button(driver, css: str, text: str, *, last_word: bool = False, nth: in
         found = [b for b in driver.find_elements(By.CSS_SELECTOR, css) if shows(b.text, text, last_word)]
     except StaleElementReferenceException:  # Streamlit redrew the page meanwhile: look again
         return None
-    return found[nth] if len(found) > nth else None
+    return found[nth] if -len(found) <= nth < len(found) else None
 
 
 def shows(label: str, text: str, last_word: bool) -> bool:
