@@ -52,18 +52,6 @@ def test_a_fresh_process_running_a_local_benchmark_and_evaluation_never_imports_
     assert done.stdout.strip().splitlines()[-1] == "False"
 
 
-@pytest.fixture(scope="module")
-def local_ray():
-    ray = pytest.importorskip("ray")
-    from cvcore.distributed import runtime_env
-
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, runtime_env=runtime_env())
-    try:
-        yield ray
-    finally:
-        ray.shutdown()
-
-
 def test_the_ray_sweep_gives_the_local_sweeps_rows(local_ray, tmp_path, monkeypatch):
     from cvcore.benchmark.distributed import ray_rows
     from cvcore.benchmark.store import load_sweep

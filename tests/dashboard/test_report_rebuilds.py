@@ -15,28 +15,15 @@ import shlex
 import zipfile
 
 import pytest
-import torch
 
 from cvcore.cli import main
 from cvcore.report import load_report
 from cvcore.report.export import StaticExport, commands, report_zip
 from dashboard import state
 from tests.dashboard.conftest import APP, APP_TIMEOUT_S
+from tests.dashboard.test_report import add, home  # noqa: F401 (home: the autouse fixture of a private cvlens home)
 
 LITE = "efficientnet_lite0"
-
-
-@pytest.fixture(autouse=True)
-def home(tmp_path, monkeypatch):
-    monkeypatch.setenv("CVLENS_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
-    monkeypatch.setattr(torch.hub, "_hub_dir", None)
-
-
-def add(at, key: str):
-    at.button(key=f"{key}.report").click().run()
-    assert not at.exception, at.exception
-    assert any("Added to the report" in t.value for t in at.toast), [t.value for t in at.toast]
 
 
 def run_line(line: str, here, out) -> None:

@@ -34,18 +34,6 @@ pytestmark = pytest.mark.timeout(240)
 RAY_ONLY = ("seconds", "date_utc", "notes")  # what a Ray run's protocol may differ in
 
 
-@pytest.fixture(scope="module")
-def local_ray():
-    ray = pytest.importorskip("ray")
-    from cvcore.distributed import runtime_env
-
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, runtime_env=runtime_env())
-    try:
-        yield ray
-    finally:
-        ray.shutdown()
-
-
 @contextlib.contextmanager
 def one_torch_thread():
     before = torch.get_num_threads()
