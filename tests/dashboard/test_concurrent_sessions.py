@@ -176,22 +176,39 @@ def error_texts(driver) -> list[str]:
     return texts(driver, '[data-testid="stException"], [data-testid="stAlertContentError"]')
 
 
-def download_first(driver, downloads: Path, suffix: str) -> bytes | None:
-    """Click the first download button whose label ends with ``suffix``; the file's bytes, or None if none arrived."""
+def download_first(driver, downloads: Path, suffix: str, tries: int = 4, wait_s: float = 60) -> bytes | None:
+    """Click the first download button whose label ends with ``suffix``; the file's bytes, or None if none arrived.
+
+    A PNG is encoded on click (deferred data) by a server that is busy with everyone else's maps, and a click that
+    lands while the page redraws can be lost, as a user's would: like a user, click again (a fresh button) after
+    ``wait_s``. What is checked is that the download works, not that the first click did.
+    """
+    from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
     from selenium.webdriver.common.by import By
 
-    buttons = [
-        b for b in driver.find_elements(By.CSS_SELECTOR, '[data-testid="stDownloadButton"] button') if b.text.endswith(suffix)
-    ]
-    if not buttons:
-        return None
-    buttons[0].click()
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        done = [p for p in downloads.glob("*") if not p.name.endswith(".crdownload")]
-        if done:
-            return done[0].read_bytes()
-        time.sleep(0.3)
+    for _ in range(tries):
+        buttons = [
+            b for b in driver.find_elements(By.CSS_SELECTOR, '[data-testid="stDownloadButton"] button') if b.text.endswith(suffix)
+        ]
+        if not buttons:
+            return None
+        try:
+            buttons[0].click()
+        except (StaleElementReferenceException, WebDriverException):
+            time.sleep(1)
+            continue
+        deadline = time.monotonic() + wait_s
+        while time.monotonic() < deadline:
+            done = [p for p in downloads.glob("*") if not p.name.endswith(".crdownload")]
+            if done:
+                return done[0].read_bytes()
+            time.sleep(0.3)
+        if any(downloads.glob("*.crdownload")):  # under way: give it the time it needs rather than a second copy
+            deadline = time.monotonic() + wait_s
+            while time.monotonic() < deadline and not [p for p in downloads.glob("*") if not p.name.endswith(".crdownload")]:
+                time.sleep(0.3)
+            done = [p for p in downloads.glob("*") if not p.name.endswith(".crdownload")]
+            return done[0].read_bytes() if done else None
     return None
 
 
