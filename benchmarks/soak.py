@@ -9,6 +9,13 @@ weights are here), and Your models. This process samples the child's VmRSS every
 ``--interval`` seconds and prints the curve, then the growth after warm-up (the first
 ``--warmup`` rounds: models, stored analysis and kernels loaded).
 
+Growth while the byte-bounded caches fill is expected: flat means flat once they are full. So
+that they fill within the run, the soak gives the shared results and the decoded photos small
+budgets (``--shared-mb``, ``--photos-mb``; the server's defaults are 256 and 128 MB, which a
+20-minute single user does not reach) and prints what each cache holds at the end beside
+the RSS: the median of the first and of the last third of the samples after warm-up, and the
+least-squares slope in MB per minute.
+
 Run from the repository root:  python benchmarks/soak.py [--minutes 20] [--interval 10]
 It needs the runtime requirements only. On a shared machine rounds take longer under load;
 memory figures do not depend on it.
@@ -59,6 +66,21 @@ def photo(i):
     return (f"photo_{{i}}.png", buffer.getvalue(), "image/png")
 
 
+def held_mb():
+    # What the process's caches hold (MB) and how many Python objects live: where growth would come from.
+    import gc
+    from streamlit.runtime.caching import get_data_cache_stats_provider
+    from dashboard.common import model_cache, photo_cache, shared_results
+
+    gc.collect()
+    data = sum(s.byte_length for stats in get_data_cache_stats_provider().get_stats().values() for s in stats)
+    return {{
+        "cache_data": data / 2**20, "models": model_cache().used_bytes / 2**20,
+        "shared_results": shared_results().used_bytes / 2**20, "photos": photo_cache().used_bytes / 2**20,
+        "kobjects": len(gc.get_objects()) / 1000,
+    }}
+
+
 def visit(at, page):
     at.switch_page(page).run()
     problems = [e.message for e in at.exception] + [e.value for e in at.error]
@@ -87,6 +109,7 @@ while time.monotonic() < deadline:
     del at
     i += 1
     print(f"round {{i}} " + ("ok" if not problems else "problems: " + " | ".join(map(str, problems))[:300]), flush=True)
+    print("held " + " ".join(f"{{k}}={{v:.1f}}" for k, v in held_mb().items()), flush=True)
 """
 
 
@@ -105,14 +128,20 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--minutes", type=float, default=20.0, help="how long the user goes on (default 20)")
     parser.add_argument("--interval", type=float, default=10.0, help="seconds between RSS samples")
-    parser.add_argument("--warmup", type=int, default=1, help="rounds before RSS is expected to be flat")
+    parser.add_argument("--warmup", type=int, default=4, help="rounds before RSS is expected to be flat (caches full)")
+    parser.add_argument("--shared-mb", type=float, default=48, help="$CVLENS_SHARED_RESULTS_MB for the run (default 48)")
+    parser.add_argument("--photos-mb", type=float, default=32, help="$CVLENS_PHOTO_CACHE_MB for the run (default 32)")
     args = parser.parse_args()
 
     load1, load5, _ = os.getloadavg()
     print(f"Machine: {os.cpu_count()} CPU cores, load average {load1:.1f} (1 min) / {load5:.1f} (5 min)")
     code = _CHILD.format(root=str(ROOT), app=str(ROOT / "dashboard" / "app.py"), seconds=args.minutes * 60)
     with tempfile.TemporaryDirectory() as home, tempfile.TemporaryFile("w+") as log:
-        env = {**os.environ, "CVLENS_HOME": home, "PYTHONUNBUFFERED": "1"}
+        env = {
+            **os.environ, "CVLENS_HOME": home, "PYTHONUNBUFFERED": "1",
+            "CVLENS_SHARED_RESULTS_MB": f"{args.shared_mb:g}", "CVLENS_PHOTO_CACHE_MB": f"{args.photos_mb:g}",
+        }  # fmt: skip
+        print(f"Budgets: shared results {args.shared_mb:g} MB, decoded photos {args.photos_mb:g} MB")
         child = subprocess.Popen(
             [sys.executable, "-c", code], cwd=ROOT, env=env, stdout=log, stderr=subprocess.DEVNULL, text=True
         )
@@ -136,15 +165,24 @@ def main() -> int:
     )
     for line in problems[:5]:
         print("  " + line)
+    held = [dict(kv.split("=") for kv in line.split()[1:]) for line in lines if line.startswith("held ")]
+    if len(held) > args.warmup:
+        start_held, end_held = held[max(args.warmup - 1, 0)], held[-1]
+        print("Held after warm-up -> at the end (caches in MB, Python objects in thousands): " + ", ".join(
+            f"{k} {float(start_held[k]):.1f} -> {float(end_held[k]):.1f}" for k in end_held
+        ))  # fmt: skip
     warm = [s for s in samples if s[2] >= args.warmup]
     if len(warm) < 2:
         print("Not enough samples after warm-up: run longer (--minutes).")
         return 1
-    first, last, peak = warm[0][1], warm[-1][1], max(s[1] for s in warm)
-    spread = statistics.pstdev(s[1] for s in warm)
+    third = max(len(warm) // 3, 1)
+    early, late = statistics.median(s[1] for s in warm[:third]), statistics.median(s[1] for s in warm[-third:])
+    peak, spread = max(s[1] for s in warm), statistics.pstdev(s[1] for s in warm)
+    slope = statistics.linear_regression([s[0] / 60 for s in warm], [s[1] for s in warm]).slope
     print(
-        f"RSS after warm-up (round {args.warmup} done): {first:.0f} MB; at the end {last:.0f} MB "
-        f"({last - first:+.0f} MB, {100 * (last / first - 1):+.1f}%); peak {peak:.0f} MB; spread (std) {spread:.0f} MB"
+        f"RSS after warm-up (round {args.warmup} done), median of the first third {early:.0f} MB, of the last third "
+        f"{late:.0f} MB ({late - early:+.0f} MB, {100 * (late / early - 1):+.1f}%); slope {slope:+.1f} MB/min; "
+        f"peak {peak:.0f} MB; spread (std) {spread:.0f} MB"
     )
     return 0 if child.returncode == 0 and not problems else 1
 

@@ -62,6 +62,28 @@ def cached_figure(key: tuple, _views, _highlight: frozenset[str]) -> dict:
     return graph_figure(_views, highlight=_highlight).to_dict()
 
 
+@st.cache_data(max_entries=24, show_spinner=False)
+def cached_picture(key: tuple, _views, _highlight: frozenset[str]) -> str:
+    """The same drawing as SVG text (``key`` as in :func:`cached_figure`): the page's default, it needs no plotly."""
+    from cvcore.analysis.graph_render import graph_bytes
+
+    return graph_bytes(_views, "svg", highlight=_highlight).decode()
+
+
+def draw(key: tuple, views, highlight: frozenset[str], chart_key: str, on_select=None) -> None:
+    """The graph as a picture (inline SVG: a box's numbers on hover), or as plotly's interactive chart when asked.
+
+    The picture is the default: plotly's JavaScript (~5 MB) would make the page's first load take seconds.
+    """
+    if not st.session_state.get(state.ARCH_GRAPH_INTERACTIVE):
+        svg = cached_picture(key, views, highlight)
+        st.html(f'<div data-testid="cvlens-graph" style="overflow:auto;max-height:1600px">{svg}</div>')
+        return
+    figure = cached_figure(key, views, highlight)
+    events = {"on_select": on_select, "selection_mode": "points"} if on_select else {}
+    st.plotly_chart(figure, key=chart_key, width="content", config={"displaylogo": False, "scrollZoom": True}, **events)
+
+
 @st.cache_resource(max_entries=4, show_spinner=False)
 def cached_random_model(name: str, seed: int = 0):
     """A random-init build per process, shared: the ERF works on a per-call copy and never changes it."""
@@ -108,21 +130,30 @@ def show_graph(name: str, display_name: str, size: tuple[int, int], architecture
     st.caption(
         "The data flow torch.fx traced: modules and functional ops (residual adds, concatenations, max-unpooling) with "
         "their output shapes; colour = share of the model's multiply-adds. Hover for parameters, multiply-adds, receptive "
-        "field and jump; click a node to see its numbers here and to unfold it. Stages and repeated blocks are folded."
+        "field and jump; pick a node below (or click it in the interactive chart) to see its numbers and to unfold it. "
+        "Stages and repeated blocks are folded."
     )
     graph = None
     with user_errors(), st.spinner(f"Tracing {display_name} with torch.fx…"):
         graph = cached_graph(name, size, architecture)
     if graph is None:
         return None
-    kept = restore_choices(state.ARCH_GRAPH_KEPT, {state.ARCH_GRAPH_DEPTH: DEFAULT_DEPTH, state.ARCH_GRAPH_REPEATS: False})
+    kept = restore_choices(
+        state.ARCH_GRAPH_KEPT,
+        {state.ARCH_GRAPH_DEPTH: DEFAULT_DEPTH, state.ARCH_GRAPH_REPEATS: False, state.ARCH_GRAPH_INTERACTIVE: False},
+    )
     unfolded = _unfolded_for(name)
     with st.container(horizontal=True, vertical_alignment="bottom"):
         depth = st.number_input(
             "Depth (module levels unfolded)", min_value=0, max_value=MAX_DEPTH, step=1, key=state.ARCH_GRAPH_DEPTH
         )
         repeats = st.toggle("Draw every repeated block", key=state.ARCH_GRAPH_REPEATS)
-    remember_choices(kept, [state.ARCH_GRAPH_DEPTH, state.ARCH_GRAPH_REPEATS])
+        st.toggle(
+            "Interactive chart", key=state.ARCH_GRAPH_INTERACTIVE,
+            help="Zoom, pan, and click a node to unfold it (loads plotly in the browser: a few seconds the first time). "
+            "The picture is the same drawing; hover a box for its numbers, pick a node below to unfold it.",
+        )  # fmt: skip
+    remember_choices(kept, [state.ARCH_GRAPH_DEPTH, state.ARCH_GRAPH_REPEATS, state.ARCH_GRAPH_INTERACTIVE])
     view = cached_view(name, size, int(depth), tuple(unfolded), bool(repeats), graph)
     if unfolded:
         if st.session_state.get(state.ARCH_GRAPH_UNFOLDED) != unfolded:  # opened by the button, or another model's list
@@ -137,11 +168,8 @@ def show_graph(name: str, display_name: str, size: tuple[int, int], architecture
             f"At this depth the graph has {len(view.nodes)} nodes (more than {MAX_DRAWN_NODES} are not drawn): lower the depth."
         )
         return graph
-    figure = cached_figure(("one", name, size, view.depth, tuple(unfolded), bool(repeats)), [view], frozenset())
-    st.plotly_chart(
-        figure, key=state.ARCH_GRAPH_CHART, on_select=lambda: _remember_click(name), selection_mode="points", width="content",
-        config={"displaylogo": False, "scrollZoom": True},
-    )  # fmt: skip
+    key = ("one", name, size, view.depth, tuple(unfolded), bool(repeats))
+    draw(key, [view], frozenset(), state.ARCH_GRAPH_CHART, on_select=lambda: _remember_click(name))
     _show_downloads([view], f"{name}_{size[0]}x{size[1]}_graph_depth{view.depth}", state.ARCH_GRAPH_DOWNLOADS, frozenset())
     _show_node(name, view)
     return graph
@@ -183,7 +211,7 @@ def _show_node(name: str, view) -> None:
         st.session_state[key] = next((n.id for n in view.nodes if n.is_folded), ids[0])
     titles = {n.id: n.title for n in view.nodes}
     with st.container(horizontal=True, vertical_alignment="bottom"):
-        node_id = st.selectbox("Node (or click one in the graph)", ids, format_func=titles.get, key=key)
+        node_id = st.selectbox("Node (or click one in the interactive chart)", ids, format_func=titles.get, key=key)
         node = view.node(node_id)
         if node.is_folded and st.button("Unfold it", key=state.ARCH_GRAPH_UNFOLD, icon=":material/unfold_more:"):
             _unfold(name, node.id)
@@ -210,8 +238,7 @@ def show_graph_pair(name: str, other: str, names: tuple[str, str], size, archite
     differences = graph_differences(graphs[0], graphs[1])
     highlight = frozenset(differing_nodes(views[0], graphs[1]) | differing_nodes(views[1], graphs[0]))
     with user_errors():
-        figure = cached_figure(("pair", name, other, size, depth, repeats), views, highlight)
-        st.plotly_chart(figure, key=f"{state.ARCH_GRAPH_PAIR}.chart", width="content", config={"displaylogo": False})
+        draw(("pair", name, other, size, depth, repeats), views, highlight, f"{state.ARCH_GRAPH_PAIR}.chart")
         _show_downloads(views, f"{name}_vs_{other}_{size[0]}x{size[1]}_graph", f"{state.ARCH_GRAPH_PAIR}.downloads", highlight)
     if differences:
         show_table(

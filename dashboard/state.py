@@ -63,6 +63,7 @@ ARCH_GRAPH_UNFOLDED = "architecture.graph.unfolded"  # multiselect: folded nodes
 ARCH_GRAPH_UNFOLDED_BY_MODEL = "architecture.graph.unfolded_by_model"  # model -> [node keys]; survives leaving the page
 ARCH_GRAPH_NODE = "architecture.graph.node"  # prefix, one per model: the node whose numbers are shown (click or picker)
 ARCH_GRAPH_CHART = "architecture.graph.chart"
+ARCH_GRAPH_INTERACTIVE = "architecture.graph.interactive"  # toggle: plotly chart instead of the (faster) SVG picture
 ARCH_GRAPH_UNFOLD = "architecture.graph.unfold"  # button: open the selected folded node
 ARCH_GRAPH_DOWNLOADS = "architecture.graph.downloads"  # prefix of the SVG/PNG/DOT/JSON download keys
 ARCH_GRAPH_PAIR = "architecture.graph.pair"  # the two graphs side by side (chart, downloads, table)

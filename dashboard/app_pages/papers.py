@@ -78,13 +78,13 @@ def show_claims(key: str) -> None:
             },
         )
         with st.expander("How each value was measured"):
-            st.dataframe(
+            st.table(  # static HTML, not a data grid: a paper's page has one per table, and each grid costs the browser
                 [
                     {"quantity": r.quantity, "measured with": r.measured_with, "convention": r.convention, "source": r.source}
                     for r in in_table
                 ],
-                hide_index=True,
-            )
+                hide_index=True, border="horizontal",
+            )  # fmt: skip
     st.caption("Every row of this paper in one file:")
     download_table(
         claims_table(rows), file_stem=f"{key}_claims", key=state.PAPERS_ALL, rebuild=Rebuild(cli_command("papers", key))

@@ -169,13 +169,23 @@ def test_architecture_page_draws_the_resnet50_graph_readably(streamlit_server, b
 
     view = fold(catalogue_graph(get_spec("resnet50")), 1)
     browser.get(f"{streamlit_server}/architecture")
-    WebDriverWait(browser, DRAW_TIMEOUT_S, poll_frequency=0.5).until(lambda d: d.find_elements(By.CSS_SELECTOR, POINTS))
+    picture = '[data-testid="cvlens-graph"] svg g[data-node]'  # the default: an inline SVG, no plotly loaded
+    WebDriverWait(browser, DRAW_TIMEOUT_S, poll_frequency=0.5).until(lambda d: d.find_elements(By.CSS_SELECTOR, picture))
+    assert len(browser.find_elements(By.CSS_SELECTOR, picture)) == len(fold(catalogue_graph(get_spec("resnet18")), 1).nodes)
+    assert not browser.find_elements(By.CSS_SELECTOR, ".js-plotly-plot")
     model_box = browser.find_elements(By.CSS_SELECTOR, '[data-testid="stSelectbox"] input')[0]
     model_box.click()
     model_box.send_keys("ResNet-50")
     WebDriverWait(browser, 30, poll_frequency=0.3).until(lambda d: d.find_elements(By.CSS_SELECTOR, '[role="option"]'))
     next(o for o in browser.find_elements(By.CSS_SELECTOR, '[role="option"]') if o.text.strip() == "ResNet-50").click()
     stale = (StaleElementReferenceException,)  # the page redraws while we look
+    WebDriverWait(browser, DRAW_TIMEOUT_S, poll_frequency=0.5, ignored_exceptions=stale).until(
+        lambda d: len(d.find_elements(By.CSS_SELECTOR, picture)) == len(view.nodes)
+    )
+    toggle = next(
+        t for t in browser.find_elements(By.CSS_SELECTOR, '[data-testid="stCheckbox"]') if t.text.strip() == "Interactive chart"
+    )
+    toggle.find_element(By.CSS_SELECTOR, "label").click()
 
     def drawn(d):
         labels = [t.text for t in d.find_elements(By.CSS_SELECTOR, ".js-plotly-plot .textpoint text")]

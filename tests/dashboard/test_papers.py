@@ -62,7 +62,9 @@ def test_notes_are_readable_and_values_are_labelled_for_what_they_are(app):
     at.selectbox(key=state.PAPERS_PAPER).select("resnet").run()
     assert not at.exception
     tables = [h.value for h in at.subheader]
-    table1, table3 = at.dataframe[0].value, at.dataframe[2 * tables.index("Table 3")].value  # each with its "how" table
+    table1, table3 = at.dataframe[0].value, at.dataframe[tables.index("Table 3")].value
+    how = at.table[tables.index("Table 3")].value  # each table's "how each value was measured", as a static table
+    assert list(how.columns) == ["quantity", "measured with", "convention", "source"] and len(how) == len(table3)
     # Exact rows: no delta, shown as "—" (the frame's placeholder), not "None".
     assert table1["delta %"].isna().sum() >= 6 and at.dataframe[0].proto.placeholder == "—"
     # Table 1's values are measured; Table 3's are torchvision's published errors, labelled so.
