@@ -48,7 +48,7 @@ URL_PATHS = {"models": "models", "compare": "compare", "architecture": "architec
 # What "drawn" means in the browser: a table, the chart's points (pages measured in Chromium).
 READY_SELECTORS = {
     "models": '[data-testid="stDataFrame"]', "compare": ".js-plotly-plot .scatterlayer .trace path.point",
-    "architecture": '[data-testid="cvlens-graph"] svg', "papers": '[data-testid="stDataFrame"]',
+    "architecture": 'iframe[srcdoc*="data-node"]', "papers": '[data-testid="stDataFrame"]',
 }  # fmt: skip
 WARM_GOAL_S = 1.0
 # First render after start (issue 3: Models, Compare; issue 12: Architecture and Papers from stored data, no torch);

@@ -71,13 +71,13 @@ def cached_picture(key: tuple, _views, _highlight: frozenset[str]) -> str:
 
 
 def draw(key: tuple, views, highlight: frozenset[str], chart_key: str, on_select=None) -> None:
-    """The graph as a picture (inline SVG: a box's numbers on hover), or as plotly's interactive chart when asked.
+    """The graph as a picture (the SVG export in a frame: a box's numbers on hover), or plotly's chart when asked.
 
     The picture is the default: plotly's JavaScript (~5 MB) would make the page's first load take seconds.
     """
     if not st.session_state.get(state.ARCH_GRAPH_INTERACTIVE):
-        svg = cached_picture(key, views, highlight)
-        st.html(f'<div data-testid="cvlens-graph" style="overflow:auto;max-height:1600px">{svg}</div>')
+        svg = cached_picture(key, views, highlight)  # ours, every text escaped; st.html would strip the SVG
+        st.iframe(f'<!doctype html><html><body style="margin:0">{svg}</body></html>', width="content", height="content")
         return
     figure = cached_figure(key, views, highlight)
     events = {"on_select": on_select, "selection_mode": "points"} if on_select else {}

@@ -152,6 +152,24 @@ def test_a_header_click_sorts_on_the_server_so_the_downloads_follow(streamlit_se
     assert not logged_problems(streamlit_server_log), logged_problems(streamlit_server_log)
 
 
+def picture_nodes(driver) -> int:
+    """How many node boxes the Architecture page's default picture (an SVG in a frame) draws; 0 before it is there."""
+    from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
+    from selenium.webdriver.common.by import By
+
+    try:
+        frames = [f for f in driver.find_elements(By.CSS_SELECTOR, "iframe") if f.get_attribute("srcdoc")]
+        if not frames:
+            return 0
+        driver.switch_to.frame(frames[0])
+        try:
+            return len(driver.find_elements(By.CSS_SELECTOR, "svg g[data-node]"))
+        finally:
+            driver.switch_to.default_content()
+    except (StaleElementReferenceException, WebDriverException):
+        return 0
+
+
 def test_architecture_page_draws_the_resnet50_graph_readably(streamlit_server, browser, tmp_path):
     """The graph of ResNet-50 in Chromium: every node drawn, its stage labels on screen; the screenshot is kept
     (``$CVLENS_SCREENSHOT_DIR``) so that a person can check that it reads well."""
@@ -169,10 +187,9 @@ def test_architecture_page_draws_the_resnet50_graph_readably(streamlit_server, b
 
     view = fold(catalogue_graph(get_spec("resnet50")), 1)
     browser.get(f"{streamlit_server}/architecture")
-    picture = '[data-testid="cvlens-graph"] svg g[data-node]'  # the default: an inline SVG, no plotly loaded
-    WebDriverWait(browser, DRAW_TIMEOUT_S, poll_frequency=0.5).until(lambda d: d.find_elements(By.CSS_SELECTOR, picture))
-    assert len(browser.find_elements(By.CSS_SELECTOR, picture)) == len(fold(catalogue_graph(get_spec("resnet18")), 1).nodes)
-    assert not browser.find_elements(By.CSS_SELECTOR, ".js-plotly-plot")
+    WebDriverWait(browser, DRAW_TIMEOUT_S, poll_frequency=0.5).until(lambda d: picture_nodes(d) > 0)
+    assert picture_nodes(browser) == len(fold(catalogue_graph(get_spec("resnet18")), 1).nodes)
+    assert not browser.find_elements(By.CSS_SELECTOR, ".js-plotly-plot")  # the default needs no plotly
     model_box = browser.find_elements(By.CSS_SELECTOR, '[data-testid="stSelectbox"] input')[0]
     model_box.click()
     model_box.send_keys("ResNet-50")
@@ -180,7 +197,7 @@ def test_architecture_page_draws_the_resnet50_graph_readably(streamlit_server, b
     next(o for o in browser.find_elements(By.CSS_SELECTOR, '[role="option"]') if o.text.strip() == "ResNet-50").click()
     stale = (StaleElementReferenceException,)  # the page redraws while we look
     WebDriverWait(browser, DRAW_TIMEOUT_S, poll_frequency=0.5, ignored_exceptions=stale).until(
-        lambda d: len(d.find_elements(By.CSS_SELECTOR, picture)) == len(view.nodes)
+        lambda d: picture_nodes(d) == len(view.nodes)
     )
     toggle = next(
         t for t in browser.find_elements(By.CSS_SELECTOR, '[data-testid="stCheckbox"]') if t.text.strip() == "Interactive chart"

@@ -22,8 +22,8 @@ def _hover_ids(at, index: int = 0) -> list[str]:
 
 
 def _picture_ids(at, index: int = 0) -> list[str]:
-    """The nodes of the default picture: the inline SVG's boxes, in drawing order."""
-    svg = at.get("html")[index].proto.body
+    """The nodes of the default picture: the SVG's boxes (in a frame of its own), in drawing order."""
+    svg = at.get("iframe")[index].proto.srcdoc
     assert svg.count("<svg") == 1 and "</svg>" in svg
     return re.findall(r'<g data-node="([^"]+)"><title>', svg)
 
@@ -76,7 +76,7 @@ def test_the_diff_draws_both_graphs_and_lists_the_shortcuts(page_app):
     at = page_app(PAGE)
     at.selectbox(key=state.ARCH_DIFF_MODEL).select("plain18").run()
     assert not at.exception and not at.error
-    assert len(at.get("html")) == 2 and len(_picture_ids(at, 1)) == len(_picture_ids(at, 0)) + len(
+    assert len(at.get("iframe")) == 2 and len(_picture_ids(at, 1)) == len(_picture_ids(at, 0)) + len(
         fold(catalogue_graph(get_spec("plain18")), 1).nodes
     )
     at = interactive(at)
