@@ -99,15 +99,19 @@ def download_table(
     models: Sequence[str] = (),
     datasets: Sequence[dict] = (),
 ) -> None:
-    """CSV and LaTeX (booktabs) download buttons; both files end with the table's caption and provenance."""
+    """CSV and LaTeX (booktabs) download buttons; both files end with the table's caption and provenance.
+
+    Made on click (callable data): a page of tables would otherwise serialise every table twice per rerun, keep
+    each file in the server's media store, and have the browser fetch them all before the page settles.
+    """
     stem = safe_stem(file_stem)
     with st.container(horizontal=True):
         st.download_button(
-            "CSV", data=to_csv(table), file_name=f"{stem}.csv", mime="text/csv", key=f"{key}.csv",
+            "CSV", data=lambda: to_csv(table), file_name=f"{stem}.csv", mime="text/csv", key=f"{key}.csv",
             on_click="ignore", icon=":material/download:",
         )  # fmt: skip
         st.download_button(
-            "LaTeX", data=to_latex(table), file_name=f"{stem}.tex", mime="application/x-tex", key=f"{key}.latex",
+            "LaTeX", data=lambda: to_latex(table), file_name=f"{stem}.tex", mime="application/x-tex", key=f"{key}.latex",
             on_click="ignore", icon=":material/download:", help="A booktabs table: needs \\usepackage{booktabs}.",
         )  # fmt: skip
         add_table_button(table, file_stem, key, rebuild, models, datasets)

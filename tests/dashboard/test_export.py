@@ -94,12 +94,22 @@ def test_a_header_click_sorts_reverses_and_stays():
 def test_downloads_follow_the_order_on_screen(monkeypatch):
     from cvcore.compare import catalogue_table
 
-    exported = []
+    exported, made_on_click = [], []
     monkeypatch.setattr(export, "to_csv", lambda t: exported.append(t) or "csv")
+    real_button = export.st.download_button
+
+    def recording_button(label, data, *args, **kwargs):  # the files are made on click: keep what a click would call
+        if label == "CSV":
+            made_on_click.append(data)
+        return real_button(label, data, *args, **kwargs)
+
+    monkeypatch.setattr(export.st, "download_button", recording_button)
     at = AppTest.from_file(str(APP), default_timeout=APP_TIMEOUT_S)
     at.session_state[f"{state.MODELS_TABLE}.frame"] = {"selection": {"rows": [], "columns": ["Top-1 (%)"], "cells": []}}
     at.switch_page("app_pages/models.py").run()
     assert not at.exception
+    assert not exported and callable(made_on_click[-1])  # nothing serialised until the button is clicked
+    assert made_on_click[-1]() == "csv"
     shown = list(at.dataframe[0].value["Top-1 (%)"])
     values = [v for v in shown if v == v]  # NaN (no published top-1) last
     assert values == sorted(values) and len(values) < len(shown) and all(v != v for v in shown[len(values) :])
