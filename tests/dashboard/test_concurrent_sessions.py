@@ -41,6 +41,10 @@ SESSION_TIMEOUT_S = 420  # a cold server on 2 busy cores: torch import, weights,
 # jobs stretches everything (idle, it answers in milliseconds); what this catches is a server that stops
 # answering: blocked, crashed, or out of memory.
 HEALTH_LIMIT_S = 20.0
+# Except while the first runs import torch: its CUDA build loads GBs of shared libraries while holding the GIL, and
+# with nine browsers starting on two cores one probe has gone unanswered for 20 s then (CI, 43 s into a run). A
+# server that stays blocked fails the probes after this.
+STARTUP_GRACE_S = 90.0
 LOG_PROBLEMS = ("Traceback", "MediaFileStorageError", "Missing file", "Error executing deferred", "Exception")
 
 
@@ -270,18 +274,20 @@ class HealthWatch(threading.Thread):
     def __init__(self, url: str):
         super().__init__(daemon=True)
         self.url, self.stop_event, self.slowest_s, self.failures = url, threading.Event(), 0.0, []
+        self.startup_stalls: list[str] = []  # probes unanswered within STARTUP_GRACE_S of the start (torch loading)
         self.started = time.monotonic()
 
     def run(self) -> None:
         while not self.stop_event.is_set():
             start = time.monotonic()
+            at = start - self.started
             try:
                 with urllib.request.urlopen(f"{self.url}/_stcore/health", timeout=HEALTH_LIMIT_S) as response:
                     if response.status != 200:
-                        self.failures.append(f"status {response.status} at {start - self.started:.0f} s")
+                        self.failures.append(f"status {response.status} at {at:.0f} s")
+                self.slowest_s = max(self.slowest_s, time.monotonic() - start)
             except OSError as exc:
-                self.failures.append(f"{type(exc).__name__}: {exc} at {start - self.started:.0f} s")
-            self.slowest_s = max(self.slowest_s, time.monotonic() - start)
+                (self.startup_stalls if at < STARTUP_GRACE_S else self.failures).append(f"{type(exc).__name__}: {exc} at {at:.0f} s")
             self.stop_event.wait(0.5)
 
 
@@ -336,7 +342,8 @@ def scenario(url: str, log: Path, folder: Path, segmentation: int, saliency: int
         else:
             assert_saliency_matches(outcome, want)
         assert outcome.downloaded is not None and outcome.downloaded.startswith(b"\x89PNG"), (outcome.photo.name, "download")
-    assert not watch.failures and watch.slowest_s < HEALTH_LIMIT_S, (watch.failures, watch.slowest_s)
+    assert not watch.failures and watch.slowest_s < HEALTH_LIMIT_S, (watch.failures, watch.slowest_s, watch.startup_stalls)
+    assert len(watch.startup_stalls) <= 2, watch.startup_stalls  # one stall while torch loads, not a dead server
     problems = [line for line in log_text.splitlines() if any(p in line for p in LOG_PROBLEMS)]
     assert not problems, "\n".join(problems[:20])
 
