@@ -142,7 +142,10 @@ def test_a_header_click_sorts_on_the_server_so_the_downloads_follow(streamlit_se
 
     browser.get(f"{streamlit_server}/models")
     WebDriverWait(browser, DRAW_TIMEOUT_S, poll_frequency=0.5).until(lambda d: sort_line(d).startswith("In the original order"))
-    grid = browser.find_element(By.CSS_SELECTOR, '[data-testid="stDataFrame"]')
+    # The caption can come before the grid: the data grid's JavaScript is loaded on first use (CI saw it once).
+    grid = WebDriverWait(browser, 60, poll_frequency=0.3).until(
+        lambda d: next(iter(d.find_elements(By.CSS_SELECTOR, '[data-testid="stDataFrame"]')), None)
+    )
     browser.execute_script("arguments[0].scrollIntoView({block: 'center'});", grid)
     first_header = (-grid.rect["width"] / 2 + 40, -grid.rect["height"] / 2 + 17)  # the "Model" header, from the centre
     for expected in ("Sorted by Model, ascending", "Sorted by Model, descending"):
