@@ -124,13 +124,20 @@ def rss_mb(pid: int) -> float | None:
     return None
 
 
+def positive_mb(text: str) -> float:
+    value = float(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"a budget must be a positive number of MB, got {text}")
+    return value
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--minutes", type=float, default=20.0, help="how long the user goes on (default 20)")
     parser.add_argument("--interval", type=float, default=10.0, help="seconds between RSS samples")
     parser.add_argument("--warmup", type=int, default=4, help="rounds before RSS is expected to be flat (caches full)")
-    parser.add_argument("--shared-mb", type=float, default=48, help="$CVLENS_SHARED_RESULTS_MB for the run (default 48)")
-    parser.add_argument("--photos-mb", type=float, default=32, help="$CVLENS_PHOTO_CACHE_MB for the run (default 32)")
+    parser.add_argument("--shared-mb", type=positive_mb, default=48, help="$CVLENS_SHARED_RESULTS_MB for the run (default 48)")
+    parser.add_argument("--photos-mb", type=positive_mb, default=32, help="$CVLENS_PHOTO_CACHE_MB for the run (default 32)")
     args = parser.parse_args()
 
     load1, load5, _ = os.getloadavg()
