@@ -190,6 +190,15 @@ def download_first(driver, downloads: Path, suffix: str, tries: int = 4, wait_s:
     from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
     from selenium.webdriver.common.by import By
 
+    def arrived(wait: float) -> bytes | None:
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline:
+            done = [p for p in downloads.glob("*") if not p.name.endswith(".crdownload")]
+            if done:
+                return done[0].read_bytes()
+            time.sleep(0.3)
+        return None
+
     for _ in range(tries):
         buttons = [
             b for b in driver.find_elements(By.CSS_SELECTOR, '[data-testid="stDownloadButton"] button') if b.text.endswith(suffix)
@@ -201,18 +210,9 @@ def download_first(driver, downloads: Path, suffix: str, tries: int = 4, wait_s:
         except (StaleElementReferenceException, WebDriverException):
             time.sleep(1)
             continue
-        deadline = time.monotonic() + wait_s
-        while time.monotonic() < deadline:
-            done = [p for p in downloads.glob("*") if not p.name.endswith(".crdownload")]
-            if done:
-                return done[0].read_bytes()
-            time.sleep(0.3)
-        if any(downloads.glob("*.crdownload")):  # under way: give it the time it needs rather than a second copy
-            deadline = time.monotonic() + wait_s
-            while time.monotonic() < deadline and not [p for p in downloads.glob("*") if not p.name.endswith(".crdownload")]:
-                time.sleep(0.3)
-            done = [p for p in downloads.glob("*") if not p.name.endswith(".crdownload")]
-            return done[0].read_bytes() if done else None
+        data = arrived(wait_s)
+        if data is not None or any(downloads.glob("*.crdownload")):  # under way: give it time rather than a second copy
+            return data if data is not None else arrived(wait_s)
     return None
 
 
