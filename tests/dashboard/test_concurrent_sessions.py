@@ -37,10 +37,14 @@ pytestmark = [
 
 LITE = "efficientnet_lite0"
 SESSION_TIMEOUT_S = 420  # a cold server on 2 busy cores: torch import, weights, then everyone's maps
-# Every health probe must get its 200 within this. A 2-core CI machine running nine browsers and other
-# jobs stretches everything (idle, it answers in milliseconds); what this catches is a server that stops
-# answering: blocked, crashed, or out of memory.
+# Every health probe must get an answer: a probe's socket waits at most HEALTH_LIMIT_S for each step, and the whole
+# answer must come within SLOW_ANSWER_LIMIT_S. What this catches is a server that stops answering: blocked, crashed,
+# or out of memory. Idle, it answers in milliseconds; here nine Chromiums share the server's two cores, and the event
+# loop that answers the probe also serves their pages, uploads and pictures: answers took up to 9.7 s locally and 23 s
+# once on CI, while a watchdog (faulthandler, armed every 0.3 s, firing after 2 s) showed that no thread held the
+# GIL for 2 s: the loop was busy with the others' requests, not blocked.
 HEALTH_LIMIT_S = 20.0
+SLOW_ANSWER_LIMIT_S = 60.0
 # Except while the first runs import torch: its CUDA build loads GBs of shared libraries while holding the GIL, and
 # with nine browsers starting on two cores one probe has gone unanswered for 20 s then (CI, 43 s into a run). A
 # server that stays blocked fails the probes after this.
@@ -275,6 +279,7 @@ class HealthWatch(threading.Thread):
         super().__init__(daemon=True)
         self.url, self.stop_event, self.slowest_s, self.failures = url, threading.Event(), 0.0, []
         self.startup_stalls: list[str] = []  # probes unanswered within STARTUP_GRACE_S of the start (torch loading)
+        self.slow: list[str] = []  # every answer that took over a second, with when: what a failure message shows
         self.started = time.monotonic()
 
     def run(self) -> None:
@@ -285,7 +290,10 @@ class HealthWatch(threading.Thread):
                 with urllib.request.urlopen(f"{self.url}/_stcore/health", timeout=HEALTH_LIMIT_S) as response:
                     if response.status != 200:
                         self.failures.append(f"status {response.status} at {at:.0f} s")
-                self.slowest_s = max(self.slowest_s, time.monotonic() - start)
+                took = time.monotonic() - start
+                self.slowest_s = max(self.slowest_s, took)
+                if took > 1.0:
+                    self.slow.append(f"{took:.1f} s at {at:.0f} s")
             except OSError as exc:
                 (self.startup_stalls if at < STARTUP_GRACE_S else self.failures).append(f"{type(exc).__name__}: {exc} at {at:.0f} s")
             self.stop_event.wait(0.5)
@@ -342,7 +350,7 @@ def scenario(url: str, log: Path, folder: Path, segmentation: int, saliency: int
         else:
             assert_saliency_matches(outcome, want)
         assert outcome.downloaded is not None and outcome.downloaded.startswith(b"\x89PNG"), (outcome.photo.name, "download")
-    assert not watch.failures and watch.slowest_s < HEALTH_LIMIT_S, (watch.failures, watch.slowest_s, watch.startup_stalls)
+    assert not watch.failures and watch.slowest_s < SLOW_ANSWER_LIMIT_S, (watch.failures, watch.slowest_s, watch.startup_stalls, watch.slow)
     assert len(watch.startup_stalls) <= 2, watch.startup_stalls  # one stall while torch loads, not a dead server
     problems = [line for line in log_text.splitlines() if any(p in line for p in LOG_PROBLEMS)]
     assert not problems, "\n".join(problems[:20])
