@@ -33,6 +33,12 @@ def wait_for_health(url: str, proc: subprocess.Popen, timeout_s: float = 90.0) -
     raise TimeoutError(f"streamlit did not answer on {url} within {timeout_s:.0f} s")
 
 
+def server_script(checkout: Path) -> Path:
+    """What ``streamlit run`` serves in ``checkout``: dashboard/server.py (the README's), or app.py in older checkouts."""
+    server = checkout / "dashboard" / "server.py"
+    return server if server.exists() else checkout / "dashboard" / "app.py"
+
+
 def streamlit_command(app: Path, port: int) -> list[str]:
     """``streamlit run app`` headless on 127.0.0.1:port, without usage statistics."""
     return [

@@ -138,12 +138,12 @@ def plotly_draw_timings(names: list[str], repeats: int, folder: Path) -> dict:
 
 
 def _server(root: Path):
-    from benchmarks._server import free_port, wait_for_health
+    from benchmarks._server import free_port, server_script, wait_for_health
 
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     command = [
-        sys.executable, "-m", "streamlit", "run", str(root / "dashboard" / "app.py"), "--server.address", "127.0.0.1",
+        sys.executable, "-m", "streamlit", "run", str(server_script(root)), "--server.address", "127.0.0.1",
         "--server.port", str(port), "--server.headless", "true", "--browser.gatherUsageStats", "false",
     ]  # fmt: skip
     server = subprocess.Popen(command, cwd=root, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -38,7 +38,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.dashboard.conftest import free_port, wait_for_health  # noqa: E402
+from benchmarks._server import free_port, server_script, wait_for_health  # noqa: E402
 from tests.dashboard.test_concurrent_sessions import distinct_photos, run_session  # noqa: E402
 
 MB = 2**20
@@ -106,7 +106,7 @@ def main() -> None:
     port = free_port()
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "TORCH_HOME": str(folder / "torch"), "CVLENS_HOME": str(folder / "home")}
     env.pop("CVLENS_STRICT_PAGES", None)
-    app = args.checkout / "dashboard" / "app.py"
+    app = server_script(args.checkout)
     command = [sys.executable, "-m", "streamlit", "run", str(app), "--server.port", str(port), "--server.headless", "true",
                "--server.fileWatcherType", "none", "--server.disconnectedSessionTTL", str(args.ttl)]  # fmt: skip
     log = open(folder / "server.log", "wb")

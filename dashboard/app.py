@@ -1,5 +1,7 @@
-"""cvlens dashboard entry point: `streamlit run dashboard/app.py`.
+"""cvlens dashboard: the pages' navigation, run for every visitor's session.
 
+Served by ``streamlit run dashboard/server.py`` (the README's command: it also warms the process
+up at start); ``streamlit run dashboard/app.py`` serves the same app without the warm-up.
 One file per page under ``app_pages/``; pages are thin (widgets, one cvcore call, display).
 """
 

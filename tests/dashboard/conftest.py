@@ -14,7 +14,11 @@ from streamlit.testing.v1 import AppTest
 from benchmarks._server import free_port, wait_for_health  # noqa: F401  (re-exported for the tests)
 
 ROOT = Path(__file__).resolve().parents[2]
-APP = ROOT / "dashboard" / "app.py"
+APP = ROOT / "dashboard" / "app.py"  # the pages' navigation: what AppTest runs
+SERVER = ROOT / "dashboard" / "server.py"  # what `streamlit run` serves (README): app.py, warmed up at start
+# Pages that only read stored data at their defaults: no torch in their first render (tests/dashboard/test_app.py),
+# and dashboard/server.py imports what those renders need before the server answers (test_server.py).
+TORCH_FREE_PAGES = ("app_pages/home.py", "app_pages/models.py", "app_pages/compare.py", "app_pages/architecture.py", "app_pages/papers.py")
 APP_TIMEOUT_S = 120  # a first page run imports torch and the catalogue on a busy 2-core machine
 
 
@@ -81,11 +85,11 @@ def streamlit_server_home(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def streamlit_server(streamlit_server_log, streamlit_server_home):
-    """``streamlit run dashboard/app.py`` on 127.0.0.1 and a free port; yields its URL, stops it afterwards."""
+    """``streamlit run dashboard/server.py`` (as the README) on 127.0.0.1 and a free port; yields its URL, stops it afterwards."""
     port = free_port()
     log = streamlit_server_log
     command = [
-        sys.executable, "-m", "streamlit", "run", str(APP),
+        sys.executable, "-m", "streamlit", "run", str(SERVER),
         "--server.address", "127.0.0.1", "--server.port", str(port), "--server.headless", "true",
         "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none",
     ]  # fmt: skip

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from tests.dashboard.conftest import APP
+from tests.dashboard.conftest import APP, SERVER, TORCH_FREE_PAGES
 
 
 def registered_pages() -> list[str]:
@@ -47,10 +47,7 @@ print(next(c.value for c in at.sidebar.caption if c.value.startswith("Device: ")
 """
 
 
-@pytest.mark.parametrize(
-    "page",
-    ["app_pages/home.py", "app_pages/models.py", "app_pages/compare.py", "app_pages/architecture.py", "app_pages/papers.py"],
-)
+@pytest.mark.parametrize("page", TORCH_FREE_PAGES)
 def test_pages_that_run_no_model_render_without_importing_torch(page):
     """Importing torch and torchvision is most of a cold first render (seconds); these pages only read stored data
     at their defaults (Architecture: the stored analysis and graph of its default model; Papers: the stored claims)."""
@@ -92,7 +89,7 @@ def test_device_line_before_torch_is_loaded_follows_the_environment(monkeypatch)
     from cvcore.device import ENV_VAR
     from dashboard import common
 
-    monkeypatch.delitem(sys.modules, "torch")  # as on a cold Models page (only the lookup is affected)
+    monkeypatch.delitem(sys.modules, "torch", raising=False)  # as on a cold Models page (only the lookup is affected)
     monkeypatch.setenv(ENV_VAR, "cpu")
     assert common.device_description() == "cpu (from $CVLENS_DEVICE)"
     monkeypatch.delenv(ENV_VAR)
@@ -126,13 +123,14 @@ def elsewhere(tmp_path) -> dict:
     return {**os.environ, "HOME": str(home), "PYTHONPATH": str(APP.parent.parent)}
 
 
-def test_settings_hold_when_started_from_another_folder(tmp_path):
+@pytest.mark.parametrize("script", [SERVER, APP], ids=lambda p: p.name)
+def test_settings_hold_when_started_from_another_folder(tmp_path, script):
     """`cd ~ && streamlit run <checkout>/dashboard/app.py` used to get a 200 MB limit, full error details, every interface."""
     import json
 
     env = elsewhere(tmp_path)
     out = subprocess.run(
-        [sys.executable, "-c", _EFFECTIVE_SETTINGS, str(APP), *SETTINGS], cwd=tmp_path / "cwd", env=env,
+        [sys.executable, "-c", _EFFECTIVE_SETTINGS, str(script), *SETTINGS], cwd=tmp_path / "cwd", env=env,
         capture_output=True, text=True, check=True,
     ).stdout  # fmt: skip
     assert json.loads(out) == expected_settings()
@@ -144,7 +142,7 @@ def test_a_server_started_elsewhere_listens_on_loopback_only(tmp_path):
 
     port = free_port()
     env = elsewhere(tmp_path)
-    command = [sys.executable, "-m", "streamlit", "run", str(APP), "--server.port", str(port), "--server.fileWatcherType", "none"]
+    command = [sys.executable, "-m", "streamlit", "run", str(SERVER), "--server.port", str(port), "--server.fileWatcherType", "none"]
     proc = subprocess.Popen(command, cwd=tmp_path / "cwd", env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         wait_for_health(f"http://127.0.0.1:{port}", proc)

@@ -25,7 +25,7 @@ from pathlib import Path
 import pytest
 from PIL import Image, ImageOps
 
-from tests.dashboard.conftest import APP, ROOT, free_port, wait_for_health
+from tests.dashboard.conftest import ROOT, SERVER, free_port, wait_for_health
 from tests.dashboard.test_browser import CHROMEDRIVER, CHROMIUM
 
 pytestmark = [
@@ -306,7 +306,7 @@ def fresh_server(tmp_path_factory):
     port, log = free_port(), folder / "server.log"
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "TORCH_HOME": str(folder / "torch"), "CVLENS_HOME": str(folder / "home")}
     env.pop("CVLENS_STRICT_PAGES", None)  # a real server, as users get it
-    command = [sys.executable, "-m", "streamlit", "run", str(APP), "--server.port", str(port), "--server.fileWatcherType", "none"]
+    command = [sys.executable, "-m", "streamlit", "run", str(SERVER), "--server.port", str(port), "--server.fileWatcherType", "none"]
     with open(log, "wb") as out:
         proc = subprocess.Popen(command, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, env=env)
     url = f"http://127.0.0.1:{port}"
