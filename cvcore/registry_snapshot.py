@@ -24,7 +24,7 @@ from typing import Any
 
 from cvcore.registry import Architecture, ModelSpec, Paper, Preprocessing, Published, Task, Weights, WeightsKind
 from cvcore.samples import ASSETS_DIR
-from cvcore.storage import atomic_write
+from cvcore.storage import RESTORE_SNAPSHOT, atomic_write, read_shipped_json
 from cvcore.versions import package_version
 
 SNAPSHOT_PATH = ASSETS_DIR / "catalogue.json"
@@ -153,9 +153,8 @@ def write_snapshot(path: Path = SNAPSHOT_PATH) -> int:
 @functools.cache
 def load_snapshot(path: Path = SNAPSHOT_PATH) -> dict[str, ModelSpec] | None:
     """name -> entry, or None when the file is missing, unreadable or written for other versions."""
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+    data = read_shipped_json(path, None, restore=RESTORE_SNAPSHOT)
+    if data is None:
         return None
     if data.get("format") != FORMAT_VERSION or data.get("written_for") != _versions():
         return None

@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import gzip
 import json
+import logging
 import os
 import tempfile
 from collections.abc import Iterator
@@ -25,6 +27,8 @@ from pathlib import Path
 from typing import IO, Any
 
 from cvcore.errors import CvlensError
+
+_log = logging.getLogger(__name__)
 
 HOME_ENV_VAR = "CVLENS_HOME"
 TEMP_PREFIX = ".tmp-"
@@ -177,6 +181,31 @@ def read_json(path: str | Path) -> Any:
         raise
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise StorageError(f"{path} is damaged and cannot be read ({exc}).") from exc
+
+
+RESTORE_ANALYSIS = "Restore it with `git checkout -- assets/`, or regenerate it: `python -m cvcore analyze --all --write`."
+RESTORE_SNAPSHOT = "Restore it with `git checkout -- assets/`, or regenerate it: `python -m cvcore models --write-snapshot`."
+
+
+def read_shipped_json(path: str | Path, empty: Any, *, restore: str) -> Any:
+    """A data file that ships with cvlens (``assets/``): its JSON (gzip-compressed when it ends in ``.gz``), or
+    ``empty`` when it is missing or damaged.
+
+    Its readers compute what a missing file would have held (slower, with torch), so a damaged
+    checkout still shows the right numbers; a damaged file is logged, with how to ``restore``
+    it, instead of taking every page that reads it down.
+    """
+    path = Path(path)
+    if not path.is_file():
+        return empty
+    try:
+        if path.suffix == ".gz":
+            with gzip.open(path, "rt", encoding="utf-8") as f:
+                return json.load(f)
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, EOFError, UnicodeDecodeError, ValueError) as exc:  # gzip.BadGzipFile is an OSError
+        _log.warning("%s is damaged (%s: %s); cvlens computes what it holds instead. %s", path, type(exc).__name__, exc, restore)
+        return empty
 
 
 def quarantine(path: str | Path) -> Path:

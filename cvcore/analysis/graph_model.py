@@ -18,6 +18,7 @@ from enum import Enum
 from pathlib import Path
 
 from cvcore.samples import ASSETS_DIR
+from cvcore.storage import RESTORE_ANALYSIS, read_shipped_json
 
 GRAPHS_PATH = ASSETS_DIR / "graphs.json.gz"
 # Models whose graph at the default input size is stored: the Architecture page's default.
@@ -181,10 +182,7 @@ def graph_from_dict(d: dict) -> ModelGraph:
 
 @functools.cache
 def _stored(path: Path = GRAPHS_PATH) -> dict:
-    if not path.is_file():
-        return {"models": {}}
-    with gzip.open(path, "rt") as f:
-        return json.load(f)
+    return read_shipped_json(path, {"models": {}}, restore=RESTORE_ANALYSIS)
 
 
 def stored_graph(name: str, input_size: tuple[int, int]) -> ModelGraph | None:

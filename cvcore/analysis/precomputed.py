@@ -16,7 +16,7 @@ from pathlib import Path
 
 from cvcore.formatting import to_jsonable, versions_line
 from cvcore.samples import ASSETS_DIR
-from cvcore.storage import atomic_write, atomic_writer
+from cvcore.storage import RESTORE_ANALYSIS, atomic_write, atomic_writer, read_shipped_json
 
 SUMMARY_PATH = ASSETS_DIR / "analysis.json"
 LAYERS_PATH = ASSETS_DIR / "analysis_layers.json.gz"
@@ -40,15 +40,12 @@ def _layer_from_dict(d: dict):
 
 @functools.cache
 def _summary(path: Path = SUMMARY_PATH) -> dict:
-    return json.loads(path.read_text()) if path.is_file() else {"models": {}}
+    return read_shipped_json(path, {"models": {}}, restore=RESTORE_ANALYSIS)
 
 
 @functools.cache
 def _layers(path: Path = LAYERS_PATH) -> dict:
-    if not path.is_file():
-        return {"models": {}}
-    with gzip.open(path, "rt") as f:
-        return json.load(f)
+    return read_shipped_json(path, {"models": {}}, restore=RESTORE_ANALYSIS)
 
 
 def load_precomputed() -> dict:
@@ -86,11 +83,8 @@ def precompute_catalogue(
     from cvcore.registry import list_models
 
     names = list(names) if names is not None else [s.name for s in list_models()]
-    summary = json.loads(summary_path.read_text()) if summary_path.is_file() else {"models": {}}
-    layers = {"models": {}}
-    if layers_path.is_file():
-        with gzip.open(layers_path, "rt") as f:
-            layers = json.load(f)
+    summary = read_shipped_json(summary_path, {"models": {}}, restore=RESTORE_ANALYSIS)  # damaged: regenerated whole
+    layers = read_shipped_json(layers_path, {"models": {}}, restore=RESTORE_ANALYSIS)
     if only_missing:
         names = [n for n in names if n not in summary["models"] or n not in layers["models"]]
     failures: dict[str, str] = {}

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from cvcore.papers.claims import ClaimRow, Status
 from cvcore.samples import ASSETS_DIR
+from cvcore.storage import RESTORE_SNAPSHOT, read_shipped_json
 
 PAPERS_PATH = ASSETS_DIR / "papers.json"
 
@@ -25,10 +26,7 @@ def row_from_dict(d: dict) -> ClaimRow:
 
 @functools.cache
 def _stored(path: Path = PAPERS_PATH) -> dict:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {"papers": {}}
+    return read_shipped_json(path, {"papers": {}}, restore=RESTORE_SNAPSHOT)
 
 
 def stored_rows(key: str) -> tuple[ClaimRow, ...] | None:

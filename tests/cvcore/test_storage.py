@@ -129,3 +129,55 @@ def test_sigkill_during_rewrites_leaves_old_or_new(tmp_path, kill_after_s):
     assert len(value["pad"]) == 200_000 and value["version"] >= 0
     storage.remove_stale_temporaries(tmp_path)
     assert [p.name for p in tmp_path.iterdir()] == ["state.json"]
+
+
+# --- data files that ship in assets/: missing or damaged means "compute it instead", said in the log ---------------
+
+
+def damaged_copies(folder: Path, good: Path) -> list[Path]:
+    """``good`` cut in half, and (for a .gz) bytes that are not gzip at all."""
+    half = folder / good.name
+    half.write_bytes(good.read_bytes()[: good.stat().st_size // 2])
+    copies = [half]
+    if good.suffix == ".gz":
+        garbage = folder / f"garbage-{good.name}"
+        garbage.write_bytes(b"not gzip at all")
+        copies.append(garbage)
+    return copies
+
+
+def shipped_readers():
+    from cvcore.analysis import graph_model, precomputed
+    from cvcore.papers import stored
+    from cvcore.registry_snapshot import SNAPSHOT_PATH, load_snapshot
+
+    return [  # reader(path), the file it reads, what it gives for a damaged file
+        pytest.param(precomputed._summary, precomputed.SUMMARY_PATH, {"models": {}}, id="analysis.json"),
+        pytest.param(precomputed._layers, precomputed.LAYERS_PATH, {"models": {}}, id="analysis_layers.json.gz"),
+        pytest.param(graph_model._stored, graph_model.GRAPHS_PATH, {"models": {}}, id="graphs.json.gz"),
+        pytest.param(stored._stored, stored.PAPERS_PATH, {"papers": {}}, id="papers.json"),
+        pytest.param(load_snapshot, SNAPSHOT_PATH, None, id="catalogue.json"),
+    ]
+
+
+@pytest.mark.parametrize(("reader", "shipped", "empty"), shipped_readers())
+def test_a_damaged_shipped_file_reads_as_missing_and_is_logged_with_how_to_restore_it(tmp_path, caplog, reader, shipped, empty):
+    assert reader(shipped) not in (empty, {"models": {}}, {"papers": {}})  # the real file reads (and has entries)
+    for damaged in damaged_copies(tmp_path, shipped):
+        caplog.clear()
+        assert reader(damaged) == empty  # its callers then compute what it would have held
+        assert str(damaged) in caplog.text and "is damaged" in caplog.text and "git checkout -- assets/" in caplog.text
+    caplog.clear()
+    assert reader(tmp_path / "absent.json") == empty and caplog.text == ""  # missing is normal (never generated)
+
+
+def test_read_shipped_json_reads_plain_and_gzip(tmp_path):
+    import gzip
+
+    from cvcore.storage import RESTORE_ANALYSIS, read_shipped_json
+
+    (tmp_path / "a.json").write_text('{"x": [1, 2]}', encoding="utf-8")
+    with gzip.open(tmp_path / "b.json.gz", "wt", encoding="utf-8") as f:
+        f.write('{"y": "é"}')
+    assert read_shipped_json(tmp_path / "a.json", {}, restore=RESTORE_ANALYSIS) == {"x": [1, 2]}
+    assert read_shipped_json(tmp_path / "b.json.gz", {}, restore=RESTORE_ANALYSIS) == {"y": "é"}
