@@ -7,12 +7,10 @@ pages' first renders need. ``streamlit run dashboard/app.py`` serves the same ap
 """
 
 import logging
-import os
 import sys
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # as app.py: before any torch import (see there)
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))

@@ -45,9 +45,9 @@ SESSION_TIMEOUT_S = 420  # a cold server on 2 busy cores: torch import, weights,
 # GIL for 2 s: the loop was busy with the others' requests, not blocked.
 HEALTH_LIMIT_S = 20.0
 SLOW_ANSWER_LIMIT_S = 60.0
-# Except while the first runs import torch: its CUDA build loads GBs of shared libraries while holding the GIL, and
-# with nine browsers starting on two cores one probe has gone unanswered for 20 s then (CI, 43 s into a run). A
-# server that stays blocked fails the probes after this.
+# Except in the first seconds, while nine browsers start on two cores and the first runs load torch and the models:
+# one probe has gone unanswered for 20 s then (CI, 43 s into a run; torch's import alone stalls other threads
+# under 1 s, measured). A server that stays blocked fails the probes after this.
 STARTUP_GRACE_S = 90.0
 LOG_PROBLEMS = ("Traceback", "MediaFileStorageError", "Missing file", "Error executing deferred", "Exception")
 
